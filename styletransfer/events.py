@@ -1,0 +1,30 @@
+"""Progress events. The engine never prints or draws: it hands these to a callback
+(or yields them), and the CLI (tqdm), the app (streamed previews) and tests subscribe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+
+@dataclass
+class Iterate:
+    """One optimisation step of Gatys et al."""
+
+    step: int  # 1-based, counted over all scales
+    total_steps: int
+    scale: int  # 0-based index into the coarse-to-fine ladder
+    num_scales: int
+    size: tuple[int, int]  # (height, width) being optimised at this scale
+    losses: dict[str, float]  # "content", "style", "tv", "total" (weighted)
+    elapsed: float  # seconds since the run started
+    image: torch.Tensor = field(repr=False)  # (1, 3, H, W) in [0, 1], colours post-processed
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.total_steps
+
+
+Callback = Callable[[Iterate], None]
