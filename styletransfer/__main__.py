@@ -1,0 +1,5 @@
+import sys
+
+from styletransfer.cli import main
+
+sys.exit(main())

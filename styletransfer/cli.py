@@ -1,0 +1,137 @@
+"""Command line: ``python -m styletransfer SUBCOMMAND``. Built on the same engine calls as
+the app; defaults come from the engine's config dataclasses, not from here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from styletransfer.errors import StyleTransferError
+
+_GATYS_HELP = {
+    "size": "output long side in pixels",
+    "steps": "optimisation steps over all scales together",
+    "optimizer": "lbfgs or adam",
+    "content_weight": "weight of the content (photo) loss",
+    "style_weight": "style strength (1 = balanced)",
+    "tv_weight": "total-variation weight (smoothness)",
+    "init": "start from 'content', 'noise' or an image path",
+    "seed": "random seed (noise init)",
+    "min_size": "long side of the coarsest scale",
+    "style_scale": "painting size relative to the output (smaller = finer brush strokes)",
+    "preserve_colors": "keep the photo's colours: none, luminance or histogram",
+    "pooling": "max or avg pooling in VGG16",
+    "learning_rate": "Adam step size",
+}
+
+
+def _add_gatys(subparsers) -> None:
+    from styletransfer.gatys import GatysConfig
+
+    defaults = GatysConfig()
+    p = subparsers.add_parser("gatys", help="optimise an image to match a photo's content and paintings' style")
+    p.add_argument("content", help="the photo")
+    p.add_argument("styles", nargs="+", metavar="style", help="one or more paintings")
+    p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp)")
+    for name, text in _GATYS_HELP.items():
+        value = getattr(defaults, name)
+        p.add_argument("--" + name.replace("_", "-"), type=type(value), default=value, help=f"{text} (default {value})")
+    p.add_argument("--no-coarse-to-fine", action="store_true", help="optimise at the output size only")
+    p.add_argument("--style-blend", type=float, nargs="+", help="one weight per painting (default equal)")
+    p.add_argument("--content-layers", nargs="+", default=list(defaults.content_layers))
+    p.add_argument("--style-layers", nargs="+", default=list(defaults.style_layers))
+    p.add_argument("--style-layer-weights", type=float, nargs="+")
+    p.add_argument("--weights", help="VGG16 weights file (torchvision .pth/.safetensors); default: lookup order in the README")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_run_gatys)
+
+
+def _run_gatys(args) -> int:
+    from tqdm import tqdm
+
+    from styletransfer import gatys, images
+    from styletransfer.lossnet import VGG16Features, deepest
+
+    config = gatys.GatysConfig(
+        **{name: getattr(args, name) for name in _GATYS_HELP},
+        coarse_to_fine=not args.no_coarse_to_fine,
+        style_blend=args.style_blend,
+        content_layers=args.content_layers,
+        style_layers=args.style_layers,
+        style_layer_weights=args.style_layer_weights,
+    )
+    output = Path(args.output)
+    images.check_output_path(output)
+    content = images.load_tensor(args.content)
+    styles = [images.load_tensor(path) for path in args.styles]
+    lossnet = None
+    if args.weights:
+        from styletransfer import weights
+
+        lossnet = VGG16Features(
+            weights.load_vgg16_state_dict(args.weights),
+            last_layer=deepest((*config.content_layers, *config.style_layers)),
+            pooling=config.pooling,
+        )
+    result = None
+    with tqdm(total=config.steps, unit="step", disable=args.quiet, dynamic_ncols=True) as bar:
+        try:
+            for event in gatys.iterate(content, styles, config, lossnet=lossnet):
+                result = event.image
+                bar.update(1)
+                bar.set_postfix_str(
+                    f"scale {event.scale + 1}/{event.num_scales} {event.size[1]}x{event.size[0]} "
+                    f"content {event.losses['content']:.3g} style {event.losses['style']:.3g}"
+                )
+        except KeyboardInterrupt:
+            if result is None:
+                raise
+            images.save_image(result, output)
+            print(f"interrupted: saved the image so far to {output}", file=sys.stderr)
+            return 130
+    images.save_image(result, output)
+    if not args.quiet:
+        print(f"saved {output}", file=sys.stderr)
+    return 0
+
+
+def _add_weights(subparsers) -> None:
+    p = subparsers.add_parser("weights", help="manage the VGG16 loss-network weights")
+    p.add_argument("action", choices=["fetch", "verify", "info"])
+    p.set_defaults(run=_run_weights)
+
+
+def _run_weights(args) -> int:
+    from styletransfer import weights
+
+    if args.action == "fetch":
+        print(weights.fetch(progress=True))
+    elif args.action == "verify":
+        report = weights.verify()
+        for key, value in report.items():
+            print(f"{key}: {value}")
+    else:
+        for key, value in weights.info().items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m styletransfer", description="Neural style transfer.")
+    subparsers = parser.add_subparsers(required=True, metavar="COMMAND")
+    _add_gatys(subparsers)
+    _add_weights(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except StyleTransferError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,238 @@
+"""Optimisation-based style transfer (Gatys et al. 2016): find an image whose VGG16
+features match the photo's and whose Gram matrices match the paintings'.
+
+Beyond the paper: an automatic coarse-to-fine ladder (after crowsonkb/style-transfer-pytorch:
+optimise small, upsample, continue), dimensionless per-layer losses (losses.relative_mse),
+several styles blended by weight, style scale, and two ways to keep the photo's colours.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, fields
+
+import torch
+
+from styletransfer import colors, images
+from styletransfer.errors import StyleTransferError
+from styletransfer.events import Callback, Iterate
+from styletransfer.lossnet import LAYER_INDEX, VGG16Features, deepest, pretrained_vgg16
+from styletransfer.losses import gram_matrix, relative_mse, total_variation
+
+MAX_SIZE = 2048  # output long side; VGG activations and their gradients need ~8 GB at 2048 px
+MIN_SIZE = 32  # below this the deepest layers are a pixel or two wide
+MAX_STEPS = 10_000
+
+
+@dataclass(frozen=True)
+class GatysConfig:
+    size: int = 384  # output long side in pixels
+    steps: int = 100  # optimisation steps over all scales together
+    optimizer: str = "lbfgs"  # "lbfgs" (quality per step) or "adam" (steady, cheap steps)
+    content_weight: float = 1.0
+    style_weight: float = 1.0  # "style strength"
+    tv_weight: float = 0.0
+    content_layers: tuple[str, ...] = ("relu4_2",)
+    style_layers: tuple[str, ...] = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+    style_layer_weights: tuple[float, ...] | None = None  # None: every style layer counts the same
+    init: str = "content"  # "content", "noise", or a path to an image
+    seed: int = 0
+    coarse_to_fine: bool = True
+    min_size: int = 128  # long side of the coarsest scale
+    scale_ratio: float = 2.0  # size ratio between neighbouring scales
+    style_scale: float = 1.0  # painting's long side relative to the output's
+    style_blend: tuple[float, ...] | None = None  # weight per style image; None: equal
+    preserve_colors: str = "none"  # "none", "luminance" or "histogram" (colors.MODES)
+    pooling: str = "max"
+    learning_rate: float = 0.02  # Adam only; pixels are in [0, 1]
+
+    def __post_init__(self):
+        # Accept lists from callers (CLI, JSON), but store tuples so the config stays hashable.
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, list):
+                object.__setattr__(self, f.name, tuple(value))
+
+
+def scale_ladder(config: GatysConfig) -> list[int]:
+    """Long sides from coarsest to finest, e.g. 128, 256, 512."""
+    sizes = [config.size]
+    if config.coarse_to_fine:
+        while round(sizes[-1] / config.scale_ratio) >= config.min_size:
+            sizes.append(round(sizes[-1] / config.scale_ratio))
+    sizes = sizes[::-1]
+    return sizes[-config.steps :]  # never more scales than steps
+
+
+def steps_per_scale(total: int, num_scales: int) -> list[int]:
+    """Equal steps at every scale, any remainder to the coarsest (they are cheapest)."""
+    base, extra = divmod(total, num_scales)
+    return [base + (1 if k < extra else 0) for k in range(num_scales)]
+
+
+def validate(content: torch.Tensor, styles: Sequence[torch.Tensor], config: GatysConfig) -> None:
+    def need(ok, message):
+        if not ok:
+            raise StyleTransferError(message)
+
+    need(len(styles) >= 1, "give at least one style image")
+    for image in [content, *styles]:
+        need(image.ndim == 4 and image.shape[:2] == (1, 3), f"images must be (1, 3, H, W) tensors, got {tuple(image.shape)}")
+    need(MIN_SIZE <= config.size <= MAX_SIZE, f"output size must be {MIN_SIZE}..{MAX_SIZE} px (long side), got {config.size}")
+    need(1 <= config.steps <= MAX_STEPS, f"steps must be 1..{MAX_STEPS}, got {config.steps}")
+    need(config.optimizer in ("lbfgs", "adam"), f"optimizer must be 'lbfgs' or 'adam', got {config.optimizer!r}")
+    need(config.preserve_colors in colors.MODES, f"preserve_colors must be one of {colors.MODES}, got {config.preserve_colors!r}")
+    need(0.05 <= config.style_scale <= 4, f"style scale must be 0.05..4, got {config.style_scale}")
+    need(config.scale_ratio > 1, "scale_ratio must be > 1")
+    need(min(config.content_weight, config.style_weight, config.tv_weight) >= 0, "loss weights must be >= 0")
+    for name in (*config.content_layers, *config.style_layers):
+        need(name in LAYER_INDEX and name.startswith("relu"), f"unknown layer {name!r}; use names like relu3_3")
+    if config.style_layer_weights is not None:
+        need(len(config.style_layer_weights) == len(config.style_layers), "give one weight per style layer")
+    if config.style_blend is not None:
+        need(len(config.style_blend) == len(styles), f"give one blend weight per style image ({len(styles)})")
+        need(min(config.style_blend) >= 0 and sum(config.style_blend) > 0, "style blend weights must be >= 0, not all zero")
+    need(config.init in ("content", "noise") or config.init.strip() != "", "init must be 'content', 'noise' or an image path")
+
+
+class _Targets:
+    """What the optimised image must match at one scale, encoded once under no_grad."""
+
+    def __init__(self, net: VGG16Features, content: torch.Tensor, styles: Sequence[torch.Tensor], config: GatysConfig):
+        self.config = config
+        layer_weights = config.style_layer_weights or (1.0,) * len(config.style_layers)
+        self.layer_weights = dict(zip(config.style_layers, layer_weights))
+        blend = torch.tensor(config.style_blend or (1.0,) * len(styles), dtype=torch.float64)
+        blend = (blend / blend.sum()).tolist()
+        with torch.no_grad():
+            self.content = net(content, config.content_layers)
+            # Blending Grams is exact: sum_i b_i ||G - A_i||^2 = ||G - sum_i b_i A_i||^2 + const.
+            self.grams = {name: 0 for name in config.style_layers}
+            for weight, style in zip(blend, styles):
+                features = net(style, config.style_layers)
+                for name in config.style_layers:
+                    self.grams[name] = self.grams[name] + weight * gram_matrix(features[name])
+
+    def losses(self, net: VGG16Features, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        c = self.config
+        features = net(image, set(c.content_layers) | set(c.style_layers))
+        content = sum(relative_mse(features[n], self.content[n]) for n in c.content_layers) / len(c.content_layers)
+        style = sum(w * relative_mse(gram_matrix(features[n]), self.grams[n]) for n, w in self.layer_weights.items())
+        style = style / sum(self.layer_weights.values())
+        tv = total_variation(image)
+        # Style terms are ~1e3 times smaller than content terms once both are normalised,
+        # so the style weight is scaled here and users see 1.0 as "balanced".
+        total = c.content_weight * content + STYLE_SCALE * c.style_weight * style + c.tv_weight * tv
+        return {"content": content, "style": style, "tv": tv, "total": total}
+
+
+STYLE_SCALE = 1e3
+
+
+def _initial_image(content: torch.Tensor, config: GatysConfig, generator: torch.Generator) -> torch.Tensor:
+    if config.init == "content":
+        return content.clone()
+    if config.init == "noise":
+        noise = torch.randn(content.shape, generator=generator)
+        return (0.5 + 0.15 * noise).clamp(0, 1)
+    return images.resize_to(images.load_tensor(config.init), tuple(content.shape[-2:]))
+
+
+def _optimizer(image: torch.Tensor, config: GatysConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam([image], lr=config.learning_rate)
+    # One iteration per step() call, no line search: one forward+backward per step, so a
+    # "step" costs the same for both optimisers and progress can be reported after each.
+    return torch.optim.LBFGS([image], lr=1, max_iter=1, history_size=50, tolerance_grad=0, tolerance_change=0)
+
+
+def iterate(
+    content: torch.Tensor,
+    styles: Sequence[torch.Tensor],
+    config: GatysConfig = GatysConfig(),
+    *,
+    lossnet: VGG16Features | None = None,
+) -> Iterator[Iterate]:
+    """Run the optimisation, yielding an Iterate after every step. Stop early by simply
+    not asking for the next one: the last Iterate's image is the result so far."""
+    validate(content, styles, config)
+    layers = (*config.content_layers, *config.style_layers)
+    net = lossnet or pretrained_vgg16(last_layer=deepest(layers), pooling=config.pooling)
+    generator = torch.Generator().manual_seed(config.seed)
+    sizes = scale_ladder(config)
+    budget = steps_per_scale(config.steps, len(sizes))
+    start = time.perf_counter()
+    step, image = 0, None
+    for scale, (long_side, num_steps) in enumerate(zip(sizes, budget)):
+        photo = images.resize_long_side(content, long_side)
+        paintings = [images.resize_long_side(s, max(MIN_SIZE, round(long_side * config.style_scale))) for s in styles]
+        target_photo = photo
+        if config.preserve_colors == "histogram":
+            paintings = [colors.match_color_histogram(p, photo) for p in paintings]
+        elif config.preserve_colors == "luminance":
+            target_photo = colors.luminance_only(photo)
+            paintings = [colors.luminance_only(p, like=photo) for p in paintings]
+        targets = _Targets(net, target_photo, paintings, config)
+
+        if image is None:
+            image = _initial_image(target_photo, config, generator)
+        else:
+            image = images.resize_to(image.detach(), tuple(photo.shape[-2:]))
+        if config.preserve_colors == "luminance":
+            image = colors.luminance_only(image).contiguous()
+        image.requires_grad_(True)
+        optimizer = _optimizer(image, config)  # fresh: L-BFGS history does not survive a resize
+
+        for _ in range(num_steps):
+            latest: dict[str, torch.Tensor] = {}
+
+            def closure():
+                optimizer.zero_grad()
+                losses = targets.losses(net, image)
+                losses["total"].backward()
+                latest.update(losses)
+                return losses["total"]
+
+            optimizer.step(closure)
+            with torch.no_grad():
+                if config.optimizer == "adam":
+                    image.clamp_(0, 1)
+                # L-BFGS is not clamped in place: moving the iterate behind its back breaks
+                # the curvature pairs it has stored and makes it oscillate. Out-of-range
+                # pixels stay small in practice, and what is shown and returned is clamped.
+                losses = {name: float(value) for name, value in latest.items()}
+                if not all(math.isfinite(v) for v in losses.values()):
+                    raise StyleTransferError("the optimisation diverged; try the 'adam' optimiser or a smaller style weight")
+                shown = image.detach().clamp(0, 1)
+                if config.preserve_colors == "luminance":
+                    shown = colors.with_chroma_of(shown, photo)
+            step += 1
+            yield Iterate(
+                step=step,
+                total_steps=config.steps,
+                scale=scale,
+                num_scales=len(sizes),
+                size=tuple(image.shape[-2:]),
+                losses=losses,
+                elapsed=time.perf_counter() - start,
+                image=shown,
+            )
+
+
+def stylize(
+    content: torch.Tensor,
+    styles: Sequence[torch.Tensor],
+    config: GatysConfig = GatysConfig(),
+    callback: Callback | None = None,
+    *,
+    lossnet: VGG16Features | None = None,
+) -> torch.Tensor:
+    """Run to the end and return the image (1, 3, H, W); ``callback`` sees every step."""
+    result = None
+    for event in iterate(content, styles, config, lossnet=lossnet):
+        if callback is not None:
+            callback(event)
+        result = event.image
+    return result

@@ -1,0 +1,119 @@
+"""Gatys optimisation with a randomly initialised VGG16 (fast, no weights needed)."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from styletransfer.errors import StyleTransferError
+from styletransfer.gatys import GatysConfig, iterate, scale_ladder, steps_per_scale, stylize
+from styletransfer.lossnet import VGG16Features
+
+
+@pytest.fixture(scope="module")
+def random_vgg():
+    torch.manual_seed(0)
+    return VGG16Features(last_layer="relu4_3")
+
+
+def _images(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    content = torch.rand(1, 3, 40, 56, generator=g)
+    # A painting-like image: smooth colour blobs plus stripes.
+    y, x = torch.meshgrid(torch.linspace(0, 6, 48), torch.linspace(0, 6, 48), indexing="ij")
+    style = torch.stack([torch.sin(x) * 0.5 + 0.5, torch.cos(y + x) * 0.5 + 0.5, (x % 1 > 0.5).float()])[None]
+    return content, style
+
+
+def test_loss_falls_and_events_are_complete(random_vgg):
+    content, style = _images()
+    config = GatysConfig(size=56, steps=12, coarse_to_fine=False)
+    events = list(iterate(content, [style], config, lossnet=random_vgg))
+    assert [e.step for e in events] == list(range(1, 13))
+    assert events[-1].done and events[-1].total_steps == 12
+    assert events[-1].losses["style"] < 0.5 * events[0].losses["style"]
+    assert events[-1].losses["total"] < events[0].losses["total"]
+    assert events[-1].image.shape == (1, 3, 40, 56)
+    assert 0 <= events[-1].image.min() and events[-1].image.max() <= 1
+    assert all(e.elapsed >= 0 for e in events)
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+@pytest.mark.parametrize("init", ["content", "noise"])
+def test_optimisers_and_inits_reduce_loss(random_vgg, optimizer, init):
+    content, style = _images()
+    config = GatysConfig(size=48, steps=8, optimizer=optimizer, init=init, coarse_to_fine=False, learning_rate=0.05)
+    events = list(iterate(content, [style], config, lossnet=random_vgg))
+    assert events[-1].losses["total"] < events[0].losses["total"]
+
+
+def test_coarse_to_fine_ladder_and_budget(random_vgg):
+    config = GatysConfig(size=512, steps=100, min_size=128)
+    assert scale_ladder(config) == [128, 256, 512]
+    assert scale_ladder(dataclasses.replace(config, coarse_to_fine=False)) == [512]
+    assert scale_ladder(dataclasses.replace(config, steps=2)) == [256, 512]
+    assert steps_per_scale(100, 3) == [34, 33, 33]
+    content, style = _images()
+    events = list(iterate(content, [style], GatysConfig(size=64, steps=6, min_size=32), lossnet=random_vgg))
+    assert [e.scale for e in events] == [0, 0, 0, 1, 1, 1]
+    assert events[0].size == (23, 32) and events[-1].size == (46, 64)
+
+
+def test_same_seed_same_result(random_vgg):
+    content, style = _images()
+    config = GatysConfig(size=48, steps=4, init="noise", seed=3, coarse_to_fine=False)
+    a = stylize(content, [style], config, lossnet=random_vgg)
+    b = stylize(content, [style], config, lossnet=random_vgg)
+    assert torch.equal(a, b)
+
+
+def test_callback_sees_every_step(random_vgg):
+    content, style = _images()
+    seen = []
+    stylize(content, [style], GatysConfig(size=48, steps=3, coarse_to_fine=False), seen.append, lossnet=random_vgg)
+    assert [e.step for e in seen] == [1, 2, 3]
+
+
+def test_blending_two_styles_equals_blending_their_grams(random_vgg):
+    content, style = _images()
+    other = 1 - style
+    config = GatysConfig(size=48, steps=2, coarse_to_fine=False)
+    one_sided = stylize(content, [style, other], dataclasses.replace(config, style_blend=(1.0, 0.0)), lossnet=random_vgg)
+    single = stylize(content, [style], config, lossnet=random_vgg)
+    assert torch.allclose(one_sided, single, atol=1e-5)
+
+
+def test_luminance_mode_keeps_photo_chroma(random_vgg):
+    from styletransfer import colors
+
+    content, style = _images()
+    content = content * torch.tensor([1.0, 0.3, 0.3]).view(1, 3, 1, 1)  # a red photo
+    config = GatysConfig(size=56, steps=6, coarse_to_fine=False, preserve_colors="luminance", style_weight=10)
+    kept = stylize(content, [style], config, lossnet=random_vgg)
+    chroma = lambda image: colors.rgb_to_yiq(image)[:, 1:]
+    assert (chroma(kept) - chroma(content)).abs().mean() < 0.02
+    assert (kept - content).abs().mean() > 0.01  # but the image did change
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (dict(size=5000), "output size"),
+        (dict(steps=0), "steps"),
+        (dict(optimizer="sgd"), "optimizer"),
+        (dict(preserve_colors="sepia"), "preserve_colors"),
+        (dict(style_layers=("relu9_9",)), "unknown layer"),
+        (dict(style_blend=(1.0, 2.0)), "blend"),
+        (dict(style_weight=-1.0), ">= 0"),
+    ],
+)
+def test_bad_settings_raise_clear_errors(random_vgg, change, words):
+    content, style = _images()
+    with pytest.raises(StyleTransferError, match=words):
+        next(iterate(content, [style], GatysConfig(**{"size": 48, "steps": 2, **change}), lossnet=random_vgg))
+
+
+def test_no_style_is_an_error(random_vgg):
+    content, _ = _images()
+    with pytest.raises(StyleTransferError, match="style image"):
+        next(iterate(content, [], GatysConfig(size=48, steps=2), lossnet=random_vgg))
