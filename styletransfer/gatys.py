@@ -66,10 +66,20 @@ def scale_ladder(config: GatysConfig) -> list[int]:
     return sizes[-config.steps :]  # never more scales than steps
 
 
-def steps_per_scale(total: int, num_scales: int) -> list[int]:
-    """Equal steps at every scale, any remainder to the coarsest (they are cheapest)."""
-    base, extra = divmod(total, num_scales)
-    return [base + (1 if k < extra else 0) for k in range(num_scales)]
+def steps_per_scale(total: int, sizes: Sequence[int]) -> list[int]:
+    """Split the step budget so each scale's share is inversely proportional to its size.
+
+    Coarse steps are cheap and settle the composition of brush strokes; a finer scale
+    starts from an almost finished, upsampled image and only has to add detail, so it
+    needs fewer of its expensive steps. Every scale gets at least one step.
+    """
+    shares = [1 / size for size in sizes]
+    raw = [(total - len(sizes)) * share / sum(shares) for share in shares]
+    budget = [1 + math.floor(x) for x in raw]
+    by_remainder = sorted(range(len(sizes)), key=lambda k: raw[k] - math.floor(raw[k]), reverse=True)
+    for k in by_remainder[: total - sum(budget)]:
+        budget[k] += 1
+    return budget
 
 
 def validate(content: torch.Tensor, styles: Sequence[torch.Tensor], config: GatysConfig) -> None:
@@ -162,7 +172,7 @@ def iterate(
     net = lossnet or pretrained_vgg16(last_layer=deepest(layers), pooling=config.pooling)
     generator = torch.Generator().manual_seed(config.seed)
     sizes = scale_ladder(config)
-    budget = steps_per_scale(config.steps, len(sizes))
+    budget = steps_per_scale(config.steps, sizes)
     start = time.perf_counter()
     step, image = 0, None
     for scale, (long_side, num_steps) in enumerate(zip(sizes, budget)):

@@ -52,10 +52,13 @@ def test_coarse_to_fine_ladder_and_budget(random_vgg):
     assert scale_ladder(config) == [128, 256, 512]
     assert scale_ladder(dataclasses.replace(config, coarse_to_fine=False)) == [512]
     assert scale_ladder(dataclasses.replace(config, steps=2)) == [256, 512]
-    assert steps_per_scale(100, 3) == [34, 33, 33]
+    assert steps_per_scale(100, [128, 256, 512]) == [56, 29, 15]
+    for total in (4, 7, 50, 333):
+        budget = steps_per_scale(total, [100, 200, 400, 800])
+        assert sum(budget) == total and min(budget) >= 1 and budget == sorted(budget, reverse=True)
     content, style = _images()
     events = list(iterate(content, [style], GatysConfig(size=64, steps=6, min_size=32), lossnet=random_vgg))
-    assert [e.scale for e in events] == [0, 0, 0, 1, 1, 1]
+    assert [e.scale for e in events] == [0, 0, 0, 0, 1, 1]
     assert events[0].size == (23, 32) and events[-1].size == (46, 64)
 
 
