@@ -65,6 +65,7 @@ def _run_gatys(args) -> int:
     images.check_output_path(output)
     content = images.load_tensor(args.content)
     styles = [images.load_tensor(path) for path in args.styles]
+    gatys.validate(content, styles, config)  # before the progress bar, so errors stay one line
     lossnet = None
     if args.weights:
         from styletransfer import weights
@@ -117,9 +118,16 @@ def _run_weights(args) -> int:
     return 0
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Usage mistakes end in one line on stderr, like every other bad input."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m styletransfer", description="Neural style transfer.")
-    subparsers = parser.add_subparsers(required=True, metavar="COMMAND")
+    parser = _OneLineParser(prog="python -m styletransfer", description="Neural style transfer.")
+    subparsers = parser.add_subparsers(required=True, metavar="COMMAND", parser_class=_OneLineParser)
     _add_gatys(subparsers)
     _add_weights(subparsers)
     return parser

@@ -1,0 +1,75 @@
+"""The command-line contract other tools rely on, run as a real subprocess."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from styletransfer import cli
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args, cwd):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "styletransfer", *map(str, args)]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+
+
+def test_gatys_end_to_end_with_two_styles(shared_data, repo_root, tmp_path):
+    out = tmp_path / "out.png"
+    styles = shared_data / "styles"
+    result = run_cli(
+        "gatys", shared_data / "photos" / "skimage_coffee.jpg", styles / "great_wave.jpg", styles / "the_scream.jpg",
+        "-o", out, "--size", 96, "--steps", 5, "--style-blend", 2, 1, cwd=repo_root,
+    )
+    assert result.returncode == 0, result.stderr
+    assert Image.open(out).size == (96, 64)  # coffee is 512x341
+
+
+@pytest.mark.parametrize(
+    "make_content, extra, words",
+    [
+        (lambda p: p.write_bytes(b""), [], "empty"),
+        (lambda p: p.write_text("hello"), [], "not an image"),
+        (None, ["--size", "99999"], "output size"),
+        (None, ["--optimizer", "sgd"], "optimizer"),
+        (None, ["-o", "out.xyz"], "xyz"),
+    ],
+)
+def test_bad_input_exits_non_zero_with_one_line(shared_data, repo_root, tmp_path, make_content, extra, words):
+    content = shared_data / "photos" / "skimage_coffee.jpg"
+    if make_content:
+        content = tmp_path / "photo.jpg"
+        make_content(content)
+    args = ["gatys", content, shared_data / "styles" / "great_wave.jpg", "--steps", 1, "--size", 64]
+    args += extra if "-o" in extra else ["-o", tmp_path / "out.png", *extra]
+    result = run_cli(*args, cwd=tmp_path if "-o" in extra else repo_root)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+    assert words in lines[0].lower()
+
+
+def test_missing_style_file(repo_root, shared_data, tmp_path):
+    result = run_cli("gatys", shared_data / "photos" / "skimage_coffee.jpg", tmp_path / "nope.jpg", "-o", tmp_path / "o.png", cwd=repo_root)
+    assert result.returncode == 2 and "nope.jpg" in result.stderr
+
+
+def test_weights_info_and_verify(repo_root):
+    info = run_cli("weights", "info", cwd=repo_root)
+    assert info.returncode == 0 and "cache_file" in info.stdout
+    verify = run_cli("weights", "verify", cwd=repo_root)
+    assert verify.returncode == 0, verify.stderr
+    assert "parameters: 14714688" in verify.stdout
+
+
+def test_defaults_come_from_the_config():
+    from styletransfer.gatys import GatysConfig
+
+    args = cli.build_parser().parse_args(["gatys", "a.jpg", "b.jpg", "-o", "c.png"])
+    assert args.size == GatysConfig().size and args.steps == GatysConfig().steps
