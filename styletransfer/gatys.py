@@ -111,7 +111,7 @@ def validate(content: torch.Tensor, styles: Sequence[torch.Tensor], config: Gaty
     need(config.init in ("content", "noise") or config.init.strip() != "", "init must be 'content', 'noise' or an image path")
 
 
-class _Targets:
+class Targets:
     """What the optimised image must match at one scale, encoded once under no_grad."""
 
     def __init__(self, net: VGG16Features, content: torch.Tensor, styles: Sequence[torch.Tensor], config: GatysConfig):
@@ -184,7 +184,7 @@ def iterate(
         elif config.preserve_colors == "luminance":
             target_photo = colors.luminance_only(photo)
             paintings = [colors.luminance_only(p, like=photo) for p in paintings]
-        targets = _Targets(net, target_photo, paintings, config)
+        targets = Targets(net, target_photo, paintings, config)
 
         if image is None:
             image = _initial_image(target_photo, config, generator)

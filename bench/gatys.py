@@ -1,0 +1,107 @@
+"""Gatys et al.: speed and loss of single-scale vs coarse-to-fine, L-BFGS vs Adam.
+
+    python bench/gatys.py [--sizes 256 512] [--steps 100] [--seconds 30]
+
+Every run's image is scored with the same full-resolution loss (upsampled first when a
+coarse-to-fine run is still at a coarse scale), so the numbers compare. Scoring time is
+not counted. Goal: coarse-to-fine L-BFGS reaches the loss that single-scale L-BFGS from
+the photo reaches after --steps steps in at most half the time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from styletransfer import images  # noqa: E402
+from styletransfer.gatys import GatysConfig, Targets, iterate  # noqa: E402
+from styletransfer.lossnet import deepest, pretrained_vgg16  # noqa: E402
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+METHODS = {
+    "L-BFGS single-scale": dict(optimizer="lbfgs", coarse_to_fine=False),
+    "L-BFGS coarse-to-fine": dict(optimizer="lbfgs", coarse_to_fine=True),
+    "Adam single-scale": dict(optimizer="adam", coarse_to_fine=False),
+    "Adam coarse-to-fine": dict(optimizer="adam", coarse_to_fine=True),
+}
+
+
+def run(content, style, config, net, eval_every):
+    """Returns per-step times at the final scale and a curve of (optimisation seconds, losses)."""
+    photo = images.resize_long_side(content, config.size)
+    painting = images.resize_long_side(style, config.size)
+    judge = Targets(net, photo, [painting], config)
+    curve, step_times, scoring = [], [], 0.0
+    last = time.perf_counter()
+    for event in iterate(content, [style], config, lossnet=net):
+        now = time.perf_counter()
+        if event.scale == event.num_scales - 1:
+            step_times.append(now - last)
+        if event.step % eval_every == 0 or event.done:
+            image = images.resize_to(event.image, tuple(photo.shape[-2:]))
+            with torch.no_grad():
+                losses = {k: float(v) for k, v in judge.losses(net, image).items()}
+            curve.append((event.elapsed - scoring, losses))
+            scoring += time.perf_counter() - now
+        last = time.perf_counter()
+    return step_times, curve
+
+
+def time_to_reach(curve, total):
+    return next((t for t, losses in curve if losses["total"] <= total), float("nan"))
+
+
+def at_time(curve, seconds):
+    reached = [losses for t, losses in curve if t <= seconds]
+    return reached[-1]["total"] if reached else float("nan")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--seconds", type=float, nargs="+", default=[20, 60], help="wall-time budgets to report the loss at")
+    parser.add_argument("--eval-every", type=int, default=5)
+    parser.add_argument("--content", default=str(SHARED / "photos" / "skimage_chelsea.jpg"))
+    parser.add_argument("--style", default=str(SHARED / "styles" / "starry_night.jpg"))
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    content, style = images.load_tensor(args.content), images.load_tensor(args.style)
+    base = GatysConfig()
+    net = pretrained_vgg16(last_layer=deepest((*base.content_layers, *base.style_layers)))
+    print(f"content {Path(args.content).name}, style {Path(args.style).name}, {args.steps} steps, {args.threads} threads")
+    header = ["size", "method", "s/step", "total s", "style", "content", "loss"]
+    header += [f"loss@{s:g}s" for s in args.seconds] + ["time to L-BFGS loss", "vs L-BFGS"]
+    rows = []
+    for size in args.sizes:
+        reference = None
+        for name, overrides in METHODS.items():
+            config = GatysConfig(size=size, steps=args.steps, **overrides)
+            step_times, curve = run(content, style, config, net, args.eval_every)
+            seconds, final = curve[-1]
+            if reference is None:  # the first method, single-scale L-BFGS, sets the bar
+                reference = (final["total"], seconds)
+            reach = time_to_reach(curve, reference[0])
+            rows.append([
+                str(size), name, f"{statistics.median(step_times):.2f}", f"{seconds:.1f}",
+                f"{final['style']:.4f}", f"{final['content']:.3f}", f"{final['total']:.2f}",
+                *[f"{at_time(curve, s):.2f}" for s in args.seconds],
+                f"{reach:.1f}", f"{reach / reference[1]:.0%}" if reach == reach else "not reached",
+            ])
+            print("  done:", " | ".join(rows[-1]), file=sys.stderr, flush=True)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""Shared fixtures: folders, the shared data set, a running app server and a real browser."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+CHROMIUM = Path("/usr/bin/chromium")
+# Debian's chromium driven by Playwright, headless and offline (recipe in ../shared/NOTES.md).
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+# Tests run offline: keep Gradio from phoning home.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # `import app` from any working directory
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """repo/artifacts/ (gitignored): screenshots and outputs worth looking at after a run."""
+    path = REPO / "artifacts"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data beside the repository (CI always has it)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data set not found at {SHARED_DATA} (expected ../shared/data beside the repo)")
+    return SHARED_DATA
+
+
+def find_free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def free_port() -> int:
+    return find_free_port()
+
+
+@pytest.fixture(scope="session")
+def app_server(free_port, tmp_path_factory):
+    """The real app (engine, weights and all) served in-process on 127.0.0.1; yields its URL."""
+    # Streamed previews go to Gradio's cache folder: keep them out of /tmp/gradio.
+    os.environ["GRADIO_TEMP_DIR"] = str(tmp_path_factory.mktemp("gradio"))
+    import app as webapp
+
+    blocks = webapp.build_app()
+    blocks.launch(
+        server_name="127.0.0.1",
+        server_port=free_port,
+        prevent_thread_lock=True,
+        quiet=True,
+        **webapp.launch_options(),
+    )
+    try:
+        yield f"http://127.0.0.1:{free_port}/"
+    finally:
+        blocks.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium through Playwright (not Playwright's own browser download)."""
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `bash tests/run.sh`, which installs Debian's chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser, app_server):
+    """A fresh tab on the app's front page."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(app_server)
+    page.wait_for_selector("#run", state="visible")
+    try:
+        yield page
+    finally:
+        context.close()
