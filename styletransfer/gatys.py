@@ -27,7 +27,7 @@ MAX_STEPS = 10_000
 # Relative Gram errors are ~100x smaller than relative feature errors for the same visual
 # change, so the style term is scaled once here and users see style_weight=1 as balanced
 # (chosen by eye on photos x paintings at 384-512 px).
-STYLE_SCALE = 100.0
+STYLE_SCALE = 40.0
 
 
 @dataclass(frozen=True)
