@@ -120,3 +120,27 @@ def test_no_style_is_an_error(random_vgg):
     content, _ = _images()
     with pytest.raises(StyleTransferError, match="style image"):
         next(iterate(content, [], GatysConfig(size=48, steps=2), lossnet=random_vgg))
+
+
+def test_init_from_an_image_file(random_vgg, tmp_path):
+    from styletransfer import images
+
+    content, style = _images()
+    start = torch.zeros(1, 3, 20, 28)
+    start[:, 0] = 1.0  # a red picture, half the photo's size
+    images.save_image(start, tmp_path / "start.png")
+    config = GatysConfig(size=56, steps=1, coarse_to_fine=False, init=str(tmp_path / "start.png"), optimizer="adam", learning_rate=1e-4)
+    first = next(iterate(content, [style], config, lossnet=random_vgg))
+    assert first.image.shape == content.shape
+    assert first.image[:, 0].mean() > 0.95 and first.image[:, 1:].mean() < 0.05  # starts from the file, resized
+
+
+def test_style_scale_sets_the_painting_size(random_vgg, monkeypatch):
+    from styletransfer import gatys
+
+    seen = []
+    original = gatys.images.resize_long_side
+    monkeypatch.setattr(gatys.images, "resize_long_side", lambda t, n: seen.append(n) or original(t, n))
+    content, style = _images()
+    list(iterate(content, [style], GatysConfig(size=64, steps=1, coarse_to_fine=False, style_scale=0.5), lossnet=random_vgg))
+    assert seen == [64, 32]  # photo at the output size, painting at half of it

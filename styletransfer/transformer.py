@@ -1,0 +1,264 @@
+"""Feed-forward style networks (Johnson et al. 2016): one pass turns a photo into a painting.
+
+Two recipes share one layout (encoder -> residual blocks -> decoder -> head):
+
+- "full": the paper's image transformation network as in pytorch/examples fast_neural_style:
+  9x9 conv 32, stride-2 convs 64 and 128, five residual blocks of 128, two upsample-then-conv
+  stages (nearest x2 + 3x3 conv, no transposed convs, so no checkerboard), 9x9 conv to RGB;
+  reflection padding and affine instance norm throughout.
+- "lite": for real time on a 2-core CPU, 1/22 of full's multiply-accumulates. Channels
+  16/32/64, 5x5 stem, 3x3 head, four residual blocks and both upsampling stages built from
+  depthwise-separable convolutions (see _SPECS for the measured trade-offs).
+
+Contract: input and output are float RGB (B, 3, H, W) in [0, 1], any H, W >= MIN_SIDE, output
+the same size. Departures from the reference, and why:
+
+- Input range: the reference feeds [0, 255]. Here [0, 1] goes in unchanged. The stem conv has
+  no bias and is followed by instance norm, which removes any per-channel scale and offset, so
+  the network computes the same function for [0, 1], [0, 255] or [-1, 1] (up to norm's eps).
+- Output: sigmoid of the head, so every output is a valid image and the losses see exactly
+  what the user will see. The reference leaves the output unbounded and clamps when saving; a
+  clamp inside the network would give zero gradient to every pixel pushed past 0 or 1, which
+  can then never come back. Sigmoid (= a scaled tanh, (1 + tanh(x / 2)) / 2) never cuts the
+  gradient off, and at initialisation it starts every image at mid grey.
+- Convolutions followed by instance norm have no bias: the norm subtracts it again, so it
+  would be a parameter that never learns (and checkpoints would carry dead weights).
+- Any size: the image is reflection-padded on the bottom/right to a multiple of 4 (the two
+  stride-2 stages) and cropped back, with pads computed from the traced shape, so ONNX
+  exports with dynamic height and width stay correct at every size.
+- blur (default on): a fixed [1,2,1]x[1,2,1]/16 low-pass before each stride-2 conv, after
+  Zhang 2019, "Making convolutional networks shift-invariant again". Blurring before a
+  (linear) strided conv equals blurring its stride-1 output before subsampling, i.e. an
+  anti-aliased downsample. Without it a one-pixel shift of the camera changes which pixels
+  the stride-2 convs sample, and textures flicker in video. It adds 0.3% (full) and 3%
+  (lite) to the MACs.
+- Instance norm never tracks running statistics, so training and eval compute the same
+  thing and exports need no batch-statistics buffers.
+
+A checkpoint stores dataclasses.asdict(config) and rebuilds with build(TransformerConfig(**d)).
+An arch name is therefore a frozen recipe: never change what an existing name builds; add a
+new name instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from styletransfer.errors import StyleTransferError
+
+ARCHS = ("full", "lite")
+MIN_SIDE = 8  # padded to 8, the stride-4 maps are 2x2: the smallest that 3x3 reflection pads allow
+MULTIPLE = 4  # two stride-2 stages: padding to a multiple of 4 makes the decoder land on H, W exactly
+
+
+@dataclass(frozen=True)
+class _Spec:
+    channels: tuple[int, int, int]  # at full, 1/2 and 1/4 resolution
+    stem_kernel: int
+    head_kernel: int
+    blocks: int  # residual blocks at 1/4 resolution
+    separable: bool  # residual blocks and upsampling convs depthwise-separable
+
+
+# MACs per input pixel (blur on): full 154k, lite 7.0k. Most of full's cost is in the
+# 128-channel residual blocks (60%) and the two upsampling convs (24%); lite makes both
+# depthwise-separable and runs the 1x1 half of each upsampling conv before the upsample.
+# Measured on the 2-core CPU (onnxruntime, 1 thread, 640x360): convs with 3 output channels
+# waste most of a 16-channel SIMD block, so a 5x5 head took a quarter of lite's time; a 3x3
+# head cut the frame from 100 to 74 ms. A 9x9 stem would add 16 ms, a fifth residual block 8 ms.
+_SPECS = {
+    "full": _Spec(channels=(32, 64, 128), stem_kernel=9, head_kernel=9, blocks=5, separable=False),
+    "lite": _Spec(channels=(16, 32, 64), stem_kernel=5, head_kernel=3, blocks=4, separable=True),
+}
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Everything needed to rebuild a network; checkpoints store dataclasses.asdict() of it."""
+
+    arch: str = "full"  # one of ARCHS
+    blur: bool = True  # anti-aliased downsampling: steadier video for 0.3% (full) / 3% (lite) more MACs
+
+    def __post_init__(self):
+        if self.arch not in ARCHS:
+            raise StyleTransferError(f"Unknown network architecture {self.arch!r}: choose one of {', '.join(ARCHS)}.")
+        if not isinstance(self.blur, bool):
+            raise StyleTransferError(f"blur must be true or false, not {self.blur!r}.")
+
+
+def build(config: TransformerConfig = TransformerConfig()) -> TransformerNet:
+    """A freshly initialised network for config."""
+    return TransformerNet(config)
+
+
+class Blur(nn.Module):
+    """Fixed [1,2,1]x[1,2,1]/16 low-pass per channel, same size out (reflection padded)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        k = torch.tensor([1.0, 2.0, 1.0])
+        kernel = torch.outer(k, k) / 16
+        # A constant, not a weight: kept out of state_dict so checkpoints hold learned values only.
+        self.register_buffer("kernel", kernel.expand(channels, 1, 3, 3).clone(), persistent=False)
+        self.pad = nn.ReflectionPad2d(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(self.pad(x), self.kernel, groups=self.kernel.shape[0])
+
+
+def _conv(cin: int, cout: int, kernel: int, stride: int = 1, separable: bool = False) -> list[nn.Module]:
+    """Reflection-padded convolution without bias (a norm follows); separable: depthwise + 1x1."""
+    pad = [nn.ReflectionPad2d(kernel // 2)] if kernel > 1 else []
+    if not separable:
+        return pad + [nn.Conv2d(cin, cout, kernel, stride, bias=False)]
+    return pad + [
+        nn.Conv2d(cin, cin, kernel, stride, groups=cin, bias=False),  # depthwise: space
+        nn.Conv2d(cin, cout, 1, bias=False),  # pointwise: channels
+    ]
+
+
+def _norm_relu(channels: int) -> list[nn.Module]:
+    # track_running_stats=False (the default, spelled out): train and eval behave the same.
+    return [nn.InstanceNorm2d(channels, affine=True, track_running_stats=False), nn.ReLU(inplace=True)]
+
+
+class Down(nn.Sequential):
+    """Stride-2 3x3 conv, optionally anti-aliased, then norm and ReLU."""
+
+    def __init__(self, cin: int, cout: int, blur: bool):
+        # Identity keeps the layer indices, hence the state_dict keys, the same either way.
+        super().__init__(Blur(cin) if blur else nn.Identity(), *_conv(cin, cout, 3, stride=2), *_norm_relu(cout))
+
+
+class Up(nn.Sequential):
+    """Nearest x2 then 3x3 conv (Odena et al. 2016: no checkerboard), norm, ReLU.
+
+    Separable: the 1x1 conv commutes with nearest upsampling, so it runs first at half
+    resolution (4x cheaper) and only the depthwise 3x3 runs at the new size.
+    """
+
+    def __init__(self, cin: int, cout: int, separable: bool):
+        upsample = nn.Upsample(scale_factor=2, mode="nearest")
+        if separable:
+            layers = [nn.Conv2d(cin, cout, 1, bias=False), upsample, nn.ReflectionPad2d(1)]
+            layers.append(nn.Conv2d(cout, cout, 3, groups=cout, bias=False))
+        else:
+            layers = [upsample, *_conv(cin, cout, 3)]
+        super().__init__(*layers, *_norm_relu(cout))
+
+
+class Scale(nn.Module):
+    """A learned gain per channel: the scale half of an affine norm."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.weight[:, None, None]
+
+
+class Residual(nn.Module):
+    """x + conv-norm-relu-conv-norm(x), as in the reference (no ReLU after the sum).
+
+    The last norm learns a scale but no shift. A per-channel constant added to the
+    residual stream stays constant through reflection padding and nearest upsampling, and
+    the next conv + instance norm subtracts it again: in the reference that shift is a
+    parameter whose gradient is exactly zero.
+    """
+
+    def __init__(self, channels: int, separable: bool):
+        super().__init__()
+        self.body = nn.Sequential(
+            *_conv(channels, channels, 3, separable=separable),
+            *_norm_relu(channels),
+            *_conv(channels, channels, 3, separable=separable),
+            nn.InstanceNorm2d(channels, affine=False, track_running_stats=False),
+            Scale(channels),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class TransformerNet(nn.Module):
+    """(B, 3, H, W) in [0, 1] -> (B, 3, H, W) in [0, 1]; see the module docstring."""
+
+    def __init__(self, config: TransformerConfig = TransformerConfig()):
+        super().__init__()
+        self.config = config
+        spec = _SPECS[config.arch]
+        c1, c2, c3 = spec.channels
+        self.encoder = nn.Sequential(
+            nn.Sequential(*_conv(3, c1, spec.stem_kernel), *_norm_relu(c1)),
+            Down(c1, c2, config.blur),  # 1/2 resolution
+            Down(c2, c3, config.blur),  # 1/4 resolution
+        )
+        self.residuals = nn.Sequential(*(Residual(c3, spec.separable) for _ in range(spec.blocks)))
+        self.decoder = nn.Sequential(Up(c3, c2, spec.separable), Up(c2, c1, spec.separable))
+        # The only conv with a bias: no norm follows it; sigmoid(bias) sets the mean colour.
+        self.head = nn.Sequential(nn.ReflectionPad2d(spec.head_kernel // 2), nn.Conv2d(c1, 3, spec.head_kernel))
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        _check_input(image)
+        height, width = image.shape[-2], image.shape[-1]
+        x = pad_to_multiple(image, MULTIPLE)  # never modifies the caller's tensor
+        x = self.head(self.decoder(self.residuals(self.encoder(x))))
+        return torch.sigmoid(x[:, :, :height, :width])
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Reflection-pad bottom and right so that H and W become multiples of `multiple`.
+
+    The pad widths are arithmetic on x.shape, which tracing (torch.onnx.export) and
+    torch.export record as graph operations, so an exported model pads correctly at every
+    input size, not just the example's. Always calls pad (a zero pad is cheap): a Python
+    `if` on the size would be frozen into the graph at the example size.
+    Reflection needs pad < side, true for sides >= multiple - 1.
+    """
+    height, width = x.shape[-2], x.shape[-1]
+    return F.pad(x, (0, (-width) % multiple, 0, (-height) % multiple), mode="reflect")
+
+
+def _check_input(image: torch.Tensor) -> None:
+    # Python checks on shapes would be frozen into (or break) a traced/exported graph:
+    # check in eager mode only; exported models are fed by code that already checked.
+    if torch.jit.is_tracing() or torch.compiler.is_compiling():
+        return
+    if image.ndim != 4 or image.shape[1] != 3:
+        raise ValueError(f"expected a (B, 3, H, W) RGB batch, got shape {tuple(image.shape)}")
+    height, width = image.shape[-2:]
+    if min(height, width) < MIN_SIDE:
+        raise StyleTransferError(
+            f"The image is {width}x{height} pixels; the style network needs at least "
+            f"{MIN_SIDE} on each side: use a larger image."
+        )
+
+
+def count_macs(model: nn.Module, height: int, width: int) -> int:
+    """Multiply-accumulates of every convolution in one forward pass of a (1, 3, H, W) image.
+
+    Counted with forward hooks on Conv2d and Blur modules, so it measures what actually runs
+    (padding to a multiple of 4 included); norms, activations and pads are left out (they
+    are memory-bound and add well under 1%).
+    """
+    total = 0
+
+    def hook(module: nn.Module, inputs, output: torch.Tensor) -> None:
+        nonlocal total
+        weight = module.weight if isinstance(module, nn.Conv2d) else module.kernel
+        # Each output element sums (C_in / groups) * kH * kW products.
+        total += output[:1].numel() * weight.shape[1] * weight.shape[2] * weight.shape[3]
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, Blur))]
+    try:
+        with torch.no_grad():
+            model(torch.rand(1, 3, height, width))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return total
