@@ -76,6 +76,7 @@ def main():
     parser.add_argument("--content", default=str(SHARED / "photos" / "skimage_chelsea.jpg"))
     parser.add_argument("--style", default=str(SHARED / "styles" / "starry_night.jpg"))
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--only", nargs="+", help="run only methods whose name contains one of these words")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -89,6 +90,8 @@ def main():
     for size in args.sizes:
         reference = None
         for name, (overrides, multiple) in METHODS.items():
+            if args.only and not any(word in name for word in args.only):
+                continue
             config = GatysConfig(size=size, steps=args.steps * multiple, **overrides)
             step_times, curve = run(content, style, config, net, args.eval_every)
             seconds, final = curve[-1]
