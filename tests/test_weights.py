@@ -438,7 +438,7 @@ def test_hub_empty_cache_offline_fails_clearly(hub_offline, monkeypatch, tmp_pat
         raise StyleTransferError("no PyPI")
 
     monkeypatch.setattr(weights, "_from_pypi", no_pypi)
-    with pytest.raises(StyleTransferError, match="HF_HUB_OFFLINE is set and timm/vgg16.tv_in1k is not") as err:
+    with pytest.raises(StyleTransferError, match="HF_HUB_OFFLINE is set and timm/vgg16.tv_in1k/model.safetensors is not") as err:
         weights.load_vgg16_state_dict(progress=False)
     assert "empty-hub" in str(err.value) and "STYLETRANSFER_VGG16_WEIGHTS" in str(err.value)
 
