@@ -18,6 +18,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+import hub_cache
+
 from styletransfer import weights
 from styletransfer.errors import StyleTransferError
 
@@ -395,21 +397,10 @@ def test_every_source_failing_lists_them_and_the_fix(offline, monkeypatch):
 
 # ------------------------------------------------------------------ 3. the Hugging Face Hub
 
-HUB_REV = "0123456789abcdef0123456789abcdef01234567"
-
-
 def make_hub_cache(root: Path, state) -> None:
-    """The layout huggingface_hub writes: blobs by sha256, refs/main, snapshot symlinks."""
-    repo = root / "models--timm--vgg16.tv_in1k"
-    (repo / "blobs").mkdir(parents=True)
-    (repo / "refs").mkdir()
-    (repo / "snapshots" / HUB_REV).mkdir(parents=True)
-    tmp = repo / "blobs" / "incoming"
+    tmp = root.parent / "incoming.safetensors"
     save_file(_timm_style(state), str(tmp))
-    blob = repo / "blobs" / hashlib.sha256(tmp.read_bytes()).hexdigest()
-    tmp.rename(blob)
-    (repo / "refs" / "main").write_text(HUB_REV)
-    (repo / "snapshots" / HUB_REV / "model.safetensors").symlink_to(f"../../blobs/{blob.name}")
+    hub_cache.populate(root, "timm/vgg16.tv_in1k", {"model.safetensors": tmp.read_bytes()})
 
 
 @pytest.fixture
@@ -428,7 +419,7 @@ def test_hub_cache_offline_is_used_and_converted(hub_offline, monkeypatch, tmp_p
     monkeypatch.setenv(var, str(hub if var == "HF_HUB_CACHE" else tmp_path))  # HF_HOME/hub
     assert_same(weights.load_vgg16_state_dict(progress=False), state_a)
     meta = json.loads((hub_offline / "vgg16.json").read_text())
-    assert meta["source"] == f"hub:timm/vgg16.tv_in1k@{HUB_REV}/model.safetensors"
+    assert meta["source"] == f"hub:timm/vgg16.tv_in1k@{hub_cache.REVISION}/model.safetensors"
     assert weights.verify()["tensors"] == 26
 
 

@@ -1,0 +1,144 @@
+"""Named feed-forward style models: files in pretrained/ or a Hugging Face Hub repo.
+
+A model is two files side by side, ``NAME.ARCH.safetensors`` (fp16 weights: half the size,
+and the networks do not need more precision to be stored) and ``NAME.ARCH.json``, its card:
+what the painting is, how the network was built and trained, and how training ended.
+Lookup: an explicit file path, then the local folder, then the Hub repo (argument or
+$STYLETRANSFER_HUB_REPO).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pathlib
+import tempfile
+from dataclasses import dataclass, field
+
+import torch
+
+from styletransfer import hub
+from styletransfer.errors import StyleTransferError
+from styletransfer.transformer import ARCHS, TransformerConfig, TransformerNet, build
+
+PRETRAINED = pathlib.Path(__file__).resolve().parent.parent / "pretrained"
+ENV_HUB_REPO = "STYLETRANSFER_HUB_REPO"
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    name: str  # short id used on the command line, e.g. "starry_night"
+    arch: str  # one of transformer.ARCHS
+    title: str = ""  # the painting's title
+    artist: str = ""
+    year: str = ""
+    model_config: dict = field(default_factory=dict)  # dataclasses.asdict(TransformerConfig)
+    train_config: dict = field(default_factory=dict)
+    steps: int = 0
+    losses: dict = field(default_factory=dict)  # final training losses
+    style_sha256: str = ""  # of the painting the model was trained on
+
+    @classmethod
+    def from_json(cls, path: pathlib.Path) -> "ModelCard":
+        try:
+            data = json.loads(path.read_text())
+            known = {f.name for f in dataclasses.fields(cls)}
+            return cls(**{k: v for k, v in data.items() if k in known})
+        except (OSError, ValueError, TypeError) as e:
+            raise StyleTransferError(f"model card {path} is unreadable ({hub.short_error(e)})") from e
+
+
+def _stem(name: str, arch: str) -> str:
+    return f"{name}.{arch}"
+
+
+def _folder(folder) -> pathlib.Path:
+    return pathlib.Path(folder) if folder is not None else PRETRAINED
+
+
+def available(folder=None) -> list[ModelCard]:
+    """Cards of the models in ``folder`` (default pretrained/), sorted by name then arch."""
+    cards = [ModelCard.from_json(p) for p in sorted(_folder(folder).glob("*.json"))]
+    cards = [c for c in cards if (_folder(folder) / f"{_stem(c.name, c.arch)}.safetensors").is_file()]
+    return sorted(cards, key=lambda c: (c.name, ARCHS.index(c.arch) if c.arch in ARCHS else len(ARCHS)))
+
+
+def _atomic_write(path: pathlib.Path, write) -> None:
+    """Write through a temporary file and rename, so a crash never leaves a half file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save(net: TransformerNet, card: ModelCard, folder=None) -> pathlib.Path:
+    """Write the weights (fp16) and the card; returns the weights' path."""
+    from safetensors.torch import save_file
+
+    folder = _folder(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    card = dataclasses.replace(card, arch=net.config.arch, model_config=dataclasses.asdict(net.config))
+    weights = folder / f"{_stem(card.name, card.arch)}.safetensors"
+    state = {k: v.detach().to(torch.float16).contiguous() for k, v in net.state_dict().items()}
+    _atomic_write(weights, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
+    text = json.dumps(dataclasses.asdict(card), indent=2) + "\n"
+    _atomic_write(weights.with_suffix(".json"), lambda tmp: pathlib.Path(tmp).write_text(text))
+    return weights
+
+
+def load_file(weights: pathlib.Path) -> tuple[TransformerNet, ModelCard]:
+    """A model from its .safetensors file and the .json card beside it."""
+    from safetensors.torch import load_file as read
+
+    weights = pathlib.Path(weights)
+    card_path = weights.with_suffix(".json")
+    if not weights.is_file() or not card_path.is_file():
+        raise StyleTransferError(f"a model needs {weights.name} and {card_path.name} side by side; one is missing")
+    card = ModelCard.from_json(card_path)
+    try:
+        net = build(TransformerConfig(**card.model_config))
+        state = {k: v.float() for k, v in read(str(weights)).items()}
+        net.load_state_dict(state, strict=True)
+    except (RuntimeError, TypeError, ValueError, OSError) as e:
+        raise StyleTransferError(f"{weights} does not match its card ({hub.short_error(e)})") from e
+    return net.eval().requires_grad_(False), card
+
+
+def load(name: str, arch: str = "full", *, folder=None, hub_repo: str | None = None) -> tuple[TransformerNet, ModelCard]:
+    """A model by name (pretrained/ first, then the Hub repo) or by the path of its weights."""
+    if name.endswith(".safetensors"):
+        return load_file(pathlib.Path(name))
+    if arch not in ARCHS:
+        raise StyleTransferError(f"unknown arch {arch!r}: choose one of {', '.join(ARCHS)}")
+    local = _folder(folder) / f"{_stem(name, arch)}.safetensors"
+    if local.is_file():
+        return load_file(local)
+    repo = hub_repo or os.environ.get(ENV_HUB_REPO)
+    if repo:
+        weights = hub.download(repo, f"{_stem(name, arch)}.safetensors")
+        hub.download(repo, f"{_stem(name, arch)}.json")  # lands beside the weights in the snapshot
+        return load_file(weights)
+    names = sorted({f"{c.name} ({c.arch})" for c in available(folder)})
+    known = ", ".join(names) if names else "none yet"
+    raise StyleTransferError(f"no model named {name!r} with arch {arch!r}; available: {known}")
+
+
+def push_to_hub(name: str, arch: str, repo_id: str, *, folder=None, token: str | None = None) -> str:
+    """Upload a local model's two files to a Hub model repo; returns the repo URL."""
+    from huggingface_hub import HfApi
+
+    weights = _folder(folder) / f"{_stem(name, arch)}.safetensors"
+    load_file(weights)  # refuse to publish a model that does not load
+    api = HfApi(token=token)
+    try:
+        api.create_repo(repo_id, repo_type="model", exist_ok=True)
+        for path in (weights, weights.with_suffix(".json")):
+            api.upload_file(path_or_fileobj=str(path), path_in_repo=path.name, repo_id=repo_id, repo_type="model")
+    except Exception as e:  # offline, no token, no permission: say which
+        raise StyleTransferError(f"could not publish to {repo_id} ({hub.short_error(e)})") from e
+    return f"https://huggingface.co/{repo_id}"
