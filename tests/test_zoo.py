@@ -125,8 +125,11 @@ def test_fast_apply_strength_and_colours():
     assert torch.allclose(half, (photo + full) / 2, atol=1e-6)
     from styletransfer import colors
 
-    photo = 0.25 + 0.5 * photo  # in gamut, so putting the chroma back needs no clipping
     kept = fast.apply(net, photo, keep_colors=True)
-    assert torch.allclose(colors.rgb_to_yiq(kept)[:, 1:], colors.rgb_to_yiq(photo)[:, 1:], atol=0.02)
+    # Chroma comes back except where the painting's luminance is near black or white, where
+    # the colour has to be clipped to stay in gamut.
+    chroma_error = (colors.rgb_to_yiq(kept)[:, 1:] - colors.rgb_to_yiq(photo)[:, 1:]).abs()
+    assert chroma_error.mean() < 0.02
+    assert chroma_error.mean() < 0.25 * (colors.rgb_to_yiq(full)[:, 1:] - colors.rgb_to_yiq(photo)[:, 1:]).abs().mean()
     with pytest.raises(StyleTransferError, match="strength"):
         fast.apply(net, photo, strength=1.5)
