@@ -6,10 +6,11 @@ import torch
 
 from styletransfer import colors, images
 from styletransfer.errors import StyleTransferError
+from styletransfer.runtime import OnnxModel
 from styletransfer.transformer import TransformerNet
 
 
-def apply(net: TransformerNet, photo: torch.Tensor, *, strength: float = 1.0, keep_colors: bool = False) -> torch.Tensor:
+def apply(net: TransformerNet | OnnxModel, photo: torch.Tensor, *, strength: float = 1.0, keep_colors: bool = False) -> torch.Tensor:
     """(1, 3, H, W) in [0, 1] -> the same size, stylised.
 
     strength blends the stylised image with the photo (0 = photo, 1 = the model's output);

@@ -1,0 +1,62 @@
+"""ONNX export of the feed-forward networks and an onnxruntime backend that runs them.
+
+The exported model takes float32 NCHW RGB in [0, 1] of any height and width (and batch) and
+returns the same layout and range, so it can replace the torch network anywhere: OnnxModel
+is called like the torch module, tensor in, tensor out.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import warnings
+
+import torch
+
+from styletransfer.errors import StyleTransferError
+from styletransfer.transformer import TransformerNet
+
+OPSET = 17
+_DYNAMIC = {0: "batch", 2: "height", 3: "width"}
+
+
+def export_onnx(net: TransformerNet, path) -> pathlib.Path:
+    """Write ``net`` as an ONNX file with dynamic batch, height and width."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    net = net.eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer warnings
+        # The TorchScript exporter (dynamo=False) needs no packages beyond torch and onnx.
+        torch.onnx.export(
+            net,
+            (torch.rand(1, 3, 24, 28),),  # a multiple of 4, so no size gets baked in by accident
+            str(path),
+            dynamo=False,
+            input_names=["image"],
+            output_names=["stylized"],
+            dynamic_axes={"image": _DYNAMIC, "stylized": _DYNAMIC},
+            opset_version=OPSET,
+        )
+    return path
+
+
+class OnnxModel:
+    """An exported network in onnxruntime; ``model(tensor) -> tensor`` like the torch module."""
+
+    def __init__(self, path, threads: int | None = None):
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as e:  # missing or corrupt file
+            raise StyleTransferError(f"cannot load ONNX model {path}: {str(e).splitlines()[0][:200]}") from e
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        array = image.detach().to(torch.float32).contiguous().numpy()
+        (out,) = self.session.run(None, {"image": array})
+        return torch.from_numpy(out)
