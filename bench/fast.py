@@ -1,0 +1,82 @@
+"""Feed-forward networks: milliseconds per frame and frames per second, torch vs onnxruntime.
+
+    python bench/fast.py [--sizes 256x256 640x360 1280x720 1920x1080] [--seconds 3]
+
+Speed does not depend on what a network learned, so freshly initialised networks are timed
+(trained zoo models time the same). On a machine with CUDA, torch on the GPU is added.
+Reference points on the 2-core CPU (../shared/NOTES.md): the pytorch/examples network runs
+640x360 at 0.88 fps in torch and 1.49 fps in onnxruntime.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from styletransfer import runtime  # noqa: E402
+from styletransfer.transformer import ARCHS, TransformerConfig, build, count_macs  # noqa: E402
+
+
+def median_seconds(run, seconds: float, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        run()
+    times, start = [], time.perf_counter()
+    while time.perf_counter() - start < seconds or len(times) < 3:
+        t = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", nargs="+", default=["256x256", "640x360", "1280x720", "1920x1080"])
+    parser.add_argument("--archs", nargs="+", default=list(ARCHS))
+    parser.add_argument("--seconds", type=float, default=3.0, help="timing budget per cell")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for arch in args.archs:
+            net = build(TransformerConfig(arch=arch)).eval()
+            onnx = runtime.OnnxModel(runtime.export_onnx(net, Path(tmp) / f"{arch}.onnx"), threads=args.threads)
+            backends = {"torch cpu": lambda x: net(x), "onnxruntime cpu": onnx}
+            if torch.cuda.is_available():
+                gpu = build(TransformerConfig(arch=arch)).eval().cuda()
+
+                def on_gpu(x, gpu=gpu):
+                    y = gpu(x.cuda(non_blocking=True))
+                    torch.cuda.synchronize()
+                    return y
+
+                backends["torch cuda"] = on_gpu
+            for size in args.sizes:
+                width, height = map(int, size.split("x"))
+                image = torch.rand(1, 3, height, width)
+                gmacs = count_macs(net, height, width) / 1e9
+                for backend, model in backends.items():
+                    with torch.inference_mode():
+                        seconds = median_seconds(lambda: model(image), args.seconds)
+                    rows.append([arch, size, f"{gmacs:.2f}", backend, f"{seconds * 1e3:.1f}", f"{1 / seconds:.1f}"])
+                    print("  done:", " | ".join(rows[-1]), file=sys.stderr, flush=True)
+
+    header = ["arch", "size", "GMACs", "backend", "ms/frame", "fps"]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    print(f"{args.threads} threads, torch {torch.__version__}")
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |")
+
+
+if __name__ == "__main__":
+    main()
