@@ -1,7 +1,6 @@
 """Model files: save -> load, lookup order, the Hub path against a local Hub cache, publishing."""
 
 import dataclasses
-import io
 
 import pytest
 import torch
