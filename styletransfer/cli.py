@@ -118,6 +118,72 @@ def _run_weights(args) -> int:
     return 0
 
 
+def _add_zoo(subparsers) -> None:
+    p = subparsers.add_parser("list", help="list the pretrained feed-forward models: NAME ARCH TITLE")
+    p.add_argument("--folder", help="model folder (default: pretrained/)")
+    p.set_defaults(run=_run_list)
+
+    p = subparsers.add_parser("stylize", help="stylise a photo with a pretrained model, in one pass")
+    p.add_argument("content", help="the photo")
+    p.add_argument("-s", "--style", required=True, help="model name (see `list`), or a .safetensors path")
+    p.add_argument("--arch", default="full", choices=["full", "lite"])
+    p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp)")
+    p.add_argument("--size", type=int, help="output long side in pixels (default: the photo's)")
+    p.add_argument("--strength", type=float, default=1.0, help="0 = photo, 1 = full style (default 1)")
+    p.add_argument("--keep-colors", action="store_true", help="keep the photo's colours")
+    p.add_argument("--hub-repo", help="Hugging Face Hub repo to look in when the model is not in pretrained/")
+    p.set_defaults(run=_run_stylize)
+
+    p = subparsers.add_parser("export", help="export a model to ONNX (float32 NCHW RGB in [0, 1], any size)")
+    p.add_argument("name", help="model name, or a .safetensors path")
+    p.add_argument("--arch", default="full", choices=["full", "lite"])
+    p.add_argument("--onnx", required=True, help="output .onnx file")
+    p.add_argument("--hub-repo")
+    p.set_defaults(run=_run_export)
+
+    p = subparsers.add_parser("push", help="publish a model from pretrained/ to a Hugging Face Hub repo")
+    p.add_argument("name")
+    p.add_argument("--arch", default="full", choices=["full", "lite"])
+    p.add_argument("--repo", required=True, help="Hub model repo id, e.g. you/styles")
+    p.set_defaults(run=_run_push)
+
+
+def _run_list(args) -> int:
+    from styletransfer import zoo
+
+    for card in zoo.available(args.folder):
+        print(f"{card.name} {card.arch} {card.title}")
+    return 0
+
+
+def _run_stylize(args) -> int:
+    from styletransfer import fast, images, zoo
+
+    output = Path(args.output)
+    images.check_output_path(output)
+    net, _ = zoo.load(args.style, args.arch, hub_repo=args.hub_repo)
+    result = fast.stylize_file(net, args.content, size=args.size, strength=args.strength, keep_colors=args.keep_colors)
+    images.save_image(result, output)
+    return 0
+
+
+def _run_export(args) -> int:
+    from styletransfer import runtime, zoo
+
+    if Path(args.onnx).suffix.lower() != ".onnx":
+        raise StyleTransferError(f"--onnx must name a .onnx file, got {args.onnx}")
+    net, _ = zoo.load(args.name, args.arch, hub_repo=args.hub_repo)
+    print(runtime.export_onnx(net, args.onnx))
+    return 0
+
+
+def _run_push(args) -> int:
+    from styletransfer import zoo
+
+    print(zoo.push_to_hub(args.name, args.arch, args.repo))
+    return 0
+
+
 class _OneLineParser(argparse.ArgumentParser):
     """Usage mistakes end in one line on stderr, like every other bad input."""
 
@@ -130,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(required=True, metavar="COMMAND", parser_class=_OneLineParser)
     _add_gatys(subparsers)
     _add_weights(subparsers)
+    _add_zoo(subparsers)
     return parser
 
 

@@ -65,15 +65,18 @@ def load_tensor(source, long_side: int | None = None) -> torch.Tensor:
     if long_side is not None:
         _check_side(long_side)
     image = _open(source, long_side=long_side)
-    if long_side is not None:
-        # Shrink by a whole factor in uint8 first (box filter, cheap): the float tensor is
-        # 4x the bytes of the 8-bit image, and a 64 MP photo asked for at 512 px should not
-        # cost gigabytes. The result stays >= long_side; the final step is antialiased.
-        factor = max(image.size) // long_side
-        if factor >= 2:
-            image = image.reduce(factor)
-    tensor = to_tensor(image)
-    return tensor if long_side is None else resize_long_side(tensor, long_side)
+    if long_side is None:
+        return to_tensor(image)
+    # The output size comes from the decoded image's own aspect ratio, before any shrinking.
+    width, height = image.size
+    size = _long_side_size(height, width, long_side)
+    # Shrink by a whole factor in uint8 first (box filter, cheap): the float tensor is
+    # 4x the bytes of the 8-bit image, and a 64 MP photo asked for at 512 px should not
+    # cost gigabytes. The result stays >= long_side; the final step is antialiased.
+    factor = max(image.size) // long_side
+    if factor >= 2:
+        image = image.reduce(factor)
+    return resize_to(to_tensor(image), size)
 
 
 def _open(source, long_side: int | None) -> Image.Image:
@@ -346,12 +349,14 @@ def to_pil(tensor: torch.Tensor) -> Image.Image:
 def resize_long_side(tensor: torch.Tensor, long_side: int) -> torch.Tensor:
     """Resize so the longer side is `long_side`, keeping the aspect ratio (each side >= 1)."""
     _check_side(long_side)
-    height, width = tensor.shape[-2:]
+    return resize_to(tensor, _long_side_size(*tensor.shape[-2:], long_side))
+
+
+def _long_side_size(height: int, width: int, long_side: int) -> tuple[int, int]:
+    """(H, W) with the longer side == long_side and the aspect ratio kept (each side >= 1)."""
     if height >= width:
-        size = (long_side, max(1, round(width * long_side / height)))
-    else:
-        size = (max(1, round(height * long_side / width)), long_side)
-    return resize_to(tensor, size)
+        return long_side, max(1, round(width * long_side / height))
+    return max(1, round(height * long_side / width)), long_side
 
 
 def resize_to(tensor: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

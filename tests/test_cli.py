@@ -73,3 +73,54 @@ def test_defaults_come_from_the_config():
 
     args = cli.build_parser().parse_args(["gatys", "a.jpg", "b.jpg", "-o", "c.png"])
     assert args.size == GatysConfig().size and args.steps == GatysConfig().steps
+
+
+@pytest.fixture
+def model_folder(tmp_path):
+    import torch
+
+    from styletransfer import zoo
+    from styletransfer.transformer import TransformerConfig, build
+
+    torch.manual_seed(0)
+    folder = tmp_path / "models"
+    for arch in ("full", "lite"):
+        card = zoo.ModelCard(name="wave", arch=arch, title="The Great Wave off Kanagawa", artist="Hokusai")
+        zoo.save(build(TransformerConfig(arch=arch)), card, folder)
+    return folder
+
+
+def test_list_prints_name_arch_title(repo_root, model_folder):
+    result = run_cli("list", "--folder", model_folder, cwd=repo_root)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["wave full The Great Wave off Kanagawa", "wave lite The Great Wave off Kanagawa"]
+
+
+def test_stylize_with_a_model_file(repo_root, shared_data, model_folder, tmp_path):
+    out = tmp_path / "out.jpg"
+    model = model_folder / "wave.lite.safetensors"
+    result = run_cli("stylize", shared_data / "photos" / "skimage_coffee.jpg", "-s", model, "-o", out, "--size", 101, cwd=repo_root)
+    assert result.returncode == 0, result.stderr
+    width, height = Image.open(out).size
+    # coffee is 512x341: 341 * 101 / 512 = 67.3; JPEG draft decoding at 1/4 scale rounds the
+    # small side up first (86 px), which can tip it to 68.
+    assert width == 101 and height in (67, 68)
+
+
+def test_export_onnx_runs_at_any_size(repo_root, model_folder, tmp_path):
+    import numpy as np
+    import onnxruntime
+
+    out = tmp_path / "wave.onnx"
+    result = run_cli("export", model_folder / "wave.full.safetensors", "--onnx", out, cwd=repo_root)
+    assert result.returncode == 0, result.stderr
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    image = np.random.rand(1, 3, 45, 31).astype(np.float32)
+    (styled,) = session.run(None, {"image": image})
+    assert styled.shape == image.shape and styled.dtype == np.float32 and 0 <= styled.min() and styled.max() <= 1
+
+
+def test_unknown_model_is_one_line(repo_root, shared_data, tmp_path):
+    result = run_cli("stylize", shared_data / "photos" / "skimage_coffee.jpg", "-s", "no_such_style", "-o", tmp_path / "o.png", cwd=repo_root)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: no model named 'no_such_style'") and len(result.stderr.strip().splitlines()) == 1
