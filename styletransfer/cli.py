@@ -184,6 +184,101 @@ def _run_push(args) -> int:
     return 0
 
 
+_TRAIN_HELP = {
+    "steps": "training steps",
+    "batch_size": "images per step, over all processes",
+    "crop_size": "training crop side in pixels",
+    "lr": "Adam learning rate",
+    "content_weight": "weight of the content loss",
+    "style_weight": "style strength (1 = balanced as in gatys)",
+    "tv_weight": "total-variation weight",
+    "content_layer": "VGG16 layer for the content loss",
+    "style_size": "long side the painting is resized to (smaller = larger brush strokes)",
+    "temporal_weight": "compound regularisation for steady video (0 = off)",
+    "temporal_flow": "largest smooth-flow displacement in pixels",
+    "temporal_shift": "largest global shift in pixels",
+    "temporal_noise": "noise std added to the moved photo",
+    "teacher": "trained model to distil (checkpoint.pt or .safetensors)",
+    "distill_weight": "weight of the distillation loss",
+    "seed": "random seed (weights, crops, order)",
+    "checkpoint_every": "steps between checkpoints",
+    "log_every": "steps between rows of losses.csv",
+    "device": "cpu, cuda or auto",
+    "amp": "mixed precision on CUDA: off, bf16 or fp16",
+    "num_workers": "processes decoding photos",
+}
+
+
+def _add_train(subparsers) -> None:
+    from styletransfer.train import TrainConfig
+
+    defaults = TrainConfig()
+    # Options left out are not set at all (SUPPRESS), so --resume can tell them from defaults.
+    p = subparsers.add_parser(
+        "train",
+        help="train a feed-forward style network on a folder of photos",
+        argument_default=argparse.SUPPRESS,
+    )
+    p.add_argument("--style", help="the painting (required unless --resume)")
+    p.add_argument("--content-dir", help="folder of training photos, searched recursively (required unless --resume)")
+    p.add_argument("--arch", choices=["full", "lite"], help=f"network (default {defaults.arch})")
+    p.add_argument("--out", required=True, help="run folder: checkpoint.pt, losses.csv, losses.png, config.json")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out (its saved settings, unless given here)")
+    for name, text in _TRAIN_HELP.items():
+        value = getattr(defaults, name)
+        p.add_argument("--" + name.replace("_", "-"), type=type(value), help=f"{text} (default {value!r})")
+    p.add_argument("--crop-scale", type=float, nargs=2, metavar=("LO", "HI"), help=f"crop covers this fraction of the shorter side (default {defaults.crop_scale})")
+    p.add_argument("--style-layers", nargs="+", help=f"VGG16 layers for the style loss (default {' '.join(defaults.style_layers)})")
+    p.add_argument("--no-blur", dest="blur", action="store_false", help="plain strided downsampling")
+    p.add_argument("--channels-last", action="store_true", help="channels-last memory layout (GPUs)")
+    p.add_argument("--weights", help="VGG16 weights file; default: lookup order in the README")
+    p.add_argument("--lossnet", choices=["pretrained", "random"], help=argparse.SUPPRESS)  # tests: untrained VGG
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_run_train)
+
+
+def _run_train(args) -> int:
+    import dataclasses
+    import os
+
+    from tqdm import tqdm
+
+    from styletransfer import train
+    from styletransfer.lossnet import VGG16Features, deepest
+
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(train.TrainConfig) if hasattr(args, f.name)}
+    if getattr(args, "resume", False):
+        config = train.config_from_checkpoint(Path(args.out) / train.CHECKPOINT, **given)
+    else:
+        for name in ("style", "content_dir"):
+            if name not in given:
+                raise StyleTransferError(f"--{name.replace('_', '-')} is required to start a run (or pass --resume)")
+        config = train.TrainConfig(**given)
+    layers = (config.content_layer, *config.style_layers)
+    lossnet = None
+    if getattr(args, "lossnet", "pretrained") == "random":
+        lossnet = train.random_lossnet(layers)
+    elif getattr(args, "weights", None):
+        from styletransfer import weights
+
+        lossnet = VGG16Features(weights.load_vgg16_state_dict(args.weights), last_layer=deepest(layers))
+    quiet = getattr(args, "quiet", False) or int(os.environ.get("RANK", "0")) != 0
+    with tqdm(total=config.steps, unit="step", disable=quiet, dynamic_ncols=True) as bar:
+
+        def progress(event):
+            bar.n = event.step
+            bar.set_postfix_str(
+                f"content {event.losses['content']:.3g} style {event.losses['style']:.3g} total {event.losses['total']:.3g}",
+                refresh=False,
+            )
+            bar.refresh()
+
+        path = train.train(config, args.out, resume=getattr(args, "resume", False), callback=progress, lossnet=lossnet)
+    if not quiet:
+        print(f"saved {path}", file=sys.stderr)
+    return 0
+
+
 class _OneLineParser(argparse.ArgumentParser):
     """Usage mistakes end in one line on stderr, like every other bad input."""
 
@@ -197,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_gatys(subparsers)
     _add_weights(subparsers)
     _add_zoo(subparsers)
+    _add_train(subparsers)
     return parser
 
 
