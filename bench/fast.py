@@ -6,11 +6,16 @@ Speed does not depend on what a network learned, so freshly initialised networks
 (trained zoo models time the same). On a machine with CUDA, torch on the GPU is added.
 Reference points on the 2-core CPU (../shared/NOTES.md): the pytorch/examples network runs
 640x360 at 0.88 fps in torch and 1.49 fps in onnxruntime.
+
+Each backend is timed in a process of its own: torch's and onnxruntime's idle worker threads
+spin, and in one process they slow each other down (lite in onnxruntime: 15 vs 35 ms/frame).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import os
 import statistics
 import sys
@@ -37,39 +42,57 @@ def median_seconds(run, seconds: float, warmup: int = 2) -> float:
     return statistics.median(times)
 
 
+def time_backend(backend: str, args) -> list[list[str]]:
+    """Rows for one backend, timed in this process."""
+    torch.set_num_threads(args.threads)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for arch in args.archs:
+            net = build(TransformerConfig(arch=arch)).eval()
+            if backend == "onnxruntime":
+                model = runtime.OnnxModel(runtime.export_onnx(net, Path(tmp) / f"{arch}.onnx"), threads=args.threads)
+            elif backend == "cuda":
+                gpu = net.cuda()
+
+                def model(x, gpu=gpu):
+                    y = gpu(x.cuda(non_blocking=True))
+                    torch.cuda.synchronize()
+                    return y
+            else:
+                model = net
+            for size in args.sizes:
+                width, height = map(int, size.split("x"))
+                image = torch.rand(1, 3, height, width)
+                gmacs = count_macs(build(TransformerConfig(arch=arch)), height, width) / 1e9
+                with torch.inference_mode():
+                    seconds = median_seconds(lambda: model(image), args.seconds)
+                rows.append([arch, size, f"{gmacs:.2f}", backend, f"{seconds * 1e3:.1f}", f"{1 / seconds:.1f}"])
+                print("  done:", " | ".join(rows[-1]), file=sys.stderr, flush=True)
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", nargs="+", default=["256x256", "640x360", "1280x720", "1920x1080"])
     parser.add_argument("--archs", nargs="+", default=list(ARCHS))
     parser.add_argument("--seconds", type=float, default=3.0, help="timing budget per cell")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--backend", help=argparse.SUPPRESS)  # set for the child processes
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
 
+    if args.backend:  # a child: time one backend, hand the rows back as JSON
+        print(json.dumps(time_backend(args.backend, args)))
+        return
+    backends = ["torch", "onnxruntime"] + (["cuda"] if torch.cuda.is_available() else [])
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for arch in args.archs:
-            net = build(TransformerConfig(arch=arch)).eval()
-            onnx = runtime.OnnxModel(runtime.export_onnx(net, Path(tmp) / f"{arch}.onnx"), threads=args.threads)
-            backends = {"torch cpu": lambda x: net(x), "onnxruntime cpu": onnx}
-            if torch.cuda.is_available():
-                gpu = build(TransformerConfig(arch=arch)).eval().cuda()
-
-                def on_gpu(x, gpu=gpu):
-                    y = gpu(x.cuda(non_blocking=True))
-                    torch.cuda.synchronize()
-                    return y
-
-                backends["torch cuda"] = on_gpu
-            for size in args.sizes:
-                width, height = map(int, size.split("x"))
-                image = torch.rand(1, 3, height, width)
-                gmacs = count_macs(net, height, width) / 1e9
-                for backend, model in backends.items():
-                    with torch.inference_mode():
-                        seconds = median_seconds(lambda: model(image), args.seconds)
-                    rows.append([arch, size, f"{gmacs:.2f}", backend, f"{seconds * 1e3:.1f}", f"{1 / seconds:.1f}"])
-                    print("  done:", " | ".join(rows[-1]), file=sys.stderr, flush=True)
+    for backend in backends:
+        child = subprocess.run(
+            [sys.executable, __file__, "--backend", backend, "--sizes", *args.sizes, "--archs", *args.archs,
+             "--seconds", str(args.seconds), "--threads", str(args.threads)],
+            stdout=subprocess.PIPE, text=True, check=True,
+        )
+        rows += json.loads(child.stdout.strip().splitlines()[-1])
+    rows.sort(key=lambda r: (args.archs.index(r[0]), args.sizes.index(r[1]), backends.index(r[3])))
 
     header = ["arch", "size", "GMACs", "backend", "ms/frame", "fps"]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
