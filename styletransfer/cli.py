@@ -26,6 +26,14 @@ _GATYS_HELP = {
 }
 
 
+def _add_config_options(parser, defaults, helps: dict[str, str], *, set_defaults: bool = True) -> None:
+    """One --option per config field named in ``helps``; type and default come from the config."""
+    for name, text in helps.items():
+        value = getattr(defaults, name)
+        extra = {"default": value} if set_defaults else {}
+        parser.add_argument("--" + name.replace("_", "-"), type=type(value), help=f"{text} (default {value!r})", **extra)
+
+
 def _add_gatys(subparsers) -> None:
     from styletransfer.gatys import GatysConfig
 
@@ -34,9 +42,7 @@ def _add_gatys(subparsers) -> None:
     p.add_argument("content", help="the photo")
     p.add_argument("styles", nargs="+", metavar="style", help="one or more paintings")
     p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp)")
-    for name, text in _GATYS_HELP.items():
-        value = getattr(defaults, name)
-        p.add_argument("--" + name.replace("_", "-"), type=type(value), default=value, help=f"{text} (default {value})")
+    _add_config_options(p, defaults, _GATYS_HELP)
     p.add_argument("--no-coarse-to-fine", action="store_true", help="optimise at the output size only")
     p.add_argument("--style-blend", type=float, nargs="+", help="one weight per painting (default equal)")
     p.add_argument("--content-layers", nargs="+", default=list(defaults.content_layers))
@@ -224,9 +230,7 @@ def _add_train(subparsers) -> None:
     p.add_argument("--arch", choices=["full", "lite"], help=f"network (default {defaults.arch})")
     p.add_argument("--out", required=True, help="run folder: checkpoint.pt, losses.csv, losses.png, config.json")
     p.add_argument("--resume", action="store_true", help="continue the run in --out (its saved settings, unless given here)")
-    for name, text in _TRAIN_HELP.items():
-        value = getattr(defaults, name)
-        p.add_argument("--" + name.replace("_", "-"), type=type(value), help=f"{text} (default {value!r})")
+    _add_config_options(p, defaults, _TRAIN_HELP, set_defaults=False)  # unset: --resume keeps the run's own
     p.add_argument("--crop-scale", type=float, nargs=2, metavar=("LO", "HI"), help=f"crop covers this fraction of the shorter side (default {defaults.crop_scale})")
     p.add_argument("--style-layers", nargs="+", help=f"VGG16 layers for the style loss (default {' '.join(defaults.style_layers)})")
     p.add_argument("--no-blur", dest="blur", action="store_false", help="plain strided downsampling")

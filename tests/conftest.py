@@ -29,6 +29,17 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # `import app` from any working directory
 
 
+@pytest.fixture
+def one_thread():
+    """Run a test on one torch thread (for tiny tensors threads cost more than they save)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO

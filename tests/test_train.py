@@ -26,12 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 PHOTOS = ("bsds500_100007.jpg", "bsds500_100039.jpg", "skimage_coffee.jpg")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny inputs: threads cost more than they save
 
 
 @pytest.fixture

@@ -19,13 +19,7 @@ CONFIGS = [TransformerConfig(arch, blur) for arch in ARCHS for blur in (True, Fa
 IDS = [f"{c.arch}-{'blur' if c.blur else 'noblur'}" for c in CONFIGS]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny inputs: threads cost more than they save, and other jobs may share the machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny inputs: threads cost more than they save
 
 
 def net(config: TransformerConfig, seed: int = 0) -> torch.nn.Module:
