@@ -40,6 +40,7 @@ from torch import nn
 
 from styletransfer import images
 from styletransfer.errors import StyleTransferError
+from styletransfer.files import atomic_write
 from styletransfer.gatys import STYLE_SCALE
 from styletransfer.lossnet import LAYER_INDEX, VGG16Features, deepest, pretrained_vgg16
 from styletransfer.losses import gram_matrix, relative_mse, total_variation
@@ -324,17 +325,8 @@ def load_model(path) -> TransformerNet:
 # ------------------------------------------------------------------ outputs on disk
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def save_checkpoint(path: Path, state: dict) -> None:
-    _atomic(path, lambda tmp: torch.save(state, tmp))
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def _read_csv(path: Path) -> list[dict[str, float]]:
@@ -352,7 +344,7 @@ def _write_csv(path: Path, rows: list[dict[str, float]]) -> None:
             for row in rows:
                 writer.writerow({k: _fmt(row[k]) for k in CSV_COLUMNS})
 
-    _atomic(path, write)
+    atomic_write(path, write)
 
 
 def _fmt(value: float) -> str:
@@ -397,7 +389,7 @@ def plot_losses(rows: list[dict[str, float]], path: Path, size: tuple[int, int] 
             else:
                 draw.line(coords, fill=colours[name], width=2)
             draw.text((width - right + 10, top + 16 * k), name, fill=colours[name])
-    _atomic(path, lambda tmp: im.save(tmp, format="PNG"))
+    atomic_write(path, lambda tmp: im.save(tmp, format="PNG"))
 
 
 # ------------------------------------------------------------------------ distributed
@@ -521,7 +513,7 @@ def _train(config, out, path, dist, device, resume, callback, lossnet) -> Path:
         rows = [r for r in _read_csv(csv_path) if r["step"] <= start]  # drop rows logged after the checkpoint
         _write_csv(csv_path, rows)
         text = json.dumps({"train_config": asdict(config), "model_config": asdict(config.model_config)}, indent=2)
-        _atomic(out / "config.json", lambda tmp: tmp.write_text(text + "\n"))
+        atomic_write(out / "config.json", lambda tmp: tmp.write_text(text + "\n"))
 
     elapsed_before = ckpt["elapsed"] if ckpt else 0.0
     began = time.perf_counter()

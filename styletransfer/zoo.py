@@ -13,13 +13,13 @@ import dataclasses
 import json
 import os
 import pathlib
-import tempfile
 from dataclasses import dataclass, field
 
 import torch
 
 from styletransfer import hub
 from styletransfer.errors import StyleTransferError
+from styletransfer.files import atomic_write
 from styletransfer.transformer import ARCHS, TransformerConfig, TransformerNet, build
 
 PRETRAINED = pathlib.Path(__file__).resolve().parent.parent / "pretrained"
@@ -64,18 +64,6 @@ def available(folder=None) -> list[ModelCard]:
     return sorted(cards, key=lambda c: (c.name, ARCHS.index(c.arch) if c.arch in ARCHS else len(ARCHS)))
 
 
-def _atomic_write(path: pathlib.Path, write) -> None:
-    """Write through a temporary file and rename, so a crash never leaves a half file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def save(net: TransformerNet, card: ModelCard, folder=None) -> pathlib.Path:
     """Write the weights (fp16) and the card; returns the weights' path."""
     from safetensors.torch import save_file
@@ -85,9 +73,9 @@ def save(net: TransformerNet, card: ModelCard, folder=None) -> pathlib.Path:
     card = dataclasses.replace(card, arch=net.config.arch, model_config=dataclasses.asdict(net.config))
     weights = folder / f"{_stem(card.name, card.arch)}.safetensors"
     state = {k: v.detach().to(torch.float16).contiguous() for k, v in net.state_dict().items()}
-    _atomic_write(weights, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
+    atomic_write(weights, lambda tmp: save_file(state, str(tmp), metadata={"format": "pt"}))
     text = json.dumps(dataclasses.asdict(card), indent=2) + "\n"
-    _atomic_write(weights.with_suffix(".json"), lambda tmp: pathlib.Path(tmp).write_text(text))
+    atomic_write(weights.with_suffix(".json"), lambda tmp: tmp.write_text(text))
     return weights
 
 
