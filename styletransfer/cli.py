@@ -190,6 +190,75 @@ def _run_push(args) -> int:
     return 0
 
 
+def _add_video(subparsers) -> None:
+    p = subparsers.add_parser("video", help="stylise a video file with a pretrained model (H.264 .mp4, audio kept)")
+    p.add_argument("input", help="the video (.mp4, .mov, .mkv, .webm, ...)")
+    p.add_argument("-s", "--style", required=True, help="model name (see `list`), or a .safetensors path")
+    p.add_argument("--arch", default="full", choices=["full", "lite"])
+    p.add_argument("-o", "--output", required=True, help="output video (.mp4)")
+    p.add_argument("--temporal", default="blend", choices=["blend", "off"], help="steady the style between frames along the optical flow (default blend)")
+    p.add_argument("--strength", type=float, default=1.0, help="0 = video, 1 = full style (default 1)")
+    p.add_argument("--keep-colors", action="store_true", help="keep the video's colours")
+    p.add_argument("--scale", type=float, default=1.0, help="output size relative to the input (default 1)")
+    p.add_argument("--hub-repo", help="Hugging Face Hub repo to look in when the model is not in pretrained/")
+    p.add_argument("--models-folder", help=argparse.SUPPRESS)  # tests: a folder of models other than pretrained/
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_run_video)
+
+
+def _run_video(args) -> int:
+    import signal
+
+    from tqdm import tqdm
+
+    from styletransfer import fast, video, zoo
+
+    output = video.check_output_path(args.output, args.input)
+    if not 0 <= args.strength <= 1:
+        raise StyleTransferError(f"--strength must be 0..1, got {args.strength}")
+    info = video.probe(args.input)  # bad input fails here, in one line, before the model loads
+    video.output_size(info, args.scale, Path(args.input).name)
+    net, _ = zoo.load(args.style, args.arch, folder=args.models_folder, hub_repo=args.hub_repo)
+    blender = None
+    if args.temporal == "blend":
+        from styletransfer.temporal import TemporalBlender
+
+        blender = TemporalBlender()
+
+    # The first Ctrl-C finishes the file with the frames done so far; a second one aborts.
+    interrupted = []
+
+    def on_sigint(signum, frame):
+        interrupted.append(True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        with tqdm(total=info.frames, unit="frame", disable=args.quiet, dynamic_ncols=True) as bar:
+
+            def progress(event):
+                bar.total = event.total_frames
+                bar.update(event.frames_done - bar.n)
+
+            result = video.stylize_video(
+                args.input,
+                output,
+                lambda frame: fast.apply(net, frame, strength=args.strength, keep_colors=args.keep_colors),
+                scale=args.scale,
+                postprocess=blender,
+                callback=progress,
+                should_stop=lambda: bool(interrupted),
+            )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if result.stopped:
+        print(f"interrupted: saved the first {result.frames} frames to {output}", file=sys.stderr)
+        return 130
+    if not args.quiet:
+        print(f"saved {output}", file=sys.stderr)
+    return 0
+
+
 _TRAIN_HELP = {
     "steps": "training steps",
     "batch_size": "images per step, over all processes",
@@ -199,13 +268,15 @@ _TRAIN_HELP = {
     "style_weight": "style strength (1 = balanced as in gatys)",
     "tv_weight": "total-variation weight",
     "content_layer": "VGG16 layer for the content loss",
-    "style_size": "long side the painting is resized to (smaller = larger brush strokes)",
+    "style_size": "long side the painting is resized to (smaller = finer brush strokes)",
     "temporal_weight": "compound regularisation for steady video (0 = off)",
     "temporal_flow": "largest smooth-flow displacement in pixels",
     "temporal_shift": "largest global shift in pixels",
     "temporal_noise": "noise std added to the moved photo",
     "teacher": "trained model to distil (checkpoint.pt or .safetensors)",
     "distill_weight": "weight of the distillation loss",
+    "reconstruct_weight": "L1 to the photo itself (with content and style 0: an autoencoder to --init from)",
+    "init": "start from this trained model (same arch): fine-tunes another style's network",
     "seed": "random seed (weights, crops, order)",
     "checkpoint_every": "steps between checkpoints",
     "log_every": "steps between rows of losses.csv",
@@ -233,6 +304,7 @@ def _add_train(subparsers) -> None:
     _add_config_options(p, defaults, _TRAIN_HELP, set_defaults=False)  # unset: --resume keeps the run's own
     p.add_argument("--crop-scale", type=float, nargs=2, metavar=("LO", "HI"), help=f"crop covers this fraction of the shorter side (default {defaults.crop_scale})")
     p.add_argument("--style-layers", nargs="+", help=f"VGG16 layers for the style loss (default {' '.join(defaults.style_layers)})")
+    p.add_argument("--exclude", nargs="+", metavar="PATTERN", help="photo file names (glob) kept out of training, e.g. held-out test photos")
     p.add_argument("--no-blur", dest="blur", action="store_false", help="plain strided downsampling")
     p.add_argument("--channels-last", action="store_true", help="channels-last memory layout (GPUs)")
     p.add_argument("--weights", help="VGG16 weights file; default: lookup order in the README")
@@ -297,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_weights(subparsers)
     _add_zoo(subparsers)
     _add_train(subparsers)
+    _add_video(subparsers)
     return parser
 
 

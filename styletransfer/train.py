@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import fnmatch
 import functools
 import json
 import math
@@ -48,8 +49,11 @@ from styletransfer.transformer import TransformerConfig, TransformerNet, build
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 CHECKPOINT = "checkpoint.pt"
-CSV_COLUMNS = ("step", "content", "style", "tv", "temporal", "distill", "total", "seconds")
+CSV_COLUMNS = ("step", "content", "style", "tv", "temporal", "distill", "reconstruct", "total", "seconds")
 CHECKPOINT_VERSION = 1
+# Photos of ../shared/data/photos that the zoo models never train on: bench/quality.py and the
+# app's example photos judge the models on them.
+HELD_OUT_PHOTOS = ("skimage_*", "sklearn_*", "set5_*", "set14_*")
 # Fields that may differ when resuming: they change how a run is executed, not what it computes.
 RUNTIME_FIELDS = frozenset({"steps", "checkpoint_every", "log_every", "device", "num_workers", "channels_last"})
 
@@ -58,6 +62,9 @@ RUNTIME_FIELDS = frozenset({"steps", "checkpoint_every", "log_every", "device", 
 class TrainConfig:
     style: str = ""  # the painting
     content_dir: str = ""  # photos, searched recursively
+    # File-name patterns (fnmatch) of photos kept out of training, e.g. the held-out photos
+    # that bench/quality.py and the app's examples judge the models on.
+    exclude: tuple[str, ...] = ()
     arch: str = "full"  # transformer.ARCHS
     blur: bool = True  # anti-aliased downsampling (transformer.TransformerConfig.blur)
     steps: int = 40_000  # Johnson et al.: 2 epochs of COCO's 80k images at batch 4
@@ -80,7 +87,15 @@ class TrainConfig:
     temporal_shift: int = 4  # largest global translation, whole pixels
     temporal_noise: float = 0.02  # std of Gaussian noise added to the warped photo
     teacher: str = ""  # a trained model (checkpoint.pt or .safetensors) to distil; "" = none
+    # Start from a trained model of the same arch instead of random weights. Fine-tuning a
+    # network trained on another painting reaches a new style in a fraction of the steps:
+    # styles differ mostly in instance-norm statistics (Dumoulin et al. 2017).
+    init: str = ""
     distill_weight: float = 1.0
+    # L1 to the photo itself. With the content and style weights at 0 it trains an autoencoder
+    # in minutes (no VGG pass), a starting point (--init) that keeps the photo readable from
+    # the first step of style training instead of after thousands.
+    reconstruct_weight: float = 0.0
     seed: int = 0
     checkpoint_every: int = 1000
     log_every: int = 10
@@ -113,7 +128,7 @@ def validate(c: TrainConfig) -> None:
     need(16 <= c.crop_size <= 2048, f"crop size must be 16..2048 px, got {c.crop_size}")
     need(len(c.crop_scale) == 2 and 0 < c.crop_scale[0] <= c.crop_scale[1] <= 1, f"crop scale must be two numbers 0 < lo <= hi <= 1, got {c.crop_scale}")
     need(c.lr > 0, f"learning rate must be > 0, got {c.lr}")
-    weights = (c.content_weight, c.style_weight, c.tv_weight, c.temporal_weight, c.distill_weight)
+    weights = (c.content_weight, c.style_weight, c.tv_weight, c.temporal_weight, c.distill_weight, c.reconstruct_weight)
     need(min(weights) >= 0, "loss weights must be >= 0")
     for name in (c.content_layer, *c.style_layers):
         need(name in LAYER_INDEX and name.startswith("relu"), f"unknown VGG16 layer {name!r}; use names like relu2_2")
@@ -139,12 +154,17 @@ class TrainStep:
 # ------------------------------------------------------------------------------ data
 
 
-def list_images(folder) -> list[Path]:
-    """Image files under folder (recursive, sorted so every rank and resume sees one order)."""
+def list_images(folder, exclude: Sequence[str] = ()) -> list[Path]:
+    """Image files under folder (recursive, sorted so every rank and resume sees one order),
+    leaving out names that match a pattern in exclude."""
     folder = Path(folder)
     if not folder.is_dir():
         raise StyleTransferError(f"content folder not found: {folder}")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    files = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not any(fnmatch.fnmatch(p.name, x) for x in exclude)
+    )
     if not files:
         raise StyleTransferError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found in {folder}")
     return files
@@ -342,7 +362,7 @@ def _write_csv(path: Path, rows: list[dict[str, float]]) -> None:
             writer = csv.DictWriter(f, CSV_COLUMNS)
             writer.writeheader()
             for row in rows:
-                writer.writerow({k: _fmt(row[k]) for k in CSV_COLUMNS})
+                writer.writerow({k: _fmt(row.get(k, 0)) for k in CSV_COLUMNS})  # runs logged before a column existed: 0
 
     atomic_write(path, write)
 
@@ -359,8 +379,8 @@ def plot_losses(rows: list[dict[str, float]], path: Path, size: tuple[int, int] 
     left, right, top, bottom = 60, 110, 20, 30
     im = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(im)
-    colours = {"total": (0, 0, 0), "content": (31, 119, 180), "style": (214, 39, 40), "tv": (44, 160, 44), "temporal": (148, 103, 189), "distill": (255, 127, 14)}
-    series = {k: [(r["step"], r[k]) for r in rows if r[k] > 0 and math.isfinite(r[k])] for k in colours}
+    colours = {"total": (0, 0, 0), "content": (31, 119, 180), "style": (214, 39, 40), "tv": (44, 160, 44), "temporal": (148, 103, 189), "distill": (255, 127, 14), "reconstruct": (140, 86, 75)}
+    series = {k: [(r["step"], r[k]) for r in rows if r.get(k, 0) > 0 and math.isfinite(r[k])] for k in colours}
     series = {k: v for k, v in series.items() if v}
     draw.rectangle([left, top, width - right, height - bottom], outline=(128, 128, 128))
     if series:
@@ -464,7 +484,7 @@ def train(
 def _train(config, out, path, dist, device, resume, callback, lossnet) -> Path:
     if not config.style or not config.content_dir:
         raise StyleTransferError("training needs a painting (style) and a folder of photos (content_dir)")
-    files = list_images(config.content_dir)
+    files = list_images(config.content_dir, config.exclude)
     painting = images.load_tensor(config.style, long_side=config.style_size)
     ckpt = None
     if path.exists():
@@ -483,6 +503,8 @@ def _train(config, out, path, dist, device, resume, callback, lossnet) -> Path:
         model = build(config.model_config)
     if ckpt:
         model.load_state_dict(ckpt["model"])
+    elif config.init:
+        _init_from(model, config)
     model = model.to(device, memory_format=memory).train()
     net = model
     if dist.enabled:
@@ -518,7 +540,7 @@ def _train(config, out, path, dist, device, resume, callback, lossnet) -> Path:
     elapsed_before = ckpt["elapsed"] if ckpt else 0.0
     began = time.perf_counter()
     pending: list[torch.Tensor] = []
-    names = ("content", "style", "tv", "temporal", "distill", "total")
+    names = ("content", "style", "tv", "temporal", "distill", "reconstruct", "total")
     for step, batch in zip(range(start + 1, config.steps + 1), loader):
         photo = batch.to(device, non_blocking=True).contiguous(memory_format=memory)
         autocast = torch.autocast("cuda", dtype=amp_dtype) if use_amp else contextlib.nullcontext()
@@ -538,10 +560,14 @@ def _train(config, out, path, dist, device, resume, callback, lossnet) -> Path:
                 output, moved_output = net(both).chunk(2)
             else:
                 output = net(photo)
-            terms = objective(photo, output)
             zero = output.new_zeros((), dtype=torch.float32)
+            if config.content_weight or config.style_weight:
+                terms = objective(photo, output)
+            else:  # pure distillation: no VGG pass at all, several times cheaper per step
+                terms = {"content": zero, "style": zero, "tv": total_variation(output.float())}
             terms["temporal"] = compound_loss(output, moved_output, flow) if temporal else zero
             terms["distill"] = zero
+            terms["reconstruct"] = (output.float() - photo.float()).abs().mean() if config.reconstruct_weight else zero
             if teacher is not None:
                 with torch.no_grad():
                     target = teacher(photo).float()
@@ -552,6 +578,7 @@ def _train(config, out, path, dist, device, resume, callback, lossnet) -> Path:
             + config.tv_weight * terms["tv"]
             + config.temporal_weight * terms["temporal"]
             + config.distill_weight * terms["distill"]
+            + config.reconstruct_weight * terms["reconstruct"]
         )
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(total).backward()
@@ -595,12 +622,20 @@ def _train(config, out, path, dist, device, resume, callback, lossnet) -> Path:
     return path
 
 
+def _init_from(model: TransformerNet, config: TrainConfig) -> None:
+    source = load_model(config.init)
+    if source.config != model.config:
+        raise StyleTransferError(f"--init {config.init} is a {source.config.arch} network (blur={source.config.blur}); this run trains {config.arch} (blur={config.blur})")
+    model.load_state_dict({k: v.float() for k, v in source.state_dict().items()})
+
+
 def _load_checkpoint(path: Path, config: TrainConfig) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         raise StyleTransferError(f"cannot read {path} ({e}); it may be damaged: remove it to start over") from e
-    saved = ckpt.get("train_config", {})
+    # A field the saved run predates counts as its default: old runs resume after upgrades.
+    saved = {**asdict(TrainConfig()), **ckpt.get("train_config", {})}
     mine = asdict(config)
     differ = sorted(k for k in mine if k not in RUNTIME_FIELDS and _plain(saved.get(k)) != _plain(mine[k]))
     if differ:

@@ -22,7 +22,8 @@ from styletransfer.errors import StyleTransferError
 from styletransfer.files import atomic_write
 from styletransfer.transformer import ARCHS, TransformerConfig, TransformerNet, build
 
-PRETRAINED = pathlib.Path(__file__).resolve().parent.parent / "pretrained"
+# The shipped models; $STYLETRANSFER_PRETRAINED points the app and CLI at another folder.
+PRETRAINED = pathlib.Path(os.environ.get("STYLETRANSFER_PRETRAINED") or pathlib.Path(__file__).resolve().parent.parent / "pretrained")
 ENV_HUB_REPO = "STYLETRANSFER_HUB_REPO"
 
 
@@ -64,6 +65,12 @@ def available(folder=None) -> list[ModelCard]:
     return sorted(cards, key=lambda c: (c.name, ARCHS.index(c.arch) if c.arch in ARCHS else len(ARCHS)))
 
 
+def thumbnail(name: str, folder=None) -> pathlib.Path | None:
+    """The painting's small picture ``NAME.jpg`` beside the model files, if there is one."""
+    path = _folder(folder) / f"{name}.jpg"
+    return path if path.is_file() else None
+
+
 def save(net: TransformerNet, card: ModelCard, folder=None) -> pathlib.Path:
     """Write the weights (fp16) and the card; returns the weights' path."""
     from safetensors.torch import save_file
@@ -81,6 +88,7 @@ def save(net: TransformerNet, card: ModelCard, folder=None) -> pathlib.Path:
 
 def load_file(weights: pathlib.Path) -> tuple[TransformerNet, ModelCard]:
     """A model from its .safetensors file and the .json card beside it."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file as read
 
     weights = pathlib.Path(weights)
@@ -92,8 +100,8 @@ def load_file(weights: pathlib.Path) -> tuple[TransformerNet, ModelCard]:
         net = build(TransformerConfig(**card.model_config))
         state = {k: v.float() for k, v in read(str(weights)).items()}
         net.load_state_dict(state, strict=True)
-    except (RuntimeError, TypeError, ValueError, OSError) as e:
-        raise StyleTransferError(f"{weights} does not match its card ({hub.short_error(e)})") from e
+    except (RuntimeError, TypeError, ValueError, OSError, SafetensorError) as e:
+        raise StyleTransferError(f"{weights} is damaged or does not match its card ({hub.short_error(e)})") from e
     return net.eval().requires_grad_(False), card
 
 

