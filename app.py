@@ -4,6 +4,8 @@
 
 The Image tab paints a photo two ways: instantly with a pretrained network from the model zoo
 (pretrained/, or $STYLETRANSFER_PRETRAINED), or with Gatys optimisation for any painting.
+The Video tab stylises an uploaded clip with a zoo network (sound kept); the Webcam tab
+repaints the browser's camera live.
 
 Each tab is built by its own function (build_image_tab, ...) so later tabs slot in beside it.
 """
@@ -11,12 +13,16 @@ Each tab is built by its own function (build_image_tab, ...) so later tabs slot 
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import functools
 import html
 import logging
 import math
 import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -25,10 +31,11 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from styletransfer import fast, images, zoo
+from styletransfer import fast, fastvideo, images, live, video, weights, zoo
 from styletransfer.errors import StyleTransferError
 from styletransfer.events import Iterate
 from styletransfer.gatys import MAX_SIZE, MIN_SIZE, GatysConfig, iterate
+from styletransfer.video import DamagedVideoError, VideoProgress, VideoResult
 
 log = logging.getLogger("styletransfer.app")
 
@@ -40,6 +47,8 @@ DEFAULTS = GatysConfig()  # widget defaults come from the engine, never from her
 APP_MAX_SIZE = min(MAX_SIZE, 1024)  # the slider's top; beyond this a CPU run takes hours
 PREVIEW_EVERY_S = 0.25  # stream at most ~4 previews a second; the last step is always sent
 QUEUE_MAX_SIZE = 16
+# Long jobs (a Gatys run, a video) share one queue slot: either one already uses every core.
+HEAVY_JOBS = "heavy"
 MAX_FILE_SIZE = "25mb"
 
 # Instant mode (pretrained feed-forward networks): one pass, about a second on a CPU.
@@ -556,7 +565,8 @@ def _wire_gatys(widgets: GatysWidgets, photo, result, progress) -> None:
     # once while a run (this user's or another's) holds the slot.
     quick = {"concurrency_limit": None, "show_progress": "hidden"}
     job = w.run.click(_start_run, outputs=[w.run], **quick).then(
-        run_gatys, inputs=inputs, outputs=[result, progress], show_progress="hidden", preprocess=False
+        run_gatys, inputs=inputs, outputs=[result, progress], show_progress="hidden", preprocess=False,
+        concurrency_id=HEAVY_JOBS,  # one slot with video jobs (see build_app)
     )
     # Gradio 6.31's front end fires .then() only after success, so re-enable Run both ways.
     job.then(_end_run, outputs=[w.run], **quick)
@@ -619,6 +629,469 @@ def build_image_tab(models_folder=None) -> None:
             _wire_instant(instant, styles, folder, photo, result, progress, instant_active, selected)
 
 
+# ---------------------------------------------------------------- Video tab
+
+VIDEO_PROGRESS_EVERY_S = 0.5  # progress lines (with a preview frame) at most twice a second
+VIDEO_PREVIEW_PX = 240  # long side of the preview frame in the progress line
+VIDEO_MIN_SCALE, VIDEO_MAX_SCALE = 0.1, 1.0  # never enlarged: a network adds no detail
+VIDEO_STOPS = StopRequests()  # its own flags: Stop in one tab must not end another tab's run
+AUDIO_TEXT = {"copied": "with its sound", "re-encoded": "with its sound (re-encoded to AAC)", "none": "no sound track"}
+
+
+def _zoo(models_folder) -> tuple[Path, list[ZooStyle], str | None]:
+    """(folder, styles, problem) for a tab: an unreadable model card leaves the app up, with a message."""
+    folder = Path(models_folder) if models_folder is not None else zoo.PRETRAINED
+    try:
+        return folder, zoo_styles(folder), None
+    except StyleTransferError as error:
+        return folder, [], str(error)
+
+
+def _starting_choice(styles: list[ZooStyle], arch: str) -> tuple[str, str]:
+    """(style name, arch) a tab starts with: the first style that has ``arch``, so the defaults
+    work even while a zoo is incomplete; else the first style with a network it has."""
+    for style in styles:
+        if arch in style.archs:
+            return style.name, arch
+    return styles[0].name, styles[0].archs[0]
+
+
+def _seconds_text(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _jpeg_img(jpeg: bytes, alt: str, style: str) -> str:
+    """An <img> holding the frame inline: no file per frame in Gradio's cache, no extra request."""
+    data = base64.b64encode(jpeg).decode("ascii")
+    return f'<img src="data:image/jpeg;base64,{data}" alt="{html.escape(alt)}" style="{style}">'
+
+
+def _video_progress_html(event: VideoProgress) -> str:
+    done, total = event.frames_done, event.total_frames
+    if total:
+        bar = f'<progress max="{total}" value="{min(done, total)}" style="width: 100%"></progress>'
+    else:
+        bar = '<progress style="width: 100%"></progress>'
+    parts = [
+        f"Frame {done}/{total}" if total else f"Frame {done}",
+        f"{event.fps:.2g} fps" if event.fps < 10 else f"{event.fps:.0f} fps",
+        f"about {_seconds_text(event.seconds_left)} left" if event.seconds_left is not None else "length unknown",
+        f"{_seconds_text(event.elapsed)} elapsed",
+    ]
+    preview = ""
+    if event.frame is not None:
+        preview = _jpeg_img(live.encode_jpeg(event.frame, max_side=VIDEO_PREVIEW_PX), "the latest stylised frame",
+                            "display: block; margin-top: 6px")
+    return f'<div class="st-progress">{bar}{html.escape(" · ".join(parts))}{preview}</div>'
+
+
+def _video_result_text(result: VideoResult) -> str:
+    if result.stopped:
+        head = f"Stopped: the first {result.frames} frames ({result.duration:.1f} s) are saved"
+    else:
+        head = f"Done: {result.frames} frames ({result.duration:.1f} s)"
+    speed = f" ({result.frames / result.elapsed:.2g} fps)" if result.elapsed > 0 else ""
+    took = f"took {_seconds_text(result.elapsed)}{speed}"
+    text = f"{head}, {result.width}×{result.height}, {AUDIO_TEXT[result.audio]} · {took}"
+    if result.damaged_packets:
+        text += f" · {result.damaged_packets} damaged parts of the input were skipped"
+    return text
+
+
+def video_job(source, style: ZooStyle | None, arch: str, strength, keep_colors, scale, temporal, folder: Path,
+              stop: threading.Event):
+    """Yield (video, download button, status HTML) triples while a video is stylised.
+
+    Raises StyleTransferError for bad input (before the network loads). After Stop, or when the
+    input breaks off, the frames done so far are a playable file, offered like a finished one.
+    """
+    src = _uploaded_path(source)
+    if not src:
+        raise StyleTransferError("upload a video first (left, 'Video')")
+    if style is None:
+        raise StyleTransferError("choose a style first")
+    if arch not in style.archs:
+        raise StyleTransferError(f"{style.label} has no {arch} network in {folder}; choose {' or '.join(style.archs)}")
+    name = Path(src).name
+    # Written outside Gradio's cache, which copies the result in when it is shown (and deletes
+    # that copy with the rest of its cache); this folder goes when the job ends.
+    workdir = Path(tempfile.mkdtemp(prefix="styletransfer-video-"))
+    try:
+        yield from _video_steps(src, style, arch, strength, keep_colors, scale, temporal, folder, stop, workdir)
+    except StyleTransferError as error:
+        # FFmpeg's messages quote the file's path: say only its name (server folders stay private).
+        raise StyleTransferError(str(error).replace(src, name).replace(str(workdir), "…")) from None
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _video_steps(src: str, style: ZooStyle, arch: str, strength, keep_colors, scale, temporal, folder: Path,
+                 stop: threading.Event, workdir: Path):
+    """video_job's steps, given the upload's path and a scratch folder for the output."""
+    name = Path(src).name
+    dst = workdir / f"{Path(src).stem}-{style.name}.mp4"
+    info = fastvideo.check(src, dst, strength=float(strength), scale=float(scale))
+    if stop.is_set():  # Stop pressed while waiting in the queue
+        yield gr.skip(), gr.skip(), _status_html("Stopped before it started.")
+        return
+    width, height = video.output_size(info, float(scale))
+    length = f"{info.frames} frames" if info.frames else "a video"
+    yield None, gr.update(visible=False), _status_html(
+        f"Loading the {style.label} network ({arch}) for {length} at {width}×{height}…", busy=True
+    )
+    net = _load_model(style, arch, folder)
+
+    latest: list[VideoProgress | None] = [None]
+    outcome: dict = {}
+    finished, abandoned = threading.Event(), threading.Event()
+
+    def work():
+        try:
+            outcome["result"] = fastvideo.stylize(
+                src, dst, net, strength=float(strength), keep_colors=bool(keep_colors), temporal=bool(temporal),
+                scale=float(scale), callback=lambda event: latest.__setitem__(0, event),
+                should_stop=lambda: stop.is_set() or abandoned.is_set(),
+            )
+        except BaseException as error:  # handed to the generator, which reports it
+            outcome["error"] = error
+        finally:
+            finished.set()
+
+    # The engine reports through a callback; a worker thread lets this generator stream the
+    # progress meanwhile.
+    worker = threading.Thread(target=work, name="video-job", daemon=True)
+    worker.start()
+    try:
+        sent = None
+        while not finished.wait(VIDEO_PROGRESS_EVERY_S):
+            event = latest[0]
+            if event is not None and event is not sent:
+                sent = event
+                yield gr.skip(), gr.skip(), _video_progress_html(event)
+    finally:
+        abandoned.set()  # the page went away (this generator was closed): end at the next frame
+        worker.join()
+
+    error = outcome.get("error")
+    if isinstance(error, DamagedVideoError):
+        result = error.result
+        status = (f"{name} is damaged or breaks off early: the {result.frames} frames that could be decoded "
+                  f"are saved. " + _video_result_text(result))
+        gr.Warning(f"{name} is damaged or breaks off early; the frames that could be decoded are saved.")
+    elif error is not None and stop.is_set() and latest[0] is None and isinstance(error, StyleTransferError):
+        yield gr.skip(), gr.skip(), _status_html("Stopped before the first frame: nothing to save.")
+        return
+    elif error is not None:
+        raise error
+    else:
+        result = outcome["result"]
+        status = _video_result_text(result)
+    path = str(result.path)
+    # gr.update, not gr.DownloadButton(value=...): the constructor would copy the file into
+    # Gradio's cache at once, a copy outside the cache's clean-up.
+    yield path, gr.update(value=path, visible=True), _status_html(status)
+
+
+@dataclass
+class VideoWidgets:
+    source: gr.Video
+    style: gr.Dropdown
+    arch: gr.Radio
+    strength: gr.Slider
+    keep_colors: gr.Checkbox
+    scale: gr.Slider
+    temporal: gr.Checkbox
+    run: gr.Button
+    stop: gr.Button
+    result: gr.Video
+    download: gr.DownloadButton
+    progress: gr.HTML
+
+
+def _video_widgets(styles: list[ZooStyle]) -> VideoWidgets:
+    first_style, first_arch = _starting_choice(styles, "full")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1):
+            # Read with preprocess=False (see _wire_video), as the Image tab does: the engine
+            # opens the upload itself, so a bad file gets its one-line message.
+            source = gr.Video(label="Video", sources=["upload"], elem_id="video-input", height=300)
+        with gr.Column(scale=1):
+            style = gr.Dropdown(
+                [(s.caption, s.name) for s in styles], value=first_style, label="Style", elem_id="video-style"
+            )
+            arch = gr.Radio(ARCH_CHOICES, value=first_arch, label="Network", elem_id="video-arch")
+            strength = gr.Slider(
+                0.0, 1.0, value=1.0, step=0.05, label="Style strength", elem_id="video-strength",
+                info="0 = the video, 1 = the painting's style in full",
+            )
+            scale = gr.Slider(
+                VIDEO_MIN_SCALE, VIDEO_MAX_SCALE, value=VIDEO_MAX_SCALE, step=0.05, label="Output scale",
+                elem_id="video-scale", info="of the video's own size; 0.5 = half the width and height, 4× faster",
+            )
+            with gr.Row():
+                keep_colors = gr.Checkbox(value=False, label="Keep the video's colours", elem_id="video-keep-colors")
+                temporal = gr.Checkbox(
+                    value=True, label="Steady between frames", elem_id="video-temporal",
+                    info="temporal blending along the motion: far less flicker",
+                )
+            with gr.Row():
+                run = gr.Button("Run", variant="primary", elem_id="video-run")
+                stop = gr.Button("Stop", variant="stop", elem_id="video-stop")
+        with gr.Column(scale=1):
+            result = gr.Video(
+                label="Result", interactive=False, buttons=["download"], elem_id="video-result", height=300
+            )
+            download = gr.DownloadButton("Download the video", visible=False, elem_id="video-download")
+            progress = gr.HTML(_status_html("Ready."), elem_id="video-progress")
+    return VideoWidgets(source, style, arch, strength, keep_colors, scale, temporal, run, stop, result, download,
+                        progress)
+
+
+def _wire_video(w: VideoWidgets, styles: list[ZooStyle], folder: Path) -> None:
+    by_name = {s.name: s for s in styles}
+
+    def start(request: gr.Request):
+        VIDEO_STOPS.arm(request)
+        # Shown until the job gets the slot (a Gatys run or another video may hold it).
+        waiting = _status_html("Waiting for a free slot (one long job runs at a time)…", busy=True)
+        return gr.Button(interactive=False), waiting
+
+    def run(source, style_name, arch, strength, keep_colors, scale, temporal, request: gr.Request = None):
+        stop = VIDEO_STOPS.flag(request)
+        try:
+            yield from video_job(source, by_name.get(style_name), arch, strength, keep_colors, scale, temporal, folder,
+                                 stop)
+        except StyleTransferError as error:
+            yield gr.skip(), gr.skip(), _status_html(f"Error: {error}")
+            raise gr.Error(str(error), duration=None, print_exception=False) from None
+        except Exception as error:  # a bug: log it, tell the user, keep the server alive
+            log.exception("video style transfer failed")
+            message = f"Something went wrong ({type(error).__name__}: {error}). Try another video or style."
+            yield gr.skip(), gr.skip(), _status_html(f"Error: {message}")
+            raise gr.Error(message, duration=None) from None
+        finally:
+            VIDEO_STOPS.release(request, stop)
+
+    quick = {"concurrency_limit": None, "show_progress": "hidden"}
+    inputs = [w.source, w.style, w.arch, w.strength, w.keep_colors, w.scale, w.temporal]
+    job = w.run.click(start, outputs=[w.run, w.progress], **quick).then(
+        run, inputs=inputs, outputs=[w.result, w.download, w.progress], show_progress="hidden", preprocess=False,
+        concurrency_id=HEAVY_JOBS,
+    )
+    job.then(_end_run, outputs=[w.run], **quick)
+    job.failure(_end_run, outputs=[w.run], **quick)
+    w.stop.click(VIDEO_STOPS.stop, **quick)
+
+
+def build_video_tab(models_folder=None) -> None:
+    """Upload a clip, download it stylised by a pretrained network, with its sound."""
+    folder, styles, problem = _zoo(models_folder)
+    with gr.Tab("Video", id="video"):
+        gr.Markdown(
+            "Upload a clip: every frame is repainted by a pretrained network and the sound is kept. "
+            "On a CPU the full network manages about a frame a second at 640×360 (the lite one is several "
+            "times faster); Stop keeps the frames done so far as a shorter video."
+        )
+        if not styles:
+            gr.Markdown(_no_models_message(folder, problem), elem_id="video-zoo-empty")
+            return
+        _wire_video(_video_widgets(styles), styles, folder)
+
+
+# ---------------------------------------------------------------- Webcam tab
+
+WEBCAM_RESOLUTIONS = {"320x240": (320, 240), "640x480": (640, 480)}
+WEBCAM_STREAM_EVERY_S = 0.033  # ask for ~30 frames a second; Gradio drops frames a slow pass cannot take
+# A stream's turn: then Gradio ends it and the page queues it again (measured: it goes on by
+# itself), behind anyone waiting, so one visitor cannot hold the camera slot.
+WEBCAM_TIME_LIMIT_S = 120
+# Its own queue slot, not behind a Gatys run; one stream at a time, since one already fills the CPU.
+WEBCAM_CONCURRENCY = 1
+# onnxruntime threads per pass. One: measured on the 2-core CPU while it was busy, one thread
+# ran the lite network at 320x240 in 20 ms against 40 ms for two, and the other core is left
+# for Gradio's own work per frame (the browser's frame in, the stylised frame out).
+WEBCAM_THREADS = 1
+# Ask the camera for 640x480: Gradio's default (1920x1440) makes the browser encode and send,
+# and the server decode, up to 9x the pixels the largest resolution here uses.
+WEBCAM_CONSTRAINTS = {"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}}
+# Gradio 6.31's webcam keeps "recording" when the camera goes away (unplugged, or taken by
+# another app): it sends black frames until the time limit, holding the only webcam slot. This
+# watcher presses its Stop as soon as the camera's track has ended, which ends the stream.
+_WATCH_CAMERA_JS = """() => {
+  if (window.__stylesCameraWatch) return;
+  window.__stylesCameraWatch = setInterval(() => {
+    const video = document.querySelector('#webcam-input video');
+    const tracks = video && video.srcObject ? video.srcObject.getVideoTracks() : [];
+    const recording = document.querySelector('#webcam-input [title="stop recording"]');
+    const gone = tracks.length > 0 && tracks.every((t) => t.readyState === 'ended');
+    if (recording && gone) recording.closest('button').click();
+  }, 500);
+}"""
+_WEBCAM_IDLE = (
+    '<div class="st-live st-live-idle" style="padding: 2em 1em; text-align: center">'
+    "The painted stream appears here: click the camera box on the left, allow the camera, "
+    "then press its record button.</div>"
+)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_onnx(name: str, arch: str, folder: str):
+    """Each network in onnxruntime, exported once (to the cache folder) and loaded once per process."""
+    net = _cached_model(name, arch, folder)
+    return live.onnx_model(net, f"{name}.{arch}", weights.cache_dir() / "onnx", threads=WEBCAM_THREADS)
+
+
+def _live_model(style: ZooStyle, arch: str, folder: Path):
+    if arch not in style.archs:
+        raise StyleTransferError(f"{style.label} has no {arch} network in {folder}; choose {' or '.join(style.archs)}")
+    _load_model(style, arch, folder)  # the torch network first: its errors are worded for users
+    try:
+        return _cached_onnx(style.name, arch, str(folder))
+    except StyleTransferError as error:
+        raise StyleTransferError(f"the {style.label} network ({arch}) could not be prepared: {error}") from None
+
+
+def _frame_bytes(payload) -> bytes | None:
+    """The compressed frame in a raw streamed Image payload, which Gradio's webcam sends as an
+    inline data: URL. Nothing else is read: no file path from a client is ever opened here."""
+    url = payload.get("url") if isinstance(payload, dict) else None
+    if not isinstance(url, str) or not url.startswith("data:"):
+        return None
+    try:
+        return base64.b64decode(url.partition(",")[2])
+    except binascii.Error:
+        return None
+
+
+def _live_html(frame: live.LiveFrame, style: ZooStyle, arch: str, note: str = "") -> str:
+    info = [f"{frame.fps:.1f} fps", f"{frame.width}×{frame.height}", f"{style.label}, {arch}",
+            f"{frame.seconds * 1000:.0f} ms a frame"]
+    if note:
+        info.insert(0, note)
+    image = _jpeg_img(frame.jpeg, "the stylised camera frame",
+                      f"display: block; width: 100%; max-width: {max(640, frame.width)}px; height: auto")
+    return f'<div class="st-live">{image}<div class="st-live-info">{html.escape(" · ".join(info))}</div></div>'
+
+
+@dataclass
+class LiveSession:
+    """What one page keeps between frames (in a gr.State, so it goes when the page closes)."""
+
+    stream: live.LiveStream
+    last: live.LiveFrame | None = None
+    style: ZooStyle | None = None
+    arch: str = ""
+
+
+def live_frame(frame, style: ZooStyle | None, arch: str, resolution: str, temporal, session: LiveSession | None,
+               folder: Path):
+    """One camera frame -> (HTML with the stylised frame and the frame rate, session)."""
+    session = session or LiveSession(live.LiveStream())
+    data = _frame_bytes(frame)
+    if data is None:  # no frame yet, or not one a browser sends
+        return gr.skip(), session
+    if style is None:
+        raise StyleTransferError("choose a style first")
+    if resolution not in WEBCAM_RESOLUTIONS:
+        raise StyleTransferError(f"unknown resolution {resolution!r}; choose {' or '.join(WEBCAM_RESOLUTIONS)}")
+    model = _live_model(style, arch, folder)
+    try:
+        out = session.stream.process(data, model, WEBCAM_RESOLUTIONS[resolution], temporal=bool(temporal))
+    except StyleTransferError:
+        log.warning("skipped a camera frame that could not be decoded (%d bytes)", len(data))
+        return gr.skip(), session  # one bad frame; the stream goes on
+    session.last, session.style, session.arch = out, style, arch
+    return _live_html(out, style, arch), session
+
+
+def live_ended(session: LiveSession | None):
+    """The recording ended (Stop, the time limit, the camera gone): keep the last frame, say so."""
+    if session is None or session.last is None:
+        return _WEBCAM_IDLE
+    return _live_html(session.last, session.style, session.arch,
+                      note="Camera stopped: press its record button to start again")
+
+
+def build_webcam_tab(models_folder=None) -> None:
+    """The browser's camera, repainted live by a pretrained network (lite in onnxruntime by default)."""
+    folder, styles, problem = _zoo(models_folder)
+    with gr.Tab("Webcam", id="webcam") as tab:
+        gr.Markdown(
+            "Your camera, repainted as it streams. Click the camera box, allow the camera, then press its "
+            "record button. One stream runs at a time: after "
+            f"{WEBCAM_TIME_LIMIT_S // 60} minutes a stream goes back to the queue, so others get a turn. The lite "
+            "network keeps up on a CPU; the full one looks better but runs a few frames a second."
+        )
+        if not styles:
+            gr.Markdown(_no_models_message(folder, problem), elem_id="webcam-zoo-empty")
+            return
+        by_name = {s.name: s for s in styles}
+        first_style, first_arch = _starting_choice(styles, "lite")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1):
+                camera = gr.Image(
+                    label="Camera", sources=["webcam"], streaming=True, elem_id="webcam-input", height=360,
+                    webcam_options=gr.WebcamOptions(mirror=True, constraints=WEBCAM_CONSTRAINTS),
+                )
+                with gr.Row():
+                    style = gr.Dropdown(
+                        [(s.caption, s.name) for s in styles], value=first_style, label="Style",
+                        elem_id="webcam-style",
+                    )
+                    arch = gr.Radio(
+                        [("Lite (fast)", "lite"), ("Full (best quality, slow)", "full")], value=first_arch,
+                        label="Network", elem_id="webcam-arch",
+                    )
+                with gr.Row():
+                    resolution = gr.Radio(
+                        [("320×240 (smooth)", "320x240"), ("640×480 (sharper, slower)", "640x480")],
+                        value="320x240", label="Resolution", elem_id="webcam-resolution",
+                    )
+                    # On by default: 1.8 ms a frame at 320x240 (measured), against the flicker of
+                    # a network that sees each frame alone.
+                    temporal = gr.Checkbox(
+                        value=True, label="Steady between frames", elem_id="webcam-temporal",
+                        info="temporal blending: less flicker, a little trailing on fast motion",
+                    )
+            with gr.Column(scale=1):
+                output = gr.HTML(_WEBCAM_IDLE, elem_id="webcam-output")
+        session = gr.State(None)
+
+        def on_frame(frame, style_name, arch, resolution, temporal, session):
+            try:
+                return live_frame(frame, by_name.get(style_name), arch, resolution, temporal, session, folder)
+            except StyleTransferError as error:
+                raise gr.Error(str(error), duration=None, print_exception=False) from None
+
+        def prepare(style_name, arch):
+            """Load (and if needed export) the chosen network before the first frame needs it."""
+            style = by_name.get(style_name)
+            if style is not None and arch in style.archs:
+                try:
+                    _live_model(style, arch, folder)
+                except StyleTransferError:
+                    pass  # the first frame reports it
+
+        # preprocess=False: the frame arrives as the browser's JPEG and is decoded at the size
+        # needed (live.decode_frame), instead of at full size by Gradio.
+        stream = camera.stream(
+            on_frame, inputs=[camera, style, arch, resolution, temporal, session], outputs=[output, session],
+            stream_every=WEBCAM_STREAM_EVERY_S, time_limit=WEBCAM_TIME_LIMIT_S, concurrency_id="webcam",
+            concurrency_limit=WEBCAM_CONCURRENCY, show_progress="hidden", preprocess=False,
+        )
+        stream.then(live_ended, inputs=[session], outputs=[output], show_progress="hidden", queue=False)
+        gr.on([tab.select, style.change, arch.change], prepare, inputs=[style, arch], concurrency_limit=None,
+              show_progress="hidden")
+        tab.select(None, js=_WATCH_CAMERA_JS)
+
+
 # ---------------------------------------------------------------- the app
 
 
@@ -630,8 +1103,11 @@ def build_app(models_folder=None) -> gr.Blocks:
         gr.Markdown("# Style transfer\nRepaint a photo in the style of one or more paintings.")
         with gr.Tabs():
             build_image_tab(models_folder)
-    # One Gatys job at a time: a single optimisation already uses every CPU core. (Instant
-    # passes have their own slot, see _wire_instant.)
+            build_video_tab(models_folder)
+            build_webcam_tab(models_folder)
+    # One long job at a time: a Gatys run or a video (their shared HEAVY_JOBS slot) already
+    # uses every CPU core. Instant passes and the webcam have slots of their own
+    # (_wire_instant, build_webcam_tab).
     app.queue(default_concurrency_limit=1, max_size=QUEUE_MAX_SIZE)
     return app
 

@@ -115,14 +115,17 @@ def runs_for(runs: Path, style: Style) -> dict[str, tuple[Path, train.TrainConfi
     return stages
 
 
+def _steps_done(folder: Path) -> int:
+    import torch
+
+    path = folder / train.CHECKPOINT
+    return torch.load(path, map_location="cpu", weights_only=True)["step"] if path.exists() else 0
+
+
 def run(folder: Path, config: train.TrainConfig) -> None:
     from tqdm import tqdm
 
-    done = 0
-    if (folder / train.CHECKPOINT).exists():
-        import torch
-
-        done = torch.load(folder / train.CHECKPOINT, map_location="cpu", weights_only=True)["step"]
+    done = _steps_done(folder)
     if done >= config.steps:
         print(f"{folder.name}: done ({done} steps)")
         return
@@ -140,6 +143,9 @@ def cmd_train(args) -> None:
     for arch in args.arch:
         for style in [STYLES[0], *(s for s in styles if s != STYLES[0])]:  # the base first
             stages = runs_for(args.runs, style)
+            if arch == "lite" and _steps_done(stages["full"][0]) < stages["full"][1].steps:
+                print(f"{style.name}.lite: waiting for {style.name}.full to finish (its teacher)")
+                continue
             for stage in ("warmup", arch) if arch == "full" else (arch,):
                 if stage in stages:
                     run(*stages[stage])
@@ -169,10 +175,12 @@ def cmd_preview(args) -> None:
 def cmd_publish(args) -> None:
     styles = [BY_NAME[n] for n in args.only] if args.only else list(STYLES)
     for style in styles:
-        for arch, (folder, config) in runs_for(args.runs, style).items():
+        stages = runs_for(args.runs, style)
+        for arch in ("full", "lite"):
+            folder, config = stages[arch]
             path = folder / train.CHECKPOINT
-            if not path.exists():
-                print(f"skip {style.name}.{arch}: not trained yet")
+            if _steps_done(folder) < config.steps:
+                print(f"skip {style.name}.{arch}: not trained yet ({_steps_done(folder)} of {config.steps} steps)")
                 continue
             import torch
 

@@ -211,19 +211,14 @@ def _run_video(args) -> int:
 
     from tqdm import tqdm
 
-    from styletransfer import fast, video, zoo
+    from styletransfer import fastvideo, zoo
 
-    output = video.check_output_path(args.output, args.input)
+    output = Path(args.output)
     if not 0 <= args.strength <= 1:
         raise StyleTransferError(f"--strength must be 0..1, got {args.strength}")
-    info = video.probe(args.input)  # bad input fails here, in one line, before the model loads
-    video.output_size(info, args.scale, Path(args.input).name)
+    # Bad input fails here, in one line, before the model loads.
+    info = fastvideo.check(args.input, output, strength=args.strength, scale=args.scale)
     net, _ = zoo.load(args.style, args.arch, folder=args.models_folder, hub_repo=args.hub_repo)
-    blender = None
-    if args.temporal == "blend":
-        from styletransfer.temporal import TemporalBlender
-
-        blender = TemporalBlender()
 
     # The first Ctrl-C finishes the file with the frames done so far; a second one aborts.
     interrupted = []
@@ -240,12 +235,14 @@ def _run_video(args) -> int:
                 bar.total = event.total_frames
                 bar.update(event.frames_done - bar.n)
 
-            result = video.stylize_video(
+            result = fastvideo.stylize(
                 args.input,
                 output,
-                lambda frame: fast.apply(net, frame, strength=args.strength, keep_colors=args.keep_colors),
+                net,
+                strength=args.strength,
+                keep_colors=args.keep_colors,
+                temporal=args.temporal == "blend",
                 scale=args.scale,
-                postprocess=blender,
                 callback=progress,
                 should_stop=lambda: bool(interrupted),
             )

@@ -15,6 +15,10 @@ def atomic_write(path: pathlib.Path, write: Callable[[pathlib.Path], None]) -> N
     os.close(fd)
     try:
         write(pathlib.Path(tmp))
+        # mkstemp makes the file private (0600); give it the mode a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -311,10 +311,14 @@ def _first_line(e: BaseException) -> str:
 # ---------------------------------------------------------------- tensors and resizing
 
 
-def to_tensor(image: Image.Image) -> torch.Tensor:
-    """PIL image (any mode) to a (1, 3, H, W) float32 tensor in [0, 1]."""
-    rgb = _to_rgb(image)
-    pixels = torch.from_numpy(np.array(rgb, dtype=np.uint8))  # (H, W, 3), a writable copy
+def to_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:
+    """PIL image (any mode) or HxWx3 uint8 RGB array to a (1, 3, H, W) float32 tensor in [0, 1]."""
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"expected an HxWx3 uint8 RGB array, got {image.dtype} {image.shape}")
+        pixels = torch.from_numpy(image)  # the float conversion below copies
+    else:
+        pixels = torch.from_numpy(np.array(_to_rgb(image), dtype=np.uint8))  # (H, W, 3), a writable copy
     return (
         pixels.permute(2, 0, 1)
         .to(torch.float32, memory_format=torch.contiguous_format)

@@ -194,7 +194,7 @@ def stylize_video(
                     _check_frame_size(*size, src.name)
                 picture = _Picture.of(frame, turn, size)
                 rgb = picture.rgb
-                styled = _check_styled(frame_fn(_to_tensor(rgb)), rgb.shape)
+                styled = _check_styled(frame_fn(images.to_tensor(rgb)), rgb.shape)
                 out = images.to_numpy(styled)
                 if postprocess is not None:
                     out = _check_post(postprocess(rgb, out), rgb.shape)
@@ -531,9 +531,6 @@ def _check_frame_size(width: int, height: int, name: str) -> None:
             f"{images.MIN_SIDE} pixels (use a larger scale)"
         )
 
-
-def _to_tensor(rgb: np.ndarray) -> torch.Tensor:  # (H, W, 3) uint8 -> (1, 3, H, W) float
-    return torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).to(torch.float32).div_(255)
 
 
 def _check_styled(styled, shape) -> torch.Tensor:

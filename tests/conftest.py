@@ -94,18 +94,43 @@ def app_server(free_port, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def browser():
-    """Debian's chromium through Playwright (not Playwright's own browser download)."""
+def playwright_driver():
+    """One Playwright for the session: its sync API allows only one per thread, and tests may
+    need more than one browser (e.g. one with a fake camera, see launch_chromium)."""
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+def launch_chromium(playwright_driver, extra_args=()):
+    """Debian's chromium through Playwright (not Playwright's own browser download)."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run `bash tests/run.sh`, which installs Debian's chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    return playwright_driver.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *extra_args])
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver):
+    browser = launch_chromium(playwright_driver)
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def pretrained_zoo():
+    """The real model zoo the app serves (pretrained/, or $STYLETRANSFER_PRETRAINED); fails if empty."""
+    from styletransfer import zoo
+
+    cards = zoo.available()
+    if not cards:
+        pytest.fail(
+            f"no pretrained models in {zoo.PRETRAINED}: these tests need the model zoo "
+            "(python scripts/train_zoo.py publish)"
+        )
+    return cards
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """Model files: save -> load, lookup order, the Hub path against a local Hub cache, publishing."""
 
 import dataclasses
+import os
 
 import pytest
 import torch
@@ -136,3 +137,15 @@ def test_fast_apply_strength_and_colours():
     assert chroma_error.mean() < 0.25 * (colors.rgb_to_yiq(full)[:, 1:] - colors.rgb_to_yiq(photo)[:, 1:]).abs().mean()
     with pytest.raises(StyleTransferError, match="strength"):
         fast.apply(net, photo, strength=1.5)
+
+
+def test_saved_models_get_ordinary_file_permissions(tmp_path):
+    # Files to ship (pretrained/, a Hub upload, a Space) must be readable by others, not
+    # left private like the temporary file they were written through.
+    old = os.umask(0o022)
+    try:
+        path = zoo.save(_model("lite"), _card(), tmp_path)
+    finally:
+        os.umask(old)
+    for p in (path, path.with_suffix(".json")):
+        assert p.stat().st_mode & 0o777 == 0o644

@@ -1,0 +1,120 @@
+"""Temporal stability of stylised video: warping error, contrast and style loss per method.
+
+    python bench/temporal.py [--styles starry_night] [--archs lite full] [--frames 40]
+                             [--width 480] [--stable NAME_OR_PATH] [--clips fox.mp4 ...]
+
+For each clip in ../shared/data/videos (first --frames frames, scaled to --width) and each
+zoo model, three outputs of the same frames are compared:
+
+- per-frame: the network on every frame on its own (`--temporal off`);
+- blend: the same frames through temporal.TemporalBlender (the default of `video`);
+- stable (with --stable): a model trained with compound regularisation
+  (`train --temporal-weight`), per frame.
+
+E_warp (Lai et al. 2018) uses optical flow of the input frames (DIS medium) with occlusion
+masks, computed once per clip; lower is steadier. Blur also lowers it, so contrast (mean
+per-frame std) and the style loss (bench/quality.py's yardstick, on every 10th frame) are
+printed beside it. Goal of the video issue: E_warp at most half of per-frame with contrast
+within 10%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from quality import lossnet, painting_path, style_loss, style_targets  # noqa: E402
+
+from styletransfer import fast, images, temporal, zoo  # noqa: E402
+
+VIDEOS = REPO.parent / "shared" / "data" / "videos"
+
+
+def read_clip(path: Path, frames: int, width: int) -> list[np.ndarray]:
+    """The first `frames` frames as uint8 RGB, resized to `width` (even height)."""
+    out = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            rgb = frame.to_ndarray(format="rgb24")
+            h, w = rgb.shape[:2]
+            size = (width, max(16, round(h * width / w / 2) * 2))
+            out.append(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
+            if len(out) == frames:
+                break
+    return out
+
+
+def stylise(net, frames: list[np.ndarray]) -> list[np.ndarray]:
+    return [images.to_numpy(fast.apply(net, images.to_tensor(f))) for f in frames]
+
+
+def blended(inputs: list[np.ndarray], styled: list[np.ndarray]) -> list[np.ndarray]:
+    blender = temporal.TemporalBlender()
+    return [blender(a, b) for a, b in zip(inputs, styled)]
+
+
+def mean_style_loss(vgg, targets, frames: list[np.ndarray], every: int = 10) -> float:
+    return statistics.fmean(style_loss(vgg, images.to_tensor(f), targets) for f in frames[::every])
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clips", nargs="+", default=sorted(p.name for p in VIDEOS.glob("*.mp4")))
+    parser.add_argument("--styles", nargs="+", default=["starry_night"])
+    parser.add_argument("--archs", nargs="+", default=["lite", "full"])
+    parser.add_argument("--stable", help="a stability-trained model (name in the zoo or .safetensors path), same arch as --archs[0]")
+    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--width", type=int, default=480)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    vgg = lossnet()
+    rows = []
+    for clip in args.clips:
+        inputs = read_clip(VIDEOS / clip, args.frames, args.width)
+        flows = temporal.video_flows(inputs, "medium")
+        for name in args.styles:
+            outputs = {}
+            for arch in args.archs:
+                net, card = zoo.load(name, arch)
+                per_frame = stylise(net, tqdm(inputs, desc=f"{clip} {name} {arch}", leave=False))
+                outputs[f"{arch} per-frame"] = per_frame
+                outputs[f"{arch} blend"] = blended(inputs, per_frame)
+            if args.stable:
+                net, _ = zoo.load(args.stable, args.archs[0])
+                outputs[f"{args.archs[0]} stable"] = stylise(net, inputs)
+            painting = images.load_tensor(painting_path(card), long_side=card.train_config.get("style_size", 512))
+            targets = style_targets(vgg, painting)
+            base = {}
+            for method, frames in outputs.items():
+                arch = method.split()[0]
+                e = temporal.warping_error(None, frames, flows=flows)
+                c = temporal.contrast(frames)
+                if method.endswith("per-frame"):
+                    base[arch] = (e, c)
+                e0, c0 = base[arch]
+                rows.append([clip, f"{name} {method}", f"{e * 1e3:.3f}", f"{e / e0:.2f}", f"{c:.4f}", f"{(c / c0 - 1) * 100:+.1f}%", f"{mean_style_loss(vgg, targets, frames):.4f}"])
+            print(" | ".join(rows[-1]), file=sys.stderr)
+
+    header = ["clip", "method", "E_warp (x1e-3)", "vs per-frame", "contrast", "contrast change", "style loss"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Video throughput: frames per second through the whole pipeline (decode, network,
+temporal blending, H.264 encode, audio copy), as `python -m styletransfer video` runs it.
+
+    python bench/video.py [--sizes 640x360 1280x720] [--archs lite full] [--frames 60]
+                          [--backends torch onnxruntime] [--clip big_buck_bunny_audio.mp4]
+
+The clip (1280x720, 25 fps, with sound) is scaled to each size; the first --frames frames
+are timed (the run is stopped there, so the file is finished as a user's Stop would), after
+a few warm-up frames. Speed does not depend on what a network learned: zoo models are used
+when present, else fresh networks of the same architecture.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from styletransfer import fastvideo, runtime, video, zoo  # noqa: E402
+from styletransfer.errors import StyleTransferError  # noqa: E402
+from styletransfer.transformer import TransformerConfig, build  # noqa: E402
+
+VIDEOS = REPO.parent / "shared" / "data" / "videos"
+WARMUP_FRAMES = 3
+
+
+def network(arch: str, backend: str, tmp: Path, threads: int):
+    try:
+        net, _ = zoo.load("starry_night", arch)
+    except StyleTransferError:
+        net = build(TransformerConfig(arch=arch)).eval()
+    if backend == "onnxruntime":
+        return runtime.OnnxModel(runtime.export_onnx(net, tmp / f"{arch}.onnx"), threads=threads)
+    return net
+
+
+def fps(src: Path, net, scale: float, frames: int, temporal: bool, out: Path) -> float:
+    """Frames per second over `frames` frames after the warm-up, whole pipeline."""
+    marks: dict[int, float] = {}
+
+    def progress(event: video.VideoProgress) -> None:
+        marks[event.frames_done] = time.perf_counter()
+
+    fastvideo.stylize(
+        src, out, net, temporal=temporal, scale=scale, callback=progress,
+        should_stop=lambda: len(marks) >= WARMUP_FRAMES + frames,
+    )
+    done = sorted(marks)
+    first, last = done[WARMUP_FRAMES - 1], done[-1]
+    return (last - first) / (marks[last] - marks[first])
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clip", default="big_buck_bunny_audio.mp4")
+    parser.add_argument("--sizes", nargs="+", default=["640x360", "1280x720"])
+    parser.add_argument("--archs", nargs="+", default=["lite", "full"])
+    parser.add_argument("--backends", nargs="+", default=["onnxruntime", "torch"])
+    parser.add_argument("--frames", type=int, default=60)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    src = VIDEOS / args.clip
+    info = video.probe(src)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for size in args.sizes:
+            width = int(size.split("x")[0])
+            scale = width / info.width
+            for arch in args.archs:
+                for backend in args.backends:
+                    net = network(arch, backend, tmp, args.threads)
+                    for temporal in (False, True):
+                        rate = fps(src, net, scale, args.frames, temporal, tmp / "out.mp4")
+                        row = [size, arch, backend, "blend" if temporal else "off", f"{rate:.2f}", f"{1000 / rate:.1f}"]
+                        rows.append(row)
+                        print(" | ".join(row), file=sys.stderr, flush=True)
+
+    header = ["size", "arch", "backend", "temporal", "fps", "ms/frame"]
+    print(f"\n{args.clip} ({info.width}x{info.height}, {info.fps:g} fps), {args.frames} frames, {args.threads} threads; "
+          "decode + network + blend + H.264 encode + audio copy")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()

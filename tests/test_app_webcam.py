@@ -1,0 +1,464 @@
+"""The Webcam tab: the browser's camera, stylised live.
+
+The browser tests run a Chromium of their own whose fake camera plays a clip made from a
+shared video (fox.mp4, as a .y4m file: YUV4MPEG2, a text header and raw frames), over the real
+model zoo in pretrained/ (they fail if it is empty). They print the frame rate reached (no
+assertion on it: the CPU may be busy) and write it to artifacts/webcam_fps.txt. The tests
+without a browser cover the engine's live path (styletransfer/live.py) and the tab's handler
+with a small zoo of random networks.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import re
+import time
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import app
+from conftest import find_free_port, launch_chromium
+from styletransfer import fast, images, live, zoo
+from styletransfer.errors import StyleTransferError
+from styletransfer.transformer import TransformerConfig, build
+
+CAMERA_SIZE = (640, 480)  # what the tab asks the camera for
+CAMERA_FRAMES = 60  # 2 s, looped by Chromium
+FRAME_TIMEOUT_MS = 120_000  # the first frame may wait for the network's ONNX export
+MEASURE_S = 4.0
+RECORD = "#webcam-input button[aria-label='capture photo']"  # Gradio's record/stop button
+INFO = "#webcam-output .st-live-info"
+
+
+# ---------------------------------------------------------------- a fake camera
+
+
+def write_y4m(src: Path, dst: Path, frames: int, size: tuple[int, int]) -> list[np.ndarray]:
+    """The first ``frames`` frames of ``src``, centre-cropped to the aspect of ``size`` and scaled,
+    as a YUV4MPEG2 file (4:2:0); returns the frames as the camera shows them (RGB)."""
+    width, height = size
+    shown = []
+    with av.open(str(src)) as container, open(dst, "wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n".encode())
+        for _, frame in zip(range(frames), container.decode(video=0)):
+            crop_h = min(frame.height, frame.width * height // width)
+            crop_w = crop_h * width // height
+            top, left = (frame.height - crop_h) // 2, (frame.width - crop_w) // 2
+            rgb = frame.to_ndarray(format="rgb24")[top : top + crop_h, left : left + crop_w]
+            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+            yuv = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)  # (H * 3/2, W): the Y, U and V planes
+            out.write(b"FRAME\n" + yuv.tobytes())
+            shown.append(cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420))
+    return shown
+
+
+@pytest.fixture(scope="module")
+def camera(tmp_path_factory, shared_data) -> tuple[Path, list[np.ndarray]]:
+    path = tmp_path_factory.mktemp("camera") / "fox.y4m"
+    return path, write_y4m(shared_data / "videos" / "fox.mp4", path, CAMERA_FRAMES, CAMERA_SIZE)
+
+
+@pytest.fixture(scope="module")
+def camera_browser(playwright_driver, camera):
+    """A Chromium whose camera plays the clip, with camera access granted without asking
+    (flags from ../shared/NOTES.md)."""
+    browser = launch_chromium(playwright_driver, [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera[0]}",
+    ])
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+def open_camera(page, url: str) -> None:
+    """The Webcam tab with the camera on, not yet recording; every new output frame is timestamped."""
+    page.goto(url)
+    page.get_by_role("tab", name="Webcam").click()
+    page.evaluate(
+        """() => {
+        window.__frames = [];
+        const box = document.querySelector('#webcam-output');
+        let last = null;
+        new MutationObserver(() => {
+            const img = box.querySelector('img');
+            if (img && img.src !== last) { last = img.src; window.__frames.push(performance.now()); }
+        }).observe(box, {subtree: true, childList: true, attributes: true});
+    }"""
+    )
+    page.get_by_text("Click to Access Webcam").click()
+    page.wait_for_function("() => { const v = document.querySelector('#webcam-input video'); return v && v.videoWidth > 0; }")
+
+
+@pytest.fixture
+def webcam_page(camera_browser, app_server, pretrained_zoo):
+    context = camera_browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        open_camera(page, app_server)
+        yield page
+    finally:
+        context.close()
+
+
+def record(page) -> None:
+    """Press the camera's record button (it becomes Stop) and wait for it to take."""
+    page.locator(RECORD).click()
+    page.locator(f"{RECORD} [title='stop recording']").wait_for()
+
+
+def frames_seen(page) -> int:
+    return page.evaluate("window.__frames.length")
+
+
+def wait_for_frames(page, more: int, timeout: float = FRAME_TIMEOUT_MS) -> None:
+    page.wait_for_function("n => window.__frames.length >= n", arg=frames_seen(page) + more, timeout=timeout)
+
+
+def output_frame(page) -> np.ndarray:
+    src = page.locator("#webcam-output img").get_attribute("src")
+    assert src.startswith("data:image/jpeg;base64,")  # inline: no file per frame
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(src.partition(",")[2]))).convert("RGB"))
+
+
+def difference(a, b) -> float:
+    return float(np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)).mean())
+
+
+def page_fps(page, seconds: float) -> float:
+    """Frames that reached the page per second, over the last ``seconds``."""
+    return page.evaluate(
+        """s => { const f = window.__frames, end = performance.now();
+                  return f.filter((t) => t > end - s * 1000).length / s; }""",
+        seconds,
+    )
+
+
+# ---------------------------------------------------------------- in the browser
+
+
+def test_webcam_streams_stylised_frames(webcam_page, camera, pretrained_zoo, artifacts):
+    page = webcam_page
+    name = next(card.name for card in pretrained_zoo if card.arch == "lite")  # the style the tab starts with
+    # Defaults: the lite network, 320x240, temporal blending on.
+    assert page.locator("#webcam-arch").get_by_label("Lite (fast)").is_checked()
+    assert page.locator("#webcam-resolution").get_by_label("320×240 (smooth)").is_checked()
+    assert page.locator("#webcam-temporal input").is_checked()
+
+    record(page)
+    wait_for_frames(page, 10)  # the first frames (after the network's first load) ...
+    time.sleep(1.0)  # ... then a second to settle before measuring
+    started = frames_seen(page)
+    time.sleep(MEASURE_S)
+    fps = page_fps(page, MEASURE_S)
+    shown = page.locator(INFO).inner_text()
+    server_fps = float(re.match(r"^([0-9.]+) fps · 320×240 · .+, lite · \d+ ms a frame$", shown).group(1))
+    load = os.getloadavg()[0]
+    line = (f"webcam 320x240, lite, temporal blending on: {fps:.1f} fps reached the page over {MEASURE_S:.0f} s; "
+            f"the page says {server_fps:.1f} fps ({shown}); load average {load:.1f} on {os.cpu_count()} CPUs")
+    print("\n" + line)
+    (artifacts / "webcam_fps.txt").write_text(line + "\n")
+    assert frames_seen(page) > started  # frames arrive (their rate is printed, not asserted)
+    assert server_fps > 0
+
+    # The frames are the camera's, stylised: each is much nearer the engine's stylisation of
+    # one of the clip's frames (mirrored like a selfie view) than to any of the clip's frames.
+    # Blending off for this, so a page frame is one network pass.
+    page.locator("#webcam-temporal input").uncheck()
+    wait_for_frames(page, 5)
+    style = next(s for s in app.zoo_styles(zoo.PRETRAINED) if s.name == name)
+    model = app._live_model(style, "lite", zoo.PRETRAINED)
+    clip = [cv2.resize(np.fliplr(f), (320, 240), interpolation=cv2.INTER_AREA) for f in camera[1]]
+    engine = [live.stylise_frame(model, f) for f in clip]
+    first = output_frame(page)
+    assert first.shape == (240, 320, 3)
+    nearest_engine = min(difference(first, e) for e in engine)
+    nearest_clip = min(difference(first, c) for c in clip)
+    assert nearest_engine < nearest_clip / 2, (nearest_engine, nearest_clip)
+
+    # ... and they change as the clip moves.
+    time.sleep(0.5)
+    assert difference(output_frame(page), first) > 2
+    page.locator("#webcam-temporal input").check()
+    wait_for_frames(page, 5)
+    page.screenshot(path=str(artifacts / "app_webcam.png"), full_page=True)
+
+    # 640x480 on request.
+    page.locator("#webcam-resolution").get_by_label("640×480 (sharper, slower)").check()
+    page.locator(INFO).get_by_text(re.compile(r" · 640×480 · ")).wait_for(timeout=FRAME_TIMEOUT_MS)
+    assert output_frame(page).shape == (480, 640, 3)
+
+
+def test_stopping_the_webcam_leaves_the_page_working(webcam_page):
+    page = webcam_page
+    record(page)
+    wait_for_frames(page, 5)
+    page.locator(RECORD).click()  # Stop
+    page.locator(INFO).get_by_text(re.compile("^Camera stopped: press its record button to start again · ")).wait_for()
+    stopped = frames_seen(page)
+    time.sleep(1.5)
+    assert frames_seen(page) == stopped  # nothing more arrives
+    assert page.locator("#webcam-output img").count() == 1  # the last frame stays
+
+    # Record again: frames flow again.
+    record(page)
+    wait_for_frames(page, 5)
+    assert not page.locator(INFO).inner_text().startswith("Camera stopped")
+
+    # The camera goes away (unplugged): the recording ends by itself, as after Stop, ...
+    page.evaluate("() => document.querySelector('#webcam-input video').srcObject.getTracks().forEach((t) => t.stop())")
+    page.locator(INFO).get_by_text(re.compile("^Camera stopped")).wait_for()
+    page.locator(f"{RECORD} [title='start recording']").wait_for()
+    # ... and the rest of the page still works: another tab answers.
+    page.get_by_role("tab", name="Video").click()
+    page.wait_for_selector("#video-run", state="visible")
+    page.click("#video-run")
+    page.locator(".toast-body").get_by_text("upload a video first").wait_for(timeout=FRAME_TIMEOUT_MS)
+
+
+def test_streams_take_turns(camera_browser, pretrained_zoo, monkeypatch):
+    """Two visitors, one camera slot: after the time limit a stream goes back to the queue, the
+    waiting one runs, and then the first again (an app with a 4 s limit instead of 120 s)."""
+    monkeypatch.setattr(app, "WEBCAM_TIME_LIMIT_S", 4)
+    blocks, port = app.build_app(), find_free_port()
+    blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                  **app.launch_options())
+    contexts = [camera_browser.new_context() for _ in range(2)]
+    try:
+        first, second = pages = [context.new_page() for context in contexts]
+        for page in pages:
+            page.set_default_timeout(30_000)
+            open_camera(page, f"http://127.0.0.1:{port}/")
+        record(first)
+        wait_for_frames(first, 5)
+        record(second)  # waits: the slot is taken
+        wait_for_frames(second, 5, timeout=60_000)  # its turn came
+        waiting = frames_seen(first)
+        time.sleep(1)
+        assert frames_seen(first) <= waiting + 1  # the first one waits meanwhile
+        wait_for_frames(first, 5, timeout=60_000)  # and gets its turn back
+    finally:
+        for context in contexts:
+            context.close()
+        blocks.close()
+
+
+# ---------------------------------------------------------------- the tab's handler, without a browser
+
+
+def _save(folder, name, arch, seed):
+    torch.manual_seed(seed)
+    net = build(TransformerConfig(arch=arch))
+    with torch.no_grad():  # off the initialisation, so the output is not a flat grey
+        for p in net.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    zoo.save(net.eval(), zoo.ModelCard(name=name, arch=arch, title=name.title(), artist="Someone", year="1900"), folder)
+
+
+@pytest.fixture(scope="module")
+def random_zoo(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("zoo")
+    _save(folder, "wave", "full", seed=0)
+    _save(folder, "wave", "lite", seed=1)
+    _save(folder, "dots", "lite", seed=2)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def styles(random_zoo):
+    return {style.name: style for style in app.zoo_styles(random_zoo)}
+
+
+@pytest.fixture
+def onnx_cache(tmp_path, monkeypatch):
+    """ONNX exports go to a fresh folder ($STYLETRANSFER_CACHE), not the user's cache."""
+    monkeypatch.setenv("STYLETRANSFER_CACHE", str(tmp_path / "cache"))
+    app._cached_onnx.cache_clear()
+    yield tmp_path / "cache" / "onnx"
+    app._cached_onnx.cache_clear()
+
+
+def jpeg(rgb: np.ndarray, quality: int = 92) -> bytes:
+    """A frame as the browser sends it (canvas.toDataURL('image/jpeg'))."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def data_url(rgb: np.ndarray) -> dict:
+    return {"url": "data:image/jpeg;base64," + base64.b64encode(jpeg(rgb)).decode("ascii"), "path": None}
+
+
+@pytest.fixture(scope="module")
+def photo(repo_root) -> np.ndarray:
+    """A 640x480 camera frame (from a photo the app ships)."""
+    rgb = images.to_numpy(images.load_tensor(repo_root / "examples" / "photos" / "skimage_coffee.jpg"))
+    return cv2.resize(rgb, CAMERA_SIZE, interpolation=cv2.INTER_AREA)
+
+
+def torch_frame(net, rgb: np.ndarray) -> np.ndarray:
+    """The engine's own pass (torch, fast.apply) over an HxWx3 uint8 frame."""
+    return images.to_numpy(fast.apply(net, torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].float() / 255))
+
+
+def decoded(html: str) -> np.ndarray:
+    src = re.search(r'src="data:image/jpeg;base64,([^"]+)"', html).group(1)
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(src))).convert("RGB"))
+
+
+def test_live_frame_is_the_network_on_the_camera_frame(styles, random_zoo, photo, onnx_cache, one_thread):
+    html, session = app.live_frame(data_url(photo), styles["wave"], "lite", "320x240", False, None, random_zoo)
+    out = decoded(html)
+    assert out.shape == (240, 320, 3)
+    assert re.search(r">0\.0 fps · 320×240 · Wave \(Someone\), lite · \d+ ms a frame<", html)  # one frame: no rate yet
+    # What the torch network makes of the same frame, decoded and scaled the same way.
+    camera = live.decode_frame(jpeg(photo), (320, 240))
+    net, _ = zoo.load("wave", "lite", folder=random_zoo)
+    want = np.asarray(Image.open(io.BytesIO(live.encode_jpeg(torch_frame(net, camera)))))  # the same JPEG step
+    assert difference(out, want) < 1
+    assert difference(out, camera) > 8  # stylised
+    # The session carries on: a second frame, the frame rate over the last second.
+    html, again = app.live_frame(data_url(photo), styles["wave"], "lite", "640x480", True, session, random_zoo)
+    assert again is session and decoded(html).shape == (480, 640, 3)
+    assert len(list(onnx_cache.glob("wave.lite.*.onnx"))) == 1  # exported once, to the cache
+
+
+def test_live_frame_errors(styles, random_zoo, photo, onnx_cache, tmp_path):
+    session = app.LiveSession(live.LiveStream())
+    assert app.live_frame(None, styles["wave"], "lite", "320x240", True, session, random_zoo)[0] == app.gr.skip()
+    with pytest.raises(StyleTransferError, match="choose a style"):
+        app.live_frame(data_url(photo), None, "lite", "320x240", True, session, random_zoo)
+    with pytest.raises(StyleTransferError, match="has no full network"):
+        app.live_frame(data_url(photo), styles["dots"], "full", "320x240", True, session, random_zoo)
+    with pytest.raises(StyleTransferError, match="unknown resolution"):
+        app.live_frame(data_url(photo), styles["wave"], "lite", "1x1", True, session, random_zoo)
+    # A frame that does not decode is skipped; the stream goes on.
+    broken = {"url": "data:image/jpeg;base64," + base64.b64encode(b"not a jpeg").decode()}
+    assert app.live_frame(broken, styles["wave"], "lite", "320x240", True, session, random_zoo)[0] == app.gr.skip()
+    bad_base64 = {"url": "data:image/jpeg;base64,abc"}
+    assert app.live_frame(bad_base64, styles["wave"], "lite", "320x240", True, session, random_zoo)[0] == app.gr.skip()
+    # A file path from the client is never opened (the browser sends frames inline).
+    path = tmp_path / "secret.jpg"
+    path.write_bytes(jpeg(photo))
+    for payload in ({"path": str(path)}, str(path)):
+        assert app.live_frame(payload, styles["wave"], "lite", "320x240", True, session, random_zoo)[0] == app.gr.skip()
+    assert session.last is None
+    # When the recording ends, the last frame stays, with a note.
+    assert app.live_ended(session) == app._WEBCAM_IDLE
+    html, _ = app.live_frame(data_url(photo), styles["wave"], "lite", "320x240", True, session, random_zoo)
+    ended = app.live_ended(session)
+    assert ended.startswith(html.split('<div class="st-live-info">')[0])
+    assert "Camera stopped: press its record button to start again · " in ended
+
+
+def test_webcam_stream_settings(random_zoo):
+    blocks = app.build_app(random_zoo)
+    fns = {fn.name: fn for fn in blocks.fns.values()}
+    stream = fns["on_frame"]
+    assert stream.concurrency_id == "webcam" != fns["run_gatys"].concurrency_id  # not behind a Gatys run
+    assert stream.concurrency_limit == app.WEBCAM_CONCURRENCY == 1
+    assert stream.time_limit == app.WEBCAM_TIME_LIMIT_S == 120
+    assert stream.stream_every == app.WEBCAM_STREAM_EVERY_S and stream.preprocess is False
+    assert stream.show_progress == "hidden"
+    camera = next(b for b in blocks.blocks.values() if getattr(b, "elem_id", None) == "webcam-input")
+    assert camera.webcam_options.constraints == app.WEBCAM_CONSTRAINTS
+
+
+# ---------------------------------------------------------------- the engine's live path
+
+
+def test_decode_frame_covers_the_size_and_keeps_the_orientation(photo):
+    landscape = live.decode_frame(jpeg(photo), (320, 240))
+    assert landscape.shape == (240, 320, 3) and landscape.dtype == np.uint8
+    assert difference(landscape, cv2.resize(photo, (320, 240), interpolation=cv2.INTER_AREA)) < 3
+    portrait = np.ascontiguousarray(photo[:, 140:500])  # 360 wide, 480 high: a phone held upright
+    assert live.decode_frame(jpeg(portrait), (320, 240)).shape == (320, 240, 3)
+    assert live.decode_frame(jpeg(portrait), (320, 240), match_orientation=False).shape == (240, 320, 3)
+    # Wider than 4:3 (16:9): scaled to cover, the sides cropped.
+    wide = cv2.resize(photo, (640, 360))
+    out = live.decode_frame(jpeg(wide), (320, 240))
+    assert out.shape == (240, 320, 3)
+    middle = cv2.resize(wide, (427, 240), interpolation=cv2.INTER_AREA)[:, 53:373]
+    assert difference(out, middle) < 4
+    with pytest.raises(StyleTransferError, match="camera frame could not be decoded"):
+        live.decode_frame(b"garbage", (320, 240))
+
+
+def test_encode_jpeg_round_trip(photo):
+    small = live.encode_jpeg(photo, max_side=160)
+    back = np.asarray(Image.open(io.BytesIO(small)).convert("RGB"))
+    assert back.shape == (120, 160, 3)
+    want = cv2.resize(photo, (160, 120), interpolation=cv2.INTER_AREA)
+    assert difference(back, want) < 6 < difference(back, want[..., ::-1])  # JPEG's loss; RGB, not BGR
+
+
+def test_rate_meter_counts_the_last_window():
+    meter = live.RateMeter(window=1.0)
+    assert meter.rate == 0
+    for i in range(50):  # 25 a second for 2 s
+        meter.tick(i / 25)
+    assert meter.rate == pytest.approx(25)
+    for i in range(20):  # then 10 a second: after a second, only those count
+        meter.tick(2 + i / 10)
+    assert meter.rate == pytest.approx(10)
+    meter.reset()
+    assert meter.tick(5.0) == 0
+
+
+def test_onnx_model_is_exported_once_per_weights(random_zoo, tmp_path, photo, one_thread):
+    net, _ = zoo.load("wave", "lite", folder=random_zoo)
+    model = live.onnx_model(net, "wave.lite", tmp_path)
+    (path,) = tmp_path.glob("wave.lite.*.onnx")
+    assert path.name == f"wave.lite.{live.weights_sha256(net)[:16]}.onnx"
+    frame = cv2.resize(photo, (320, 240), interpolation=cv2.INTER_AREA)
+    torch_out = torch_frame(net, frame)
+    assert difference(live.stylise_frame(model, frame), torch_out) < 0.1
+    assert difference(live.stylise_frame(net, frame), torch_out) < 0.1  # a torch network works too
+
+    stamp = path.stat().st_mtime_ns
+    live.onnx_model(net, "wave.lite", tmp_path)
+    assert path.stat().st_mtime_ns == stamp  # reused
+    path.write_bytes(b"damaged")
+    again = live.onnx_model(net, "wave.lite", tmp_path)  # exported anew
+    assert difference(live.stylise_frame(again, frame), torch_out) < 0.1
+    other, _ = zoo.load("wave", "full", folder=random_zoo)
+    assert live.weights_sha256(other) != live.weights_sha256(net)
+
+
+def test_live_stream_blends_and_starts_afresh(random_zoo, photo, tmp_path, one_thread):
+    net, _ = zoo.load("wave", "lite", folder=random_zoo)
+    model = live.onnx_model(net, "wave.lite", tmp_path)
+    other = live.onnx_model(zoo.load("dots", "lite", folder=random_zoo)[0], "dots.lite", tmp_path)
+    stream = live.LiveStream()
+    frames = [jpeg(np.roll(photo, shift, axis=1)) for shift in (0, 4, 8, 12)]
+    out = [stream.process(f, model, (320, 240), now=t / 25) for t, f in enumerate(frames)]
+    assert [o.fps for o in out] == pytest.approx([0, 25, 25, 25])
+    assert not stream.blender.last_was_cut  # blended with the previous frame
+    stream.process(frames[0], other, (320, 240), now=0.2)  # another style: no blending across
+    assert stream.blender.last_was_cut
+    stream.process(frames[1], other, (320, 240), now=0.24)
+    assert not stream.blender.last_was_cut
+    late = stream.process(frames[2], other, (320, 240), now=5.0)  # a pause: a new recording
+    assert stream.blender.last_was_cut and late.fps == 0
+    # Blending off: the frame is the network's own output.
+    plain = stream.process(frames[3], other, (320, 240), temporal=False, now=5.04)
+    alone = live.LiveStream().process(frames[3], other, (320, 240), temporal=False)
+    assert plain.jpeg == alone.jpeg
+
+
+def test_tabs_start_with_a_network_the_style_has(styles):
+    ordered = list(styles.values())  # dots (lite only), wave (full and lite)
+    assert app._starting_choice(ordered, "lite") == ("dots", "lite")
+    assert app._starting_choice(ordered, "full") == ("wave", "full")
+    assert app._starting_choice([styles["dots"]], "full") == ("dots", "lite")  # an incomplete zoo
