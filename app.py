@@ -89,6 +89,17 @@ def _status_html(message: str, busy: bool = False) -> str:
     return f'<div class="st-progress">{bar}{html.escape(message)}</div>'
 
 
+def _page_error(error: Exception, job: str, hint: str) -> tuple[str, gr.Error]:
+    """The status line and the pop-up for a failed job. A StyleTransferError is the user's
+    (its message says what to do); anything else is a bug: logged, and reported without
+    taking the server down."""
+    if isinstance(error, StyleTransferError):
+        return _status_html(f"Error: {error}"), gr.Error(str(error), duration=None, print_exception=False)
+    log.exception("%s failed", job)
+    message = f"Something went wrong ({type(error).__name__}: {error}). {hint}"
+    return _status_html(f"Error: {message}"), gr.Error(message, duration=None)
+
+
 def _progress_html(event: Iterate, stopped: bool = False) -> str:
     height, width = event.size
     remaining = event.elapsed / event.step * (event.total_steps - event.step)
@@ -229,14 +240,10 @@ def run_gatys(
                     yield images.to_numpy(event.image), _progress_html(event)
         finally:
             events.close()  # release the engine's generator (and its tensors) now
-    except StyleTransferError as error:
-        yield gr.skip(), _status_html(f"Error: {error}")
-        raise gr.Error(str(error), duration=None, print_exception=False) from None
-    except Exception as error:  # a bug: log it, tell the user, keep the server alive
-        log.exception("style transfer failed")
-        message = f"Something went wrong ({type(error).__name__}: {error}). Try other images or settings."
-        yield gr.skip(), _status_html(f"Error: {message}")
-        raise gr.Error(message, duration=None) from None
+    except Exception as error:
+        status, popup = _page_error(error, "style transfer", "Try other images or settings.")
+        yield gr.skip(), status
+        raise popup from None
     finally:
         STOPS.release(request, stop)
 
@@ -364,14 +371,10 @@ def _instant_run(photo, style, arch, strength, keep_colors, size, folder):
             yield gr.skip(), _status_html(f"Painting with {style.label}, {arch} network…", busy=True)
         image, status = stylise_instant(photo, style, arch, strength, keep_colors, size, folder)
         yield image, _status_html(status)
-    except StyleTransferError as error:
-        yield gr.skip(), _status_html(f"Error: {error}")
-        raise gr.Error(str(error), duration=None, print_exception=False) from None
-    except Exception as error:  # a bug: log it, tell the user, keep the server alive
-        log.exception("instant style transfer failed")
-        message = f"Something went wrong ({type(error).__name__}: {error}). Try another photo or style."
-        yield gr.skip(), _status_html(f"Error: {message}")
-        raise gr.Error(message, duration=None) from None
+    except Exception as error:
+        status, popup = _page_error(error, "instant style transfer", "Try another photo or style.")
+        yield gr.skip(), status
+        raise popup from None
 
 
 @dataclass
@@ -868,14 +871,10 @@ def _wire_video(w: VideoWidgets, styles: list[ZooStyle], folder: Path) -> None:
         try:
             yield from video_job(source, by_name.get(style_name), arch, strength, keep_colors, scale, temporal, folder,
                                  stop)
-        except StyleTransferError as error:
-            yield gr.skip(), gr.skip(), _status_html(f"Error: {error}")
-            raise gr.Error(str(error), duration=None, print_exception=False) from None
-        except Exception as error:  # a bug: log it, tell the user, keep the server alive
-            log.exception("video style transfer failed")
-            message = f"Something went wrong ({type(error).__name__}: {error}). Try another video or style."
-            yield gr.skip(), gr.skip(), _status_html(f"Error: {message}")
-            raise gr.Error(message, duration=None) from None
+        except Exception as error:
+            status, popup = _page_error(error, "video style transfer", "Try another video or style.")
+            yield gr.skip(), gr.skip(), status
+            raise popup from None
         finally:
             VIDEO_STOPS.release(request, stop)
 

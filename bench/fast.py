@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from styletransfer import runtime  # noqa: E402
 from styletransfer.transformer import ARCHS, TransformerConfig, build, count_macs  # noqa: E402
+from bench.report import markdown_table  # noqa: E402
 
 
 def median_seconds(run, seconds: float, warmup: int = 2) -> float:
@@ -95,10 +96,8 @@ def main():
     rows.sort(key=lambda r: (args.archs.index(r[0]), args.sizes.index(r[1]), backends.index(r[3])))
 
     header = ["arch", "size", "GMACs", "backend", "ms/frame", "fps"]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     print(f"{args.threads} threads, torch {torch.__version__}")
-    for row in [header, ["-" * w for w in widths], *rows]:
-        print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |")
+    print(markdown_table(header, rows))
 
 
 if __name__ == "__main__":

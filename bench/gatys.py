@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from styletransfer import images  # noqa: E402
 from styletransfer.gatys import GatysConfig, Targets, iterate  # noqa: E402
 from styletransfer.lossnet import deepest, pretrained_vgg16  # noqa: E402
+from bench.report import markdown_table  # noqa: E402
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 # name: (config overrides, step budget as a multiple of --steps). Coarse steps are cheap,
@@ -105,9 +106,7 @@ def main():
                 f"{reach:.1f}", f"{reach / reference[1]:.0%}" if reach == reach else "not reached",
             ])
             print("  done:", " | ".join(rows[-1]), file=sys.stderr, flush=True)
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, ["-" * w for w in widths], *rows]:
-        print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |")
+    print(markdown_table(header, rows))
 
 
 if __name__ == "__main__":

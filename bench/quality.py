@@ -40,6 +40,7 @@ from styletransfer.lossnet import VGG16Features, deepest, pretrained_vgg16  # no
 from styletransfer.losses import gram_matrix, relative_mse  # noqa: E402
 from styletransfer.train import HELD_OUT_PHOTOS, IMAGE_SUFFIXES  # noqa: E402
 from styletransfer.transformer import ARCHS  # noqa: E402
+from bench.report import markdown_table  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"
@@ -147,12 +148,6 @@ def contact_sheet(rows: list[list[torch.Tensor | None]], labels: list[str], cell
             y = header + r * cell + (cell - tile.height) // 2
             sheet.paste(tile, (x, y))
     return sheet
-
-
-def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = [header, ["-" * w for w in widths], *rows]
-    return "\n".join("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |" for row in lines)
 
 
 def ratio(a: float, b: float) -> str:

@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from quality import lossnet, painting_path, style_loss, style_targets  # noqa: E402
+from bench.report import markdown_table  # noqa: E402
 
 from styletransfer import fast, images, temporal, zoo  # noqa: E402
 
@@ -110,10 +111,7 @@ def main(argv=None) -> None:
             print(" | ".join(rows[-1]), file=sys.stderr)
 
     header = ["clip", "method", "E_warp (x1e-3)", "vs per-frame", "contrast", "contrast change", "style loss"]
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print(markdown_table(header, rows))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO))
 from styletransfer import fastvideo, runtime, video, zoo  # noqa: E402
 from styletransfer.errors import StyleTransferError  # noqa: E402
 from styletransfer.transformer import TransformerConfig, build  # noqa: E402
+from bench.report import markdown_table  # noqa: E402
 
 VIDEOS = REPO.parent / "shared" / "data" / "videos"
 WARMUP_FRAMES = 3
@@ -88,10 +89,7 @@ def main(argv=None) -> None:
     header = ["size", "arch", "backend", "temporal", "fps", "ms/frame"]
     print(f"\n{args.clip} ({info.width}x{info.height}, {info.fps:g} fps), {args.frames} frames, {args.threads} threads; "
           "decode + network + blend + H.264 encode + audio copy")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print(markdown_table(header, rows))
 
 
 if __name__ == "__main__":

@@ -115,11 +115,16 @@ def runs_for(runs: Path, style: Style) -> dict[str, tuple[Path, train.TrainConfi
     return stages
 
 
-def _steps_done(folder: Path) -> int:
+def _checkpoint(folder: Path) -> dict | None:
     import torch
 
     path = folder / train.CHECKPOINT
-    return torch.load(path, map_location="cpu", weights_only=True)["step"] if path.exists() else 0
+    return torch.load(path, map_location="cpu", weights_only=True) if path.exists() else None
+
+
+def _steps_done(folder: Path) -> int:
+    ckpt = _checkpoint(folder)
+    return ckpt["step"] if ckpt else 0
 
 
 def run(folder: Path, config: train.TrainConfig) -> None:
@@ -179,12 +184,10 @@ def cmd_publish(args) -> None:
         for arch in ("full", "lite"):
             folder, config = stages[arch]
             path = folder / train.CHECKPOINT
-            if _steps_done(folder) < config.steps:
-                print(f"skip {style.name}.{arch}: not trained yet ({_steps_done(folder)} of {config.steps} steps)")
+            ckpt = _checkpoint(folder)
+            if ckpt is None or ckpt["step"] < config.steps:
+                print(f"skip {style.name}.{arch}: not trained yet ({ckpt['step'] if ckpt else 0} of {config.steps} steps)")
                 continue
-            import torch
-
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
             rows = train._read_csv(folder / "losses.csv")
             card = zoo.ModelCard(
                 name=style.name,

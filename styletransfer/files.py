@@ -7,6 +7,22 @@ import pathlib
 import tempfile
 from collections.abc import Callable
 
+from styletransfer.errors import StyleTransferError
+
+
+def check_writable(path: pathlib.Path) -> None:
+    """Raise StyleTransferError now, not after a long run, if ``path`` cannot be written:
+    it is a folder, or the nearest existing folder on its way is not a writable folder
+    (missing folders below that one can be created)."""
+    path = pathlib.Path(path)
+    if path.is_dir():
+        raise StyleTransferError(f"cannot save to {path}: it is a folder")
+    folder = path.parent
+    while not folder.exists():  # stops at "." or "/" at the latest
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise StyleTransferError(f"cannot save to {path}: {folder} is not a writable folder")
+
 
 def atomic_write(path: pathlib.Path, write: Callable[[pathlib.Path], None]) -> None:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``."""

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 
 from .errors import StyleTransferError
+from .files import check_writable
 
 # Refuse to decode more pixels than this: a small file can claim a huge size (a
 # "decompression bomb"), and 64 MP is already far beyond what the engine can stylise.
@@ -316,7 +317,7 @@ def to_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"expected an HxWx3 uint8 RGB array, got {image.dtype} {image.shape}")
-        pixels = torch.from_numpy(image)  # the float conversion below copies
+        pixels = torch.from_numpy(np.ascontiguousarray(image))  # flipped views too; the float conversion copies
     else:
         pixels = torch.from_numpy(np.array(_to_rgb(image), dtype=np.uint8))  # (H, W, 3), a writable copy
     return (
@@ -436,11 +437,5 @@ def check_output_path(path) -> Path:
         raise StyleTransferError(
             f"cannot save '{path.name}': the file name must end in .png, .jpg or .webp"
         )
-    if path.is_dir():
-        raise StyleTransferError(f"cannot save to {path}: it is a folder")
-    folder = path.parent
-    while not folder.exists():  # stops at "." or "/" at the latest
-        folder = folder.parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        raise StyleTransferError(f"cannot save to {path}: {folder} is not a writable folder")
+    check_writable(path)
     return path

@@ -353,7 +353,8 @@ def _read_csv(path: Path) -> list[dict[str, float]]:
     if not path.is_file():
         return []
     with open(path, newline="") as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        # A column the file predates reads as 0, so older runs resume and plot as before.
+        return [{k: float(row.get(k) or 0) for k in CSV_COLUMNS} for row in csv.DictReader(f)]
 
 
 def _write_csv(path: Path, rows: list[dict[str, float]]) -> None:
@@ -362,7 +363,7 @@ def _write_csv(path: Path, rows: list[dict[str, float]]) -> None:
             writer = csv.DictWriter(f, CSV_COLUMNS)
             writer.writeheader()
             for row in rows:
-                writer.writerow({k: _fmt(row.get(k, 0)) for k in CSV_COLUMNS})  # runs logged before a column existed: 0
+                writer.writerow({k: _fmt(row[k]) for k in CSV_COLUMNS})
 
     atomic_write(path, write)
 
@@ -380,7 +381,7 @@ def plot_losses(rows: list[dict[str, float]], path: Path, size: tuple[int, int] 
     im = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(im)
     colours = {"total": (0, 0, 0), "content": (31, 119, 180), "style": (214, 39, 40), "tv": (44, 160, 44), "temporal": (148, 103, 189), "distill": (255, 127, 14), "reconstruct": (140, 86, 75)}
-    series = {k: [(r["step"], r[k]) for r in rows if r.get(k, 0) > 0 and math.isfinite(r[k])] for k in colours}
+    series = {k: [(r["step"], r[k]) for r in rows if r[k] > 0 and math.isfinite(r[k])] for k in colours}
     series = {k: v for k, v in series.items() if v}
     draw.rectangle([left, top, width - right, height - bottom], outline=(128, 128, 128))
     if series:

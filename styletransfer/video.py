@@ -28,6 +28,7 @@ import torch
 
 from styletransfer import images
 from styletransfer.errors import StyleTransferError
+from styletransfer.files import check_writable
 
 FrameFn = Callable[[torch.Tensor], torch.Tensor]
 """(1, 3, H, W) float in [0, 1] -> the same shape: the stylisation of one frame."""
@@ -273,15 +274,9 @@ def check_output_path(path, src=None) -> Path:
     path = Path(path)
     if path.suffix.lower() not in OUTPUT_SUFFIXES:
         raise StyleTransferError(f"cannot save '{path.name}': the video file name must end in .mp4")
-    if path.is_dir():
-        raise StyleTransferError(f"cannot save to {path}: it is a folder")
     if src is not None and path.exists() and Path(src).exists() and path.resolve() == Path(src).resolve():
         raise StyleTransferError(f"the output {path} would overwrite the input; choose another name")
-    folder = path.parent
-    while not folder.exists():  # stops at "." or "/" at the latest
-        folder = folder.parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        raise StyleTransferError(f"cannot save to {path}: {folder} is not a writable folder")
+    check_writable(path)
     return path
 
 

@@ -145,3 +145,38 @@ def page(browser, app_server):
         yield page
     finally:
         context.close()
+
+
+# ------------------------------------------------- a zoo of untrained models (app handlers)
+
+
+def _save_random_model(folder, name, arch, seed):
+    import torch
+
+    from styletransfer import zoo
+    from styletransfer.transformer import TransformerConfig, build
+
+    torch.manual_seed(seed)
+    net = build(TransformerConfig(arch=arch))
+    with torch.no_grad():  # off the initialisation, so the output is not a flat grey
+        for p in net.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    zoo.save(net.eval(), zoo.ModelCard(name=name, arch=arch, title=name.title(), artist="Someone", year="1900"), folder)
+
+
+@pytest.fixture(scope="session")
+def random_zoo(tmp_path_factory):
+    """Untrained models "wave" (full, lite) and "dots" (lite only): fast app tests without the real zoo."""
+    folder = tmp_path_factory.mktemp("zoo")
+    _save_random_model(folder, "wave", "full", seed=0)
+    _save_random_model(folder, "wave", "lite", seed=1)
+    _save_random_model(folder, "dots", "lite", seed=2)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def styles(random_zoo):
+    """The app's view of random_zoo, by name."""
+    import app
+
+    return {style.name: style for style in app.zoo_styles(random_zoo)}

@@ -18,12 +18,10 @@ import av
 import cv2
 import numpy as np
 import pytest
-import torch
 
 import app
 from styletransfer import fastvideo, video, zoo
 from styletransfer.errors import StyleTransferError
-from styletransfer.transformer import TransformerConfig, build
 
 CLIP_FRAMES = 30  # 1 s at 30 fps
 CLIP_SCALE = 0.375  # pancake_flip_audio.mp4 is 426x240: 160x90
@@ -266,29 +264,6 @@ def test_video_stop_keeps_the_frames_done(page, pretrained_zoo, clips, tmp_path)
 
 
 # ---------------------------------------------------------------- the job, without a browser
-
-
-def _save(folder, name, arch, seed):
-    torch.manual_seed(seed)
-    net = build(TransformerConfig(arch=arch))
-    with torch.no_grad():  # off the initialisation, so the output is not a flat grey
-        for p in net.parameters():
-            p.add_(0.3 * torch.randn_like(p))
-    zoo.save(net.eval(), zoo.ModelCard(name=name, arch=arch, title=name.title(), artist="Someone", year="1900"), folder)
-
-
-@pytest.fixture(scope="module")
-def random_zoo(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("zoo")
-    _save(folder, "wave", "full", seed=0)
-    _save(folder, "wave", "lite", seed=1)
-    _save(folder, "dots", "lite", seed=2)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def styles(random_zoo):
-    return {style.name: style for style in app.zoo_styles(random_zoo)}
 
 
 def run_job(source, style, folder, *, arch="lite", strength=1.0, keep_colors=False, scale=0.5, temporal=True,

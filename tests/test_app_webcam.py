@@ -21,14 +21,12 @@ import av
 import cv2
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 import app
 from conftest import find_free_port, launch_chromium
 from styletransfer import fast, images, live, zoo
 from styletransfer.errors import StyleTransferError
-from styletransfer.transformer import TransformerConfig, build
 
 CAMERA_SIZE = (640, 480)  # what the tab asks the camera for
 CAMERA_FRAMES = 60  # 2 s, looped by Chromium
@@ -257,29 +255,6 @@ def test_streams_take_turns(camera_browser, pretrained_zoo, monkeypatch):
 # ---------------------------------------------------------------- the tab's handler, without a browser
 
 
-def _save(folder, name, arch, seed):
-    torch.manual_seed(seed)
-    net = build(TransformerConfig(arch=arch))
-    with torch.no_grad():  # off the initialisation, so the output is not a flat grey
-        for p in net.parameters():
-            p.add_(0.3 * torch.randn_like(p))
-    zoo.save(net.eval(), zoo.ModelCard(name=name, arch=arch, title=name.title(), artist="Someone", year="1900"), folder)
-
-
-@pytest.fixture(scope="module")
-def random_zoo(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("zoo")
-    _save(folder, "wave", "full", seed=0)
-    _save(folder, "wave", "lite", seed=1)
-    _save(folder, "dots", "lite", seed=2)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def styles(random_zoo):
-    return {style.name: style for style in app.zoo_styles(random_zoo)}
-
-
 @pytest.fixture
 def onnx_cache(tmp_path, monkeypatch):
     """ONNX exports go to a fresh folder ($STYLETRANSFER_CACHE), not the user's cache."""
@@ -309,7 +284,7 @@ def photo(repo_root) -> np.ndarray:
 
 def torch_frame(net, rgb: np.ndarray) -> np.ndarray:
     """The engine's own pass (torch, fast.apply) over an HxWx3 uint8 frame."""
-    return images.to_numpy(fast.apply(net, torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].float() / 255))
+    return images.to_numpy(fast.apply(net, images.to_tensor(rgb)))
 
 
 def decoded(html: str) -> np.ndarray:
