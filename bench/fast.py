@@ -7,15 +7,13 @@ Speed does not depend on what a network learned, so freshly initialised networks
 Reference points on the 2-core CPU (../shared/NOTES.md): the pytorch/examples network runs
 640x360 at 0.88 fps in torch and 1.49 fps in onnxruntime.
 
-Each backend is timed in a process of its own: torch's and onnxruntime's idle worker threads
-spin, and in one process they slow each other down (lite in onnxruntime: 15 vs 35 ms/frame).
+Each cell (backend, arch, size) is timed in a process of its own (report.rows_from_child).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import os
 import statistics
 import sys
@@ -29,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from styletransfer import runtime  # noqa: E402
 from styletransfer.transformer import ARCHS, TransformerConfig, build, count_macs  # noqa: E402
-from bench.report import markdown_table  # noqa: E402
+from bench.report import markdown_table, rows_from_child  # noqa: E402
 
 
 def median_seconds(run, seconds: float, warmup: int = 2) -> float:
@@ -87,12 +85,10 @@ def main():
     backends = ["torch", "onnxruntime"] + (["cuda"] if torch.cuda.is_available() else [])
     rows = []
     for backend in backends:
-        child = subprocess.run(
-            [sys.executable, __file__, "--backend", backend, "--sizes", *args.sizes, "--archs", *args.archs,
-             "--seconds", str(args.seconds), "--threads", str(args.threads)],
-            stdout=subprocess.PIPE, text=True, check=True,
-        )
-        rows += json.loads(child.stdout.strip().splitlines()[-1])
+        for arch in args.archs:
+            for size in args.sizes:
+                rows += rows_from_child(__file__, ["--backend", backend, "--sizes", size, "--archs", arch,
+                                                   "--seconds", str(args.seconds), "--threads", str(args.threads)])
     rows.sort(key=lambda r: (args.archs.index(r[0]), args.sizes.index(r[1]), backends.index(r[3])))
 
     header = ["arch", "size", "GMACs", "backend", "ms/frame", "fps"]

@@ -1,15 +1,18 @@
 """Temporal stability of stylised video: warping error, contrast and style loss per method.
 
     python bench/temporal.py [--styles starry_night] [--archs lite full] [--frames 40]
-                             [--width 480] [--stable NAME_OR_PATH] [--clips fox.mp4 ...]
+                             [--width 480] [--stable MODEL ...] [--clips fox.mp4 ...]
 
 For each clip in ../shared/data/videos (first --frames frames, scaled to --width) and each
 zoo model, three outputs of the same frames are compared:
 
 - per-frame: the network on every frame on its own (`--temporal off`);
 - blend: the same frames through temporal.TemporalBlender (the default of `video`);
-- stable (with --stable): a model trained with compound regularisation
-  (`train --temporal-weight`), per frame.
+- stable (with --stable): models trained with compound regularisation
+  (`train --temporal-weight`), per frame, each compared with the per-frame output of the
+  zoo model of its arch (and through the blender too, "+ blend"). A model is a
+  checkpoint.pt, a .safetensors file with its card, or a zoo name (of --styles[0]'s arch
+  --archs[0]).
 
 E_warp (Lai et al. 2018) uses optical flow of the input frames (DIS medium) with occlusion
 masks, computed once per clip; lower is steadier. Blur also lowers it, so contrast (mean
@@ -38,7 +41,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from quality import lossnet, painting_path, style_loss, style_targets  # noqa: E402
 from bench.report import markdown_table  # noqa: E402
 
-from styletransfer import fast, images, temporal, zoo  # noqa: E402
+from styletransfer import fast, images, temporal, train, zoo  # noqa: E402
 
 VIDEOS = REPO.parent / "shared" / "data" / "videos"
 
@@ -55,6 +58,15 @@ def read_clip(path: Path, frames: int, width: int) -> list[np.ndarray]:
             if len(out) == frames:
                 break
     return out
+
+
+def load_stable(model: str, arch: str):
+    """(label, net) of a stability-trained model: a file, or a zoo name."""
+    path = Path(model)
+    if path.suffix in (".pt", ".safetensors"):
+        label = path.parent.name if path.name == train.CHECKPOINT else path.stem
+        return label, train.load_model(path)
+    return model, zoo.load(model, arch)[0]
 
 
 def stylise(net, frames: list[np.ndarray]) -> list[np.ndarray]:
@@ -75,7 +87,7 @@ def main(argv=None) -> None:
     parser.add_argument("--clips", nargs="+", default=sorted(p.name for p in VIDEOS.glob("*.mp4")))
     parser.add_argument("--styles", nargs="+", default=["starry_night"])
     parser.add_argument("--archs", nargs="+", default=["lite", "full"])
-    parser.add_argument("--stable", help="a stability-trained model (name in the zoo or .safetensors path), same arch as --archs[0]")
+    parser.add_argument("--stable", nargs="+", default=[], metavar="MODEL", help="stability-trained models: checkpoint.pt, .safetensors, or a zoo name")
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--width", type=int, default=480)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
@@ -83,6 +95,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
 
     vgg = lossnet()
+    stable = [load_stable(m, args.archs[0]) for m in args.stable]
     rows = []
     for clip in args.clips:
         inputs = read_clip(VIDEOS / clip, args.frames, args.width)
@@ -94,9 +107,10 @@ def main(argv=None) -> None:
                 per_frame = stylise(net, tqdm(inputs, desc=f"{clip} {name} {arch}", leave=False))
                 outputs[f"{arch} per-frame"] = per_frame
                 outputs[f"{arch} blend"] = blended(inputs, per_frame)
-            if args.stable:
-                net, _ = zoo.load(args.stable, args.archs[0])
-                outputs[f"{args.archs[0]} stable"] = stylise(net, inputs)
+            for label, net in stable:
+                arch = net.config.arch
+                outputs[f"{arch} stable {label}"] = frames = stylise(net, inputs)
+                outputs[f"{arch} stable {label} + blend"] = blended(inputs, frames)
             painting = images.load_tensor(painting_path(card), long_side=card.train_config.get("style_size", 512))
             targets = style_targets(vgg, painting)
             base = {}

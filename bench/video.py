@@ -6,13 +6,14 @@ temporal blending, H.264 encode, audio copy), as `python -m styletransfer video`
 
 The clip (1280x720, 25 fps, with sound) is scaled to each size; the first --frames frames
 are timed (the run is stopped there, so the file is finished as a user's Stop would), after
-a few warm-up frames. Speed does not depend on what a network learned: zoo models are used
+a few warm-up frames, each cell in a process of its own (report.rows_from_child). Speed does not depend on what a network learned: zoo models are used
 when present, else fresh networks of the same architecture.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -26,7 +27,7 @@ sys.path.insert(0, str(REPO))
 from styletransfer import fastvideo, runtime, video, zoo  # noqa: E402
 from styletransfer.errors import StyleTransferError  # noqa: E402
 from styletransfer.transformer import TransformerConfig, build  # noqa: E402
-from bench.report import markdown_table  # noqa: E402
+from bench.report import markdown_table, rows_from_child  # noqa: E402
 
 VIDEOS = REPO.parent / "shared" / "data" / "videos"
 WARMUP_FRAMES = 3
@@ -58,6 +59,19 @@ def fps(src: Path, net, scale: float, frames: int, temporal: bool, out: Path) ->
     return (last - first) / (marks[last] - marks[first])
 
 
+def time_cell(src: Path, info, size: str, arch: str, backend: str, args) -> list[list[str]]:
+    """Rows for one size, arch and backend: temporal blending off, then on."""
+    scale = int(size.split("x")[0]) / info.width
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        net = network(arch, backend, tmp, args.threads)
+        for temporal in (False, True):
+            rate = fps(src, net, scale, args.frames, temporal, tmp / "out.mp4")
+            rows.append([size, arch, backend, "blend" if temporal else "off", f"{rate:.2f}", f"{1000 / rate:.1f}"])
+    return rows
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clip", default="big_buck_bunny_audio.mp4")
@@ -66,25 +80,24 @@ def main(argv=None) -> None:
     parser.add_argument("--backends", nargs="+", default=["onnxruntime", "torch"])
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # times one size/arch/backend
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
     src = VIDEOS / args.clip
     info = video.probe(src)
+    if args.child:
+        print(json.dumps(time_cell(src, info, args.sizes[0], args.archs[0], args.backends[0], args)))
+        return
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        for size in args.sizes:
-            width = int(size.split("x")[0])
-            scale = width / info.width
-            for arch in args.archs:
-                for backend in args.backends:
-                    net = network(arch, backend, tmp, args.threads)
-                    for temporal in (False, True):
-                        rate = fps(src, net, scale, args.frames, temporal, tmp / "out.mp4")
-                        row = [size, arch, backend, "blend" if temporal else "off", f"{rate:.2f}", f"{1000 / rate:.1f}"]
-                        rows.append(row)
-                        print(" | ".join(row), file=sys.stderr, flush=True)
+    for size in args.sizes:
+        for arch in args.archs:
+            for backend in args.backends:
+                rows += rows_from_child(__file__, [
+                    "--child", "--clip", args.clip, "--sizes", size, "--archs", arch, "--backends", backend,
+                    "--frames", str(args.frames), "--threads", str(args.threads)])
+                for row in rows[-2:]:
+                    print(" | ".join(row), file=sys.stderr, flush=True)
 
     header = ["size", "arch", "backend", "temporal", "fps", "ms/frame"]
     print(f"\n{args.clip} ({info.width}x{info.height}, {info.fps:g} fps), {args.frames} frames, {args.threads} threads; "

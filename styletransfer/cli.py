@@ -200,6 +200,7 @@ def _add_video(subparsers) -> None:
     p.add_argument("--strength", type=float, default=1.0, help="0 = video, 1 = full style (default 1)")
     p.add_argument("--keep-colors", action="store_true", help="keep the video's colours")
     p.add_argument("--scale", type=float, default=1.0, help="output size relative to the input (default 1)")
+    p.add_argument("--backend", default="onnxruntime", choices=["onnxruntime", "torch"], help="where the network runs (default onnxruntime: faster on a CPU)")
     p.add_argument("--hub-repo", help="Hugging Face Hub repo to look in when the model is not in pretrained/")
     p.add_argument("--models-folder", help=argparse.SUPPRESS)  # tests: a folder of models other than pretrained/
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -218,7 +219,8 @@ def _run_video(args) -> int:
         raise StyleTransferError(f"--strength must be 0..1, got {args.strength}")
     # Bad input fails here, in one line, before the model loads.
     info = fastvideo.check(args.input, output, strength=args.strength, scale=args.scale)
-    net, _ = zoo.load(args.style, args.arch, folder=args.models_folder, hub_repo=args.hub_repo)
+    net, card = zoo.load(args.style, args.arch, folder=args.models_folder, hub_repo=args.hub_repo)
+    net = fastvideo.network(net, f"{card.name}.{card.arch}", args.backend)
 
     # The first Ctrl-C finishes the file with the frames done so far; a second one aborts.
     interrupted = []

@@ -317,7 +317,9 @@ def to_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"expected an HxWx3 uint8 RGB array, got {image.dtype} {image.shape}")
-        pixels = torch.from_numpy(np.ascontiguousarray(image))  # flipped views too; the float conversion copies
+        # torch.as_tensor copies read-only or strided arrays (camera frames, flipped views)
+        # itself; the float conversion below copies again, so the caller's array is never touched.
+        pixels = torch.as_tensor(image if image.flags.writeable else image.copy())
     else:
         pixels = torch.from_numpy(np.array(_to_rgb(image), dtype=np.uint8))  # (H, W, 3), a writable copy
     return (

@@ -15,55 +15,20 @@ Like video.py, this module is an edge where pixels are converted: compressed cam
 from __future__ import annotations
 
 import collections
-import hashlib
 import io
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 from PIL import Image
 
-from styletransfer import runtime
 from styletransfer.errors import StyleTransferError
-from styletransfer.files import atomic_write
 from styletransfer.temporal import BlendConfig, TemporalBlender
 
 JPEG_QUALITY = 85  # 320x240 frames of ~10 KB; brush texture survives, encoding takes 0.2 ms
 RESTART_AFTER_S = 1.0  # a longer pause between frames is a new recording: do not blend across it
-
-
-# ---------------------------------------------------------------- the network in onnxruntime
-
-
-def weights_sha256(net: torch.nn.Module) -> str:
-    """A fingerprint of a network's weights (names, shapes and float32 values)."""
-    digest = hashlib.sha256()
-    for name, tensor in net.state_dict().items():
-        values = tensor.detach().to(torch.float32).contiguous().numpy()
-        digest.update(f"{name}:{tuple(values.shape)};".encode())
-        digest.update(values.tobytes())
-    return digest.hexdigest()
-
-
-def onnx_model(net: torch.nn.Module, name: str, cache_dir, *, threads: int | None = None) -> runtime.OnnxModel:
-    """``net`` in onnxruntime, exported once to ``cache_dir/NAME.SHA.onnx`` and reused later.
-
-    The file name carries the weights' fingerprint, so a re-trained model of the same name
-    gets a new export instead of the stale one. A damaged cache file is exported again.
-    """
-    folder = Path(cache_dir)
-    path = folder / f"{name}.{weights_sha256(net)[:16]}.onnx"
-    if path.is_file():
-        try:
-            return runtime.OnnxModel(path, threads=threads)
-        except StyleTransferError:
-            pass  # damaged (a full disk, an old onnxruntime): export again below
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda tmp: runtime.export_onnx(net, tmp))
-    return runtime.OnnxModel(path, threads=threads)
 
 
 # ---------------------------------------------------------------- frames

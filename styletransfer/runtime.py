@@ -7,6 +7,7 @@ is called like the torch module, tensor in, tensor out.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pathlib
 import warnings
@@ -14,6 +15,7 @@ import warnings
 import torch
 
 from styletransfer.errors import StyleTransferError
+from styletransfer.files import atomic_write
 from styletransfer.transformer import TransformerNet
 
 OPSET = 17
@@ -60,3 +62,31 @@ class OnnxModel:
         array = image.detach().to(torch.float32).contiguous().numpy()
         (out,) = self.session.run(None, {"image": array})
         return torch.from_numpy(out)
+
+
+def weights_sha256(net: torch.nn.Module) -> str:
+    """A fingerprint of a network's weights (names, shapes and float32 values)."""
+    digest = hashlib.sha256()
+    for name, tensor in net.state_dict().items():
+        values = tensor.detach().to(torch.float32).contiguous().numpy()
+        digest.update(f"{name}:{tuple(values.shape)};".encode())
+        digest.update(values.tobytes())
+    return digest.hexdigest()
+
+
+def onnx_model(net: torch.nn.Module, name: str, cache_dir, *, threads: int | None = None) -> OnnxModel:
+    """``net`` in onnxruntime, exported once to ``cache_dir/NAME.SHA.onnx`` and reused later.
+
+    The file name carries the weights' fingerprint, so a re-trained model of the same name
+    gets a new export instead of the stale one. A damaged cache file is exported again.
+    """
+    folder = pathlib.Path(cache_dir)
+    path = folder / f"{name}.{weights_sha256(net)[:16]}.onnx"
+    if path.is_file():
+        try:
+            return OnnxModel(path, threads=threads)
+        except StyleTransferError:
+            pass  # damaged (a full disk, an old onnxruntime): export again below
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda tmp: export_onnx(net, tmp))
+    return OnnxModel(path, threads=threads)

@@ -26,7 +26,7 @@ CHROMIUM_ARGS = [
 # Tests run offline: keep Gradio from phoning home.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))  # `import app` from any working directory
+    sys.path.insert(0, str(REPO))  # `import app` (and its ui package) from any working directory
 
 
 @pytest.fixture
@@ -177,6 +177,6 @@ def random_zoo(tmp_path_factory):
 @pytest.fixture(scope="session")
 def styles(random_zoo):
     """The app's view of random_zoo, by name."""
-    import app
+    from ui.common import zoo_styles
 
-    return {style.name: style for style in app.zoo_styles(random_zoo)}
+    return {style.name: style for style in zoo_styles(random_zoo)}

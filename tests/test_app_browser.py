@@ -224,6 +224,8 @@ def test_instant_style_gives_the_result_at_once(page, zoo_cards, repo_root, arti
     styles = zoo_labels(zoo_cards)
     # Instant mode shows first, with one gallery item per painting in the zoo.
     assert page.get_by_role("tab", name=INSTANT_TAB).get_attribute("aria-selected") == "true"
+    # all_inner_texts() does not wait: the gallery may render after #photo (seen once under load).
+    page.locator("#zoo-styles .caption-label").first.wait_for()
     assert page.locator("#zoo-styles .caption-label").all_inner_texts() == [caption for _, _, caption in styles]
     assert float(page.locator("#instant-size input[type=number]").input_value()) == 1024
     assert float(page.locator("#instant-strength input[type=number]").input_value()) == 1

@@ -18,6 +18,7 @@ import app
 from styletransfer import fast, images, zoo
 from styletransfer.errors import StyleTransferError
 from styletransfer.transformer import TransformerConfig, build
+from ui import common, image_tab
 
 
 def _save(folder, name, arch, title, artist, year, seed):
@@ -42,7 +43,7 @@ def models(tmp_path_factory, repo_root):
 
 @pytest.fixture(scope="module")
 def styles(models):
-    return {style.name: style for style in app.zoo_styles(models)}
+    return {style.name: style for style in common.zoo_styles(models)}
 
 
 @pytest.fixture
@@ -59,19 +60,19 @@ def test_one_gallery_item_per_painting(styles, models):
 
 
 def test_output_size_is_a_ceiling_and_is_stated(styles, models, photo, one_thread):
-    image, status = app.stylise_instant(photo, styles["wave"], "lite", 1.0, False, 2048, models)
+    image, status = image_tab.stylise_instant(photo, styles["wave"], "lite", 1.0, False, 2048, models)
     assert image.shape == (300, 451, 3)  # the photo's own size: never enlarged
     assert status.startswith("The Great Wave (Hokusai) · lite · 451x300 in ")
     assert status.endswith(" s (the photo's own size, not enlarged to 2048)")
 
-    image, status = app.stylise_instant(photo, styles["wave"], "lite", 1.0, False, 256, models)
+    image, status = image_tab.stylise_instant(photo, styles["wave"], "lite", 1.0, False, 256, models)
     assert image.shape == (170, 256, 3)
     assert " · 256x170 in " in status and "enlarged" not in status
 
 
 @pytest.mark.parametrize("arch, strength, keep", [("full", 1.0, False), ("lite", 0.4, True)])
 def test_result_is_the_engines(styles, models, photo, one_thread, arch, strength, keep):
-    image, status = app.stylise_instant(photo, styles["wave"], arch, strength, keep, 256, models)
+    image, status = image_tab.stylise_instant(photo, styles["wave"], arch, strength, keep, 256, models)
     net, _ = zoo.load("wave", arch, folder=models)
     expected = images.to_numpy(fast.apply(net, images.load_tensor(photo, long_side=256), strength=strength,
                                           keep_colors=keep))
@@ -81,16 +82,16 @@ def test_result_is_the_engines(styles, models, photo, one_thread, arch, strength
 
 
 def test_models_are_loaded_once(models):
-    app._cached_model.cache_clear()
-    first = app._cached_model("wave", "lite", str(models))
-    assert app._cached_model("wave", "lite", str(models)) is first
-    assert app._cached_model.cache_info().hits == 1
+    common.cached_model.cache_clear()
+    first = common.cached_model("wave", "lite", str(models))
+    assert common.cached_model("wave", "lite", str(models)) is first
+    assert common.cached_model.cache_info().hits == 1
 
 
 def test_user_errors_are_one_clear_line(styles, models, photo, tmp_path):
     def message(*args):
         with pytest.raises(StyleTransferError) as error:
-            app.stylise_instant(*args)
+            image_tab.stylise_instant(*args)
         text = str(error.value)
         assert "\n" not in text
         return text
@@ -116,14 +117,14 @@ def test_user_errors_are_one_clear_line(styles, models, photo, tmp_path):
     for path in models.glob("wave.lite.*"):
         shutil.copy(path, damaged / path.name)
     (damaged / "wave.lite.safetensors").write_bytes(b"\x00" * 100)
-    damaged_style = app.zoo_styles(damaged)[0]
+    damaged_style = common.zoo_styles(damaged)[0]
     text = message(photo, damaged_style, "lite", 1, False, 256, damaged)
     assert text.startswith("the The Great Wave (Hokusai) network (lite) could not be loaded")
 
 
 def test_errors_reach_the_page(styles, models):
     """The handler shows the message in the status line, then raises gr.Error (the pop-up)."""
-    run = app._instant_run(None, styles["wave"], "full", 1, False, 512, models)
+    run = image_tab._instant_run(None, styles["wave"], "full", 1, False, 512, models)
     assert "Painting with The Great Wave (Hokusai), full network" in next(run)[1]
     shown = next(run)[1]
     assert "Error: upload a photo first" in shown
@@ -165,6 +166,6 @@ def test_instant_events_have_their_own_queue(models):
     for name in ("on_style_click", "on_change"):
         fn = fns[name]
         assert fn.concurrency_id == "instant" != gatys.concurrency_id
-        assert fn.concurrency_limit == app.INSTANT_CONCURRENCY
+        assert fn.concurrency_limit == image_tab.INSTANT_CONCURRENCY
         assert fn.preprocess is False and fn.trigger_mode == "always_last"
 

@@ -22,6 +22,7 @@ import pytest
 import app
 from styletransfer import fastvideo, video, zoo
 from styletransfer.errors import StyleTransferError
+from ui import common, video_tab
 
 CLIP_FRAMES = 30  # 1 s at 30 fps
 CLIP_SCALE = 0.375  # pancake_flip_audio.mp4 is 426x240: 160x90
@@ -230,7 +231,7 @@ def test_video_bad_file_shows_the_message_and_the_tab_keeps_working(page, pretra
     page.locator("#video-run:not([disabled])").wait_for()
 
     # Same page: a good clip (at half its size, to be quick) goes through.
-    page.locator("#video-input button[aria-label='Clear']").click()
+    page.locator("#video-input button[aria-label='Clear']").first.click()  # the upload and the player each show one while a file is loading
     upload_video(page, clips["short"])
     page.locator("#video-scale input[type=number]").fill("0.5")
     page.locator("#video-scale input[type=number]").press("Enter")
@@ -272,7 +273,7 @@ def run_job(source, style, folder, *, arch="lite", strength=1.0, keep_colors=Fal
     Gradio copies it to its cache (the job deletes its own folder when it ends)."""
     outputs = []
     payload = {"video": {"path": str(source)}} if source else None
-    for output in app.video_job(payload, style, arch, strength, keep_colors, scale, temporal, folder,
+    for output in video_tab.video_job(payload, style, arch, strength, keep_colors, scale, temporal, folder,
                                 stop or threading.Event()):
         outputs.append(output)
         if keep is not None and isinstance(output[0], str):
@@ -344,14 +345,14 @@ def test_job_stopped_in_the_queue_does_nothing(clips, styles, random_zoo):
     stop = threading.Event()
     stop.set()
     outputs = run_job(clips["short"], styles["wave"], random_zoo, stop=stop)
-    assert [status for *_, status in outputs] == [app._status_html("Stopped before it started.")]
+    assert [status for *_, status in outputs] == [common.status_html("Stopped before it started.")]
 
 
 def test_long_jobs_share_one_queue_slot(random_zoo):
     blocks = app.build_app(random_zoo)
     fns = {fn.name: fn for fn in blocks.fns.values()}
     gatys, video_run = fns["run_gatys"], fns["run"]
-    assert gatys.concurrency_id == video_run.concurrency_id == app.HEAVY_JOBS
+    assert gatys.concurrency_id == video_run.concurrency_id == common.HEAVY_JOBS
     assert blocks._queue.default_concurrency_limit == 1
     assert video_run.preprocess is False
 

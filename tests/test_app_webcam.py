@@ -19,14 +19,16 @@ from pathlib import Path
 
 import av
 import cv2
+import gradio as gr
 import numpy as np
 import pytest
 from PIL import Image
 
 import app
 from conftest import find_free_port, launch_chromium
-from styletransfer import fast, images, live, zoo
+from styletransfer import fast, images, live, runtime, zoo
 from styletransfer.errors import StyleTransferError
+from ui import common, webcam_tab
 
 CAMERA_SIZE = (640, 480)  # what the tab asks the camera for
 CAMERA_FRAMES = 60  # 2 s, looped by Chromium
@@ -175,8 +177,8 @@ def test_webcam_streams_stylised_frames(webcam_page, camera, pretrained_zoo, art
     # Blending off for this, so a page frame is one network pass.
     page.locator("#webcam-temporal input").uncheck()
     wait_for_frames(page, 5)
-    style = next(s for s in app.zoo_styles(zoo.PRETRAINED) if s.name == name)
-    model = app._live_model(style, "lite", zoo.PRETRAINED)
+    style = next(s for s in common.zoo_styles(zoo.PRETRAINED) if s.name == name)
+    model = webcam_tab._live_model(style, "lite", zoo.PRETRAINED)
     clip = [cv2.resize(np.fliplr(f), (320, 240), interpolation=cv2.INTER_AREA) for f in camera[1]]
     engine = [live.stylise_frame(model, f) for f in clip]
     first = output_frame(page)
@@ -228,7 +230,7 @@ def test_stopping_the_webcam_leaves_the_page_working(webcam_page):
 def test_streams_take_turns(camera_browser, pretrained_zoo, monkeypatch):
     """Two visitors, one camera slot: after the time limit a stream goes back to the queue, the
     waiting one runs, and then the first again (an app with a 4 s limit instead of 120 s)."""
-    monkeypatch.setattr(app, "WEBCAM_TIME_LIMIT_S", 4)
+    monkeypatch.setattr(webcam_tab, "WEBCAM_TIME_LIMIT_S", 4)  # read by build_webcam_tab
     blocks, port = app.build_app(), find_free_port()
     blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                   **app.launch_options())
@@ -259,9 +261,9 @@ def test_streams_take_turns(camera_browser, pretrained_zoo, monkeypatch):
 def onnx_cache(tmp_path, monkeypatch):
     """ONNX exports go to a fresh folder ($STYLETRANSFER_CACHE), not the user's cache."""
     monkeypatch.setenv("STYLETRANSFER_CACHE", str(tmp_path / "cache"))
-    app._cached_onnx.cache_clear()
+    common.cached_onnx.cache_clear()
     yield tmp_path / "cache" / "onnx"
-    app._cached_onnx.cache_clear()
+    common.cached_onnx.cache_clear()
 
 
 def jpeg(rgb: np.ndarray, quality: int = 92) -> bytes:
@@ -293,7 +295,7 @@ def decoded(html: str) -> np.ndarray:
 
 
 def test_live_frame_is_the_network_on_the_camera_frame(styles, random_zoo, photo, onnx_cache, one_thread):
-    html, session = app.live_frame(data_url(photo), styles["wave"], "lite", "320x240", False, None, random_zoo)
+    html, session = webcam_tab.live_frame(data_url(photo), styles["wave"], "lite", "320x240", False, None, random_zoo)
     out = decoded(html)
     assert out.shape == (240, 320, 3)
     assert re.search(r">0\.0 fps · 320×240 · Wave \(Someone\), lite · \d+ ms a frame<", html)  # one frame: no rate yet
@@ -304,35 +306,35 @@ def test_live_frame_is_the_network_on_the_camera_frame(styles, random_zoo, photo
     assert difference(out, want) < 1
     assert difference(out, camera) > 8  # stylised
     # The session carries on: a second frame, the frame rate over the last second.
-    html, again = app.live_frame(data_url(photo), styles["wave"], "lite", "640x480", True, session, random_zoo)
+    html, again = webcam_tab.live_frame(data_url(photo), styles["wave"], "lite", "640x480", True, session, random_zoo)
     assert again is session and decoded(html).shape == (480, 640, 3)
     assert len(list(onnx_cache.glob("wave.lite.*.onnx"))) == 1  # exported once, to the cache
 
 
 def test_live_frame_errors(styles, random_zoo, photo, onnx_cache, tmp_path):
-    session = app.LiveSession(live.LiveStream())
-    assert app.live_frame(None, styles["wave"], "lite", "320x240", True, session, random_zoo)[0] == app.gr.skip()
+    session = webcam_tab.LiveSession(live.LiveStream())
+    assert webcam_tab.live_frame(None, styles["wave"], "lite", "320x240", True, session, random_zoo)[0] == gr.skip()
     with pytest.raises(StyleTransferError, match="choose a style"):
-        app.live_frame(data_url(photo), None, "lite", "320x240", True, session, random_zoo)
+        webcam_tab.live_frame(data_url(photo), None, "lite", "320x240", True, session, random_zoo)
     with pytest.raises(StyleTransferError, match="has no full network"):
-        app.live_frame(data_url(photo), styles["dots"], "full", "320x240", True, session, random_zoo)
+        webcam_tab.live_frame(data_url(photo), styles["dots"], "full", "320x240", True, session, random_zoo)
     with pytest.raises(StyleTransferError, match="unknown resolution"):
-        app.live_frame(data_url(photo), styles["wave"], "lite", "1x1", True, session, random_zoo)
+        webcam_tab.live_frame(data_url(photo), styles["wave"], "lite", "1x1", True, session, random_zoo)
     # A frame that does not decode is skipped; the stream goes on.
     broken = {"url": "data:image/jpeg;base64," + base64.b64encode(b"not a jpeg").decode()}
-    assert app.live_frame(broken, styles["wave"], "lite", "320x240", True, session, random_zoo)[0] == app.gr.skip()
+    assert webcam_tab.live_frame(broken, styles["wave"], "lite", "320x240", True, session, random_zoo)[0] == gr.skip()
     bad_base64 = {"url": "data:image/jpeg;base64,abc"}
-    assert app.live_frame(bad_base64, styles["wave"], "lite", "320x240", True, session, random_zoo)[0] == app.gr.skip()
+    assert webcam_tab.live_frame(bad_base64, styles["wave"], "lite", "320x240", True, session, random_zoo)[0] == gr.skip()
     # A file path from the client is never opened (the browser sends frames inline).
     path = tmp_path / "secret.jpg"
     path.write_bytes(jpeg(photo))
     for payload in ({"path": str(path)}, str(path)):
-        assert app.live_frame(payload, styles["wave"], "lite", "320x240", True, session, random_zoo)[0] == app.gr.skip()
+        assert webcam_tab.live_frame(payload, styles["wave"], "lite", "320x240", True, session, random_zoo)[0] == gr.skip()
     assert session.last is None
     # When the recording ends, the last frame stays, with a note.
-    assert app.live_ended(session) == app._WEBCAM_IDLE
-    html, _ = app.live_frame(data_url(photo), styles["wave"], "lite", "320x240", True, session, random_zoo)
-    ended = app.live_ended(session)
+    assert webcam_tab.live_ended(session) == webcam_tab._WEBCAM_IDLE
+    html, _ = webcam_tab.live_frame(data_url(photo), styles["wave"], "lite", "320x240", True, session, random_zoo)
+    ended = webcam_tab.live_ended(session)
     assert ended.startswith(html.split('<div class="st-live-info">')[0])
     assert "Camera stopped: press its record button to start again · " in ended
 
@@ -342,12 +344,12 @@ def test_webcam_stream_settings(random_zoo):
     fns = {fn.name: fn for fn in blocks.fns.values()}
     stream = fns["on_frame"]
     assert stream.concurrency_id == "webcam" != fns["run_gatys"].concurrency_id  # not behind a Gatys run
-    assert stream.concurrency_limit == app.WEBCAM_CONCURRENCY == 1
-    assert stream.time_limit == app.WEBCAM_TIME_LIMIT_S == 120
-    assert stream.stream_every == app.WEBCAM_STREAM_EVERY_S and stream.preprocess is False
+    assert stream.concurrency_limit == webcam_tab.WEBCAM_CONCURRENCY == 1
+    assert stream.time_limit == webcam_tab.WEBCAM_TIME_LIMIT_S == 120
+    assert stream.stream_every == webcam_tab.WEBCAM_STREAM_EVERY_S and stream.preprocess is False
     assert stream.show_progress == "hidden"
     camera = next(b for b in blocks.blocks.values() if getattr(b, "elem_id", None) == "webcam-input")
-    assert camera.webcam_options.constraints == app.WEBCAM_CONSTRAINTS
+    assert camera.webcam_options.constraints == webcam_tab.WEBCAM_CONSTRAINTS
 
 
 # ---------------------------------------------------------------- the engine's live path
@@ -393,28 +395,28 @@ def test_rate_meter_counts_the_last_window():
 
 def test_onnx_model_is_exported_once_per_weights(random_zoo, tmp_path, photo, one_thread):
     net, _ = zoo.load("wave", "lite", folder=random_zoo)
-    model = live.onnx_model(net, "wave.lite", tmp_path)
+    model = runtime.onnx_model(net, "wave.lite", tmp_path)
     (path,) = tmp_path.glob("wave.lite.*.onnx")
-    assert path.name == f"wave.lite.{live.weights_sha256(net)[:16]}.onnx"
+    assert path.name == f"wave.lite.{runtime.weights_sha256(net)[:16]}.onnx"
     frame = cv2.resize(photo, (320, 240), interpolation=cv2.INTER_AREA)
     torch_out = torch_frame(net, frame)
     assert difference(live.stylise_frame(model, frame), torch_out) < 0.1
     assert difference(live.stylise_frame(net, frame), torch_out) < 0.1  # a torch network works too
 
     stamp = path.stat().st_mtime_ns
-    live.onnx_model(net, "wave.lite", tmp_path)
+    runtime.onnx_model(net, "wave.lite", tmp_path)
     assert path.stat().st_mtime_ns == stamp  # reused
     path.write_bytes(b"damaged")
-    again = live.onnx_model(net, "wave.lite", tmp_path)  # exported anew
+    again = runtime.onnx_model(net, "wave.lite", tmp_path)  # exported anew
     assert difference(live.stylise_frame(again, frame), torch_out) < 0.1
     other, _ = zoo.load("wave", "full", folder=random_zoo)
-    assert live.weights_sha256(other) != live.weights_sha256(net)
+    assert runtime.weights_sha256(other) != runtime.weights_sha256(net)
 
 
 def test_live_stream_blends_and_starts_afresh(random_zoo, photo, tmp_path, one_thread):
     net, _ = zoo.load("wave", "lite", folder=random_zoo)
-    model = live.onnx_model(net, "wave.lite", tmp_path)
-    other = live.onnx_model(zoo.load("dots", "lite", folder=random_zoo)[0], "dots.lite", tmp_path)
+    model = runtime.onnx_model(net, "wave.lite", tmp_path)
+    other = runtime.onnx_model(zoo.load("dots", "lite", folder=random_zoo)[0], "dots.lite", tmp_path)
     stream = live.LiveStream()
     frames = [jpeg(np.roll(photo, shift, axis=1)) for shift in (0, 4, 8, 12)]
     out = [stream.process(f, model, (320, 240), now=t / 25) for t, f in enumerate(frames)]
@@ -434,6 +436,6 @@ def test_live_stream_blends_and_starts_afresh(random_zoo, photo, tmp_path, one_t
 
 def test_tabs_start_with_a_network_the_style_has(styles):
     ordered = list(styles.values())  # dots (lite only), wave (full and lite)
-    assert app._starting_choice(ordered, "lite") == ("dots", "lite")
-    assert app._starting_choice(ordered, "full") == ("wave", "full")
-    assert app._starting_choice([styles["dots"]], "full") == ("dots", "lite")  # an incomplete zoo
+    assert common.starting_choice(ordered, "lite") == ("dots", "lite")
+    assert common.starting_choice(ordered, "full") == ("wave", "full")
+    assert common.starting_choice([styles["dots"]], "full") == ("dots", "lite")  # an incomplete zoo

@@ -476,7 +476,8 @@ def run_cli(*args, cwd, models=None, **popen):
     # One torch thread: frames here are tiny, and threads waiting on a busy CPU cost more
     # than they save (a 106x60 frame: 7 ms on one thread, over 1 s on two while the cores
     # were busy with other work).
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    # ONNX exports go to the test's folder, not the user's cache.
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "STYLETRANSFER_CACHE": str(Path(cwd) / "cache")}
     if models is not None:
         env["STYLETRANSFER_PRETRAINED"] = str(models)
     command = [sys.executable, "-m", "styletransfer", *map(str, args)]
@@ -504,6 +505,21 @@ def test_cli_video_end_to_end(clips, models, tmp_path, temporal):
     assert result.returncode == 0, result.stderr
     info = video.probe(out)
     assert (info.width, info.height, info.frames, info.fps, info.has_audio) == (106, 60, 12, 30.0, True)
+
+
+def test_cli_backends_give_the_same_video_and_onnx_is_exported_once(clips, models, tmp_path):
+    outputs = {}
+    for i, backend in enumerate(("onnxruntime", "torch", "onnxruntime")):
+        out = tmp_path / f"{i}.mp4"
+        result = run_cli("video", clips["audio"], "-s", "t", "--arch", "lite", "-o", out, "--scale", 0.25, "--quiet",
+                         "--temporal", "off", "--backend", backend, cwd=tmp_path, models=models)
+        assert result.returncode == 0, result.stderr
+        with av.open(str(out)) as container:
+            outputs[backend] = [f.to_ndarray(format="rgb24").astype(np.float32) for f in container.decode(video=0)]
+    assert len(list((tmp_path / "cache" / "onnx").glob("t.lite.*.onnx"))) == 1  # reused by the second run
+    ort, eager = outputs["onnxruntime"], outputs["torch"]
+    assert len(ort) == len(eager) == 12
+    assert np.mean([np.abs(a - b).mean() for a, b in zip(ort, eager)]) < 2  # same network, same encoder
 
 
 def test_cli_models_folder_option(clips, models, tmp_path):

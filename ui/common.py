@@ -1,0 +1,213 @@
+"""What the tabs share: status lines, errors for the page, Stop flags, uploads, and the model zoo."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import html
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from styletransfer import runtime, weights, zoo
+from styletransfer.errors import StyleTransferError
+
+log = logging.getLogger("styletransfer.app")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent  # app.py's folder, whatever the working directory
+EXAMPLES_DIR = REPO_ROOT / "examples"
+
+QUEUE_MAX_SIZE = 16
+# Long jobs (a Gatys run, a video) share one queue slot: either one already uses every core.
+HEAVY_JOBS = "heavy"
+MAX_FILE_SIZE = "25mb"
+# The network choice where the user picks one (instant mode, the Video tab).
+ARCH_CHOICES = [("Full (best quality)", "full"), ("Lite (fastest)", "lite")]
+
+
+def status_html(message: str, busy: bool = False) -> str:
+    bar = '<progress style="width: 100%"></progress>' if busy else ""
+    return f'<div class="st-progress">{bar}{html.escape(message)}</div>'
+
+
+def page_error(error: Exception, job: str, hint: str) -> tuple[str, gr.Error]:
+    """The status line and the pop-up for a failed job. A StyleTransferError is the user's
+    (its message says what to do); anything else is a bug: logged, and reported without
+    taking the server down."""
+    if isinstance(error, StyleTransferError):
+        return status_html(f"Error: {error}"), gr.Error(str(error), duration=None, print_exception=False)
+    log.exception("%s failed", job)
+    message = f"Something went wrong ({type(error).__name__}: {error}). {hint}"
+    return status_html(f"Error: {message}"), gr.Error(message, duration=None)
+
+
+def uploaded_path(payload) -> str | None:
+    """The file behind a raw (not preprocessed) Image payload or Gallery item."""
+    if isinstance(payload, dict):
+        payload = payload.get("image") or payload.get("video") or payload
+        return payload.get("path")
+    return payload  # a plain path (direct Python calls)
+
+
+class StopRequests:
+    """Stop buttons, one flag per browser session.
+
+    Stop is cooperative: the run checks its flag after every step and ends normally, so the
+    last image and a "stopped" line are the final outputs. (Cancelling the generator instead
+    can let a preview already on its way overwrite the page after the stop.)
+    """
+
+    def __init__(self):
+        self._flags: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def arm(self, request: gr.Request | None) -> None:
+        """Run was clicked: a fresh flag for this session (set before the job is queued)."""
+        if request is not None:
+            with self._lock:
+                self._flags[request.session_hash] = threading.Event()
+
+    def stop(self, request: gr.Request | None) -> None:
+        if request is not None:
+            with self._lock:
+                flag = self._flags.get(request.session_hash)
+            if flag is not None:
+                flag.set()
+
+    def flag(self, request: gr.Request | None) -> threading.Event:
+        with self._lock:
+            found = self._flags.get(request.session_hash) if request is not None else None
+        return found or threading.Event()  # a direct call or no arm(): a flag nobody sets
+
+    def release(self, request: gr.Request | None, flag: threading.Event) -> None:
+        if request is not None:
+            with self._lock:
+                if self._flags.get(request.session_hash) is flag:
+                    del self._flags[request.session_hash]
+
+
+def end_run():
+    """A job ended (done, stopped or failed): Run can be pressed again."""
+    return gr.Button(interactive=True)
+
+
+@dataclass(frozen=True)
+class ZooStyle:
+    """One painting of the model zoo, as the gallery shows it (it may have several networks)."""
+
+    name: str
+    label: str  # "The Starry Night (Vincent van Gogh)": the status line
+    caption: str  # "The Starry Night — Vincent van Gogh, 1889": the gallery
+    archs: tuple[str, ...]
+    thumbnail: Path | None
+
+    def require(self, arch: str, folder) -> None:
+        """Raise a user-facing error unless this style has a network of that arch."""
+        if arch not in self.archs:
+            raise StyleTransferError(f"{self.label} has no {arch} network in {folder}; choose {' or '.join(self.archs)}")
+
+
+def zoo_styles(folder) -> list[ZooStyle]:
+    """The styles in a model folder, one per painting, in zoo.available's order."""
+    cards: dict[str, list[zoo.ModelCard]] = {}
+    for card in zoo.available(folder):
+        cards.setdefault(card.name, []).append(card)
+    styles = []
+    for name, same in cards.items():
+        card = same[0]
+        title = card.title or name.replace("_", " ")
+        by = ", ".join(part for part in (card.artist, card.year) if part)
+        styles.append(ZooStyle(
+            name=name,
+            label=f"{title} ({card.artist})" if card.artist else title,
+            caption=f"{title} — {by}" if by else title,
+            archs=tuple(c.arch for c in same),
+            thumbnail=zoo.thumbnail(name, folder),
+        ))
+    return styles
+
+
+def no_models_message(folder: Path, problem: str | None) -> str:
+    if problem:
+        why = f"The model folder `{folder}` could not be read: {problem}"
+    else:
+        why = f"No pretrained styles in `{folder}` yet."
+    return (
+        f"**{why}** Train the zoo with `python scripts/train_zoo.py train` and copy the models here with "
+        "`python scripts/train_zoo.py publish` (or point `$STYLETRANSFER_PRETRAINED` at a folder of models). "
+        "Meanwhile, *Any painting (Gatys)* works with any painting."
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def cached_model(name: str, arch: str, folder: str):
+    """Load each network once per process; a style click must not re-read its weights."""
+    net, _card = zoo.load(name, arch, folder=folder)
+    return net
+
+
+@functools.lru_cache(maxsize=16)
+def cached_onnx(name: str, arch: str, folder: str, threads: int | None = None):
+    """Each network in onnxruntime, exported once (to the cache folder) and loaded once per process."""
+    return runtime.onnx_model(cached_model(name, arch, folder), f"{name}.{arch}", weights.cache_dir() / "onnx", threads=threads)
+
+
+def onnx_network(style: ZooStyle, arch: str, folder: Path, threads: int | None = None):
+    """A style's network in onnxruntime (video and webcam: faster than torch on a CPU)."""
+    style.require(arch, folder)
+    load_model(style, arch, folder)  # the torch network first: its errors are worded for users
+    try:
+        return cached_onnx(style.name, arch, str(folder), threads)
+    except StyleTransferError as error:
+        raise StyleTransferError(f"the {style.label} network ({arch}) could not be prepared: {error}") from None
+
+
+def load_model(style: ZooStyle, arch: str, folder: Path):
+    try:
+        return cached_model(style.name, arch, str(folder))
+    except StyleTransferError as error:
+        raise StyleTransferError(f"the {style.label} network ({arch}) could not be loaded: {error}") from None
+    except Exception as error:  # a damaged weights file raises the reader's own error type
+        log.exception("loading %s (%s) failed", style.name, arch)
+        raise StyleTransferError(
+            f"the {style.label} network ({arch}) could not be loaded ({type(error).__name__}: {error}); "
+            "re-publish the model or choose another style"
+        ) from None
+
+
+def tab_zoo(models_folder) -> tuple[Path, list[ZooStyle], str | None]:
+    """(folder, styles, problem) for a tab: an unreadable model card leaves the app up, with a message."""
+    folder = Path(models_folder) if models_folder is not None else zoo.PRETRAINED
+    try:
+        return folder, zoo_styles(folder), None
+    except StyleTransferError as error:
+        return folder, [], str(error)
+
+
+def starting_choice(styles: list[ZooStyle], arch: str) -> tuple[str, str]:
+    """(style name, arch) a tab starts with: the first style that has ``arch``, so the defaults
+    work even while a zoo is incomplete; else the first style with a network it has."""
+    for style in styles:
+        if arch in style.archs:
+            return style.name, arch
+    return styles[0].name, styles[0].archs[0]
+
+
+def seconds_text(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def jpeg_img(jpeg: bytes, alt: str, style: str) -> str:
+    """An <img> holding the frame inline: no file per frame in Gradio's cache, no extra request."""
+    data = base64.b64encode(jpeg).decode("ascii")
+    return f'<img src="data:image/jpeg;base64,{data}" alt="{html.escape(alt)}" style="{style}">'

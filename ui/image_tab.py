@@ -1,0 +1,482 @@
+"""The Image tab: one photo, painted instantly by a pretrained network or by Gatys optimisation."""
+
+from __future__ import annotations
+
+import html
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from styletransfer import fast, images
+from styletransfer.errors import StyleTransferError
+from styletransfer.events import Iterate
+from styletransfer.gatys import MAX_SIZE, MIN_SIZE, GatysConfig, iterate
+
+from .common import (
+    ARCH_CHOICES,
+    EXAMPLES_DIR,
+    HEAVY_JOBS,
+    StopRequests,
+    ZooStyle,
+    end_run,
+    load_model,
+    no_models_message,
+    page_error,
+    status_html,
+    tab_zoo,
+    uploaded_path,
+)
+
+EXAMPLE_PHOTOS = sorted((EXAMPLES_DIR / "photos").glob("*.jpg"))
+EXAMPLE_STYLES = sorted((EXAMPLES_DIR / "styles").glob("*.jpg"))
+
+DEFAULTS = GatysConfig()  # widget defaults come from the engine, never from here
+APP_MAX_SIZE = min(MAX_SIZE, 1024)  # the slider's top; beyond this a CPU run takes hours
+PREVIEW_EVERY_S = 0.25  # stream at most ~4 previews a second; the last step is always sent
+
+# Instant mode (pretrained feed-forward networks): one pass, about a second on a CPU.
+INSTANT_MIN_SIZE, INSTANT_MAX_SIZE, INSTANT_DEFAULT_SIZE = 256, 2048, 1024
+# Its own queue slot, one pass at a time: a pass already uses every core, and one slot keeps a
+# user's requests in order (the newest result is the one that stays).
+INSTANT_CONCURRENCY = 1
+GALLERY_COLUMNS, GALLERY_ROW_PX = 4, 125
+# Gallery stand-in for a style whose painting has no NAME.jpg beside its models.
+_NO_THUMBNAIL = np.full((64, 64, 3), 200, dtype=np.uint8)
+
+COLOUR_CHOICES = [
+    ("Painting's colours", "none"),
+    ("Photo's colours (luminance transfer)", "luminance"),
+    ("Photo's colours (histogram matching)", "histogram"),
+]
+
+
+# ---------------------------------------------------------------- Gatys (any painting)
+
+
+def _parse_blend(text: str, num_styles: int) -> tuple[float, ...] | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        weights = tuple(float(part) for part in text.replace(";", ",").split(","))
+    except ValueError:
+        raise StyleTransferError(f"painting weights must be numbers separated by commas, e.g. 2, 1; got {text!r}") from None
+    if len(weights) != num_styles:
+        raise StyleTransferError(f"give one painting weight per painting ({num_styles}), got {len(weights)}")
+    return weights
+
+
+def _progress_html(event: Iterate, stopped: bool = False) -> str:
+    height, width = event.size
+    remaining = event.elapsed / event.step * (event.total_steps - event.step)
+    losses = event.losses
+    parts = [
+        f"Step {event.step}/{event.total_steps}",
+        f"scale {event.scale + 1}/{event.num_scales} ({width}×{height} px)",
+        f"loss {losses['total']:.3g} (content {losses['content']:.3g}, style {losses['style']:.3g}, tv {losses['tv']:.3g})",
+        f"{event.elapsed:.0f} s elapsed",
+        "done" if event.done else "stopped" if stopped else f"about {remaining:.0f} s left",
+    ]
+    return (
+        f'<div class="st-progress"><progress max="{event.total_steps}" value="{event.step}" style="width: 100%"></progress>'
+        + html.escape(" · ".join(parts))
+        + "</div>"
+    )
+
+
+def _load(source, long_side: int | None, what: str):
+    try:
+        return images.load_tensor(source, long_side=long_side)
+    except StyleTransferError as error:
+        raise StyleTransferError(f"{what}: {error}") from None
+
+
+STOPS = StopRequests()
+
+
+def run_gatys(
+    photo,
+    paintings,
+    size,
+    steps,
+    style_strength,
+    preserve_colors,
+    optimizer,
+    seed,
+    style_scale,
+    tv_weight,
+    coarse_to_fine,
+    init,
+    blend_text,
+    request: gr.Request = None,
+):
+    """Stream (preview image, progress line) pairs while the optimisation runs.
+
+    Gets raw component values (see preprocess=False below). After Stop, the run ends at the
+    next step boundary; its last image stays in the page as the result, with a download button.
+    """
+    stop = STOPS.flag(request)
+    try:
+        photo_path = uploaded_path(photo)
+        if not photo_path:
+            raise StyleTransferError("upload a photo first (left, 'Photo')")
+        style_paths = [path for path in map(uploaded_path, paintings or []) if path]
+        if not style_paths:
+            raise StyleTransferError("add at least one painting: upload one, or click an example painting")
+        config = GatysConfig(
+            size=int(size),
+            steps=int(steps),
+            style_weight=float(style_strength),
+            preserve_colors=preserve_colors,
+            optimizer=optimizer,
+            seed=int(seed or 0),
+            style_scale=float(style_scale),
+            tv_weight=float(tv_weight or 0),
+            coarse_to_fine=bool(coarse_to_fine),
+            init=init,
+            style_blend=_parse_blend(blend_text, len(style_paths)),
+        )
+        # The engine resizes to each scale itself; loading at the output size up front keeps
+        # a 50-megapixel phone photo from costing gigabytes as a float tensor.
+        content = _load(photo_path, config.size, "photo")
+        styles = [
+            _load(path, max(MIN_SIZE, round(config.size * config.style_scale)), f"painting {i}")
+            for i, path in enumerate(style_paths, 1)
+        ]
+        if stop.is_set():  # Stop pressed while waiting in the queue
+            yield gr.skip(), status_html("Stopped before it started.")
+            return
+        yield None, status_html("Preparing (the first run loads the VGG16 network)…", busy=True)
+
+        events = iterate(content, styles, config)
+        last_sent = 0.0
+        try:
+            for event in events:
+                now = time.monotonic()
+                if stop.is_set():
+                    yield images.to_numpy(event.image), _progress_html(event, stopped=True)
+                    return
+                if event.done or now - last_sent >= PREVIEW_EVERY_S:
+                    last_sent = now
+                    yield images.to_numpy(event.image), _progress_html(event)
+        finally:
+            events.close()  # release the engine's generator (and its tensors) now
+    except Exception as error:
+        status, popup = page_error(error, "style transfer", "Try other images or settings.")
+        yield gr.skip(), status
+        raise popup from None
+    finally:
+        STOPS.release(request, stop)
+
+
+def _start_run(request: gr.Request):
+    STOPS.arm(request)
+    return gr.Button(interactive=False)  # one run per page at a time; Stop ends it
+
+
+def _add_example_painting(paintings, event: gr.SelectData):
+    current = [item[0] if isinstance(item, (tuple, list)) else item for item in (paintings or [])]
+    return current + [str(EXAMPLE_STYLES[event.index])]
+
+
+# ---------------------------------------------------------------- instant (pretrained networks)
+
+
+def stylise_instant(photo, style: ZooStyle | None, arch: str, strength, keep_colors, size, folder: Path):
+    """One pass of a pretrained network -> (RGB uint8 array, status line). Raises StyleTransferError."""
+    photo_path = uploaded_path(photo)
+    if not photo_path:
+        raise StyleTransferError("upload a photo first (left, 'Photo'), or click an example photo")
+    if style is None:
+        raise StyleTransferError("no style selected: click one of the pretrained styles")
+    style.require(arch, folder)
+    limit = int(size)
+    if not INSTANT_MIN_SIZE <= limit <= INSTANT_MAX_SIZE:
+        raise StyleTransferError(f"output size must be {INSTANT_MIN_SIZE} to {INSTANT_MAX_SIZE} px, got {limit}")
+    started = time.perf_counter()
+    try:
+        original = images.open_image(photo_path)
+        # min(): the size is a ceiling, the photo is never enlarged (a network adds no detail).
+        content = images.load_tensor(original, long_side=min(limit, max(original.size)))
+    except StyleTransferError as error:
+        raise StyleTransferError(f"photo: {error}") from None
+    net = load_model(style, arch, folder)
+    styled = fast.apply(net, content, strength=float(strength), keep_colors=bool(keep_colors))
+    elapsed = time.perf_counter() - started
+    height, width = styled.shape[-2:]
+    parts = [style.label, arch, f"{width}x{height} in {elapsed:.2f} s"]
+    if max(height, width) < limit:
+        parts[-1] += f" (the photo's own size, not enlarged to {limit})"
+    if float(strength) < 1:
+        parts.append(f"strength {float(strength):.2f}")
+    if keep_colors:
+        parts.append("photo's colours")
+    return images.to_numpy(styled), " · ".join(parts)
+
+
+def _instant_run(photo, style, arch, strength, keep_colors, size, folder):
+    """Yield (result, status) pairs: a busy line, then the image; errors go to the page."""
+    try:
+        if style is not None:
+            yield gr.skip(), status_html(f"Painting with {style.label}, {arch} network…", busy=True)
+        image, status = stylise_instant(photo, style, arch, strength, keep_colors, size, folder)
+        yield image, status_html(status)
+    except Exception as error:
+        status, popup = page_error(error, "instant style transfer", "Try another photo or style.")
+        yield gr.skip(), status
+        raise popup from None
+
+
+@dataclass
+class InstantWidgets:
+    gallery: gr.Gallery
+    arch: gr.Radio
+    strength: gr.Slider
+    keep_colors: gr.Checkbox
+    size: gr.Slider
+
+
+def _instant_widgets(styles: list[ZooStyle], problem: str | None, folder: Path) -> InstantWidgets | None:
+    """The instant sub-tab's contents; None (and a message saying why) when there are no models."""
+    if not styles:
+        gr.Markdown(no_models_message(folder, problem), elem_id="zoo-empty")
+        return None
+    gr.Markdown(
+        "Networks trained on one painting each: click a style and the photo is repainted in about a "
+        "second. For a painting not listed here, use *Any painting (Gatys)*."
+    )
+    gallery = gr.Gallery(
+        value=[(str(s.thumbnail) if s.thumbnail else _NO_THUMBNAIL, s.caption) for s in styles],
+        label="Pretrained styles: click one",
+        interactive=False,
+        allow_preview=False,
+        columns=GALLERY_COLUMNS,
+        height=GALLERY_ROW_PX * math.ceil(len(styles) / GALLERY_COLUMNS) + 40,  # all styles, no scrolling
+        object_fit="cover",
+        buttons=[],
+        elem_id="zoo-styles",
+    )
+    with gr.Row():
+        arch = gr.Radio(ARCH_CHOICES, value="full", label="Network", elem_id="instant-arch")
+        keep_colors = gr.Checkbox(
+            value=False, label="Keep the photo's colours", elem_id="instant-keep-colors",
+            info="the painting's brush strokes, the photo's colours",
+        )
+    with gr.Row():
+        strength = gr.Slider(
+            0.0, 1.0, value=1.0, step=0.05, label="Style strength", elem_id="instant-strength",
+            info="0 = the photo, 1 = the painting's style in full",
+        )
+        size = gr.Slider(
+            INSTANT_MIN_SIZE, INSTANT_MAX_SIZE, value=INSTANT_DEFAULT_SIZE, step=16,
+            label="Output size (long side, px)", elem_id="instant-size",
+            info="a smaller photo keeps its own size (never enlarged)",
+        )
+    return InstantWidgets(gallery, arch, strength, keep_colors, size)
+
+
+def _wire_instant(widgets: InstantWidgets, styles: list[ZooStyle], folder: Path, photo, result, progress,
+                  instant_active, selected) -> None:
+    by_name = {s.name: s for s in styles}
+    controls = [widgets.arch, widgets.strength, widgets.keep_colors, widgets.size]
+
+    def on_style_click(photo_value, arch, strength, keep_colors, size, event: gr.SelectData):
+        style = styles[event.index]
+        yield style.name, gr.skip(), gr.skip()  # remembered even if this run fails (no photo yet)
+        for image, status in _instant_run(photo_value, style, arch, strength, keep_colors, size, folder):
+            yield gr.skip(), image, status
+
+    def on_change(active, name, photo_value, arch, strength, keep_colors, size):
+        """A control or the photo changed: run again if instant mode shows a style, else stay quiet."""
+        # A number being typed into a slider's box passes through values out of range ("1" on
+        # the way to "1024"); the box clamps on blur, so wait for a valid value.
+        try:
+            typing = not (0 <= float(strength) <= 1 and INSTANT_MIN_SIZE <= int(size) <= INSTANT_MAX_SIZE)
+        except (TypeError, ValueError):  # an emptied box
+            typing = True
+        if not active or typing or not uploaded_path(photo_value):
+            yield gr.skip(), gr.skip()
+            return
+        style = by_name.get(name)
+        if style is None:
+            yield gr.skip(), status_html("Photo ready: click a pretrained style.")
+            return
+        yield from _instant_run(photo_value, style, arch, strength, keep_colors, size, folder)
+
+    # Own queue slot: an instant result never waits behind another user's minutes-long Gatys run.
+    # always_last: while one pass runs, only the newest request waits (drags do not pile up).
+    # preprocess=False, as for Gatys: a broken upload gets images.open_image's clear message.
+    instant = {
+        "concurrency_id": "instant", "concurrency_limit": INSTANT_CONCURRENCY, "trigger_mode": "always_last",
+        "show_progress": "hidden", "preprocess": False,
+    }
+    widgets.gallery.select(on_style_click, inputs=[photo, *controls], outputs=[selected, result, progress], **instant)
+    # Sliders: .change, not .release: Gradio 6.31 sends release only on pointer-up or when the
+    # number box loses focus, so typing a size and pressing Enter would do nothing.
+    gr.on(
+        [photo.change, widgets.arch.input, widgets.keep_colors.input, widgets.strength.change, widgets.size.change],
+        on_change, inputs=[instant_active, selected, photo, *controls], outputs=[result, progress], **instant,
+    )
+
+
+# ---------------------------------------------------------------- layout
+
+
+@dataclass
+class GatysWidgets:
+    paintings: gr.Gallery
+    size: gr.Slider
+    steps: gr.Slider
+    strength: gr.Slider
+    colours: gr.Radio
+    optimizer: gr.Radio
+    seed: gr.Number
+    style_scale: gr.Slider
+    tv_weight: gr.Number
+    coarse_to_fine: gr.Checkbox
+    init: gr.Radio
+    blend: gr.Textbox
+    run: gr.Button
+    stop: gr.Button
+
+
+def _gatys_widgets() -> GatysWidgets:
+    """The Gatys sub-tab's contents: paintings, settings, Run/Stop."""
+    gr.Markdown(
+        "Optimises a new image step by step (Gatys et al.), for any painting. A few hundred pixels and "
+        "~100 steps take a minute or two on a CPU; stop at any time and keep the image so far."
+    )
+    paintings = gr.Gallery(
+        label="Paintings (one or more; several are blended)",
+        type="filepath",
+        file_types=["image"],
+        interactive=True,
+        columns=4,
+        height=240,
+        elem_id="paintings",
+    )
+    examples = gr.Gallery(
+        value=[(str(p), p.stem.replace("_", " ")) for p in EXAMPLE_STYLES],
+        label="Example paintings: click one to add it",
+        interactive=False,
+        allow_preview=False,
+        columns=4,
+        height=270,
+        buttons=[],
+        elem_id="example-paintings",
+    )
+    examples.select(_add_example_painting, inputs=[paintings], outputs=[paintings], concurrency_limit=None)
+    with gr.Row():
+        size = gr.Slider(
+            MIN_SIZE, APP_MAX_SIZE, value=DEFAULTS.size, step=16, label="Output size (long side, px)", elem_id="size"
+        )
+        steps = gr.Slider(1, 1000, value=DEFAULTS.steps, step=1, label="Steps", elem_id="steps")
+    with gr.Row():
+        strength = gr.Slider(
+            0.0, 10.0, value=DEFAULTS.style_weight, step=0.05, label="Style strength", elem_id="strength",
+            info="1 = balanced; higher = more painting, less photo",
+        )
+        colours = gr.Radio(COLOUR_CHOICES, value=DEFAULTS.preserve_colors, label="Colours", elem_id="colours")
+    with gr.Accordion("Advanced", open=False):
+        with gr.Row():
+            optimizer = gr.Radio(
+                [("L-BFGS (best per step)", "lbfgs"), ("Adam (steady)", "adam")],
+                value=DEFAULTS.optimizer, label="Optimiser",
+            )
+            init = gr.Radio(
+                [("Photo", "content"), ("Noise", "noise")], value=DEFAULTS.init, label="Start from"
+            )
+            coarse_to_fine = gr.Checkbox(
+                value=DEFAULTS.coarse_to_fine, label="Coarse to fine",
+                info="optimise small first, then upscale (better large images)",
+            )
+        with gr.Row():
+            seed = gr.Number(value=DEFAULTS.seed, precision=0, label="Seed")
+            style_scale = gr.Slider(
+                0.25, 2.0, value=DEFAULTS.style_scale, step=0.05, label="Style scale",
+                info="painting size relative to the output; smaller = finer brush strokes",
+            )
+            tv_weight = gr.Number(value=DEFAULTS.tv_weight, minimum=0, label="Smoothness (TV weight)")
+            blend = gr.Textbox(
+                label="Painting weights", placeholder="e.g. 2, 1 (one per painting; empty = equal)"
+            )
+    with gr.Row():
+        run = gr.Button("Run", variant="primary", elem_id="run")
+        stop = gr.Button("Stop", variant="stop", elem_id="stop")
+    return GatysWidgets(paintings, size, steps, strength, colours, optimizer, seed, style_scale, tv_weight,
+                        coarse_to_fine, init, blend, run, stop)
+
+
+def _wire_gatys(widgets: GatysWidgets, photo, result, progress) -> None:
+    w = widgets
+    inputs = [photo, w.paintings, w.size, w.steps, w.strength, w.colours, w.optimizer, w.seed, w.style_scale,
+              w.tv_weight, w.coarse_to_fine, w.init, w.blend]
+    # preprocess=False: Gradio would decode the photo with PIL before we see it, so a broken
+    # file would get its generic error; images.open_image gives the project's clear message.
+    # Uploaded paths are still checked to lie in Gradio's upload folder.
+    # Light handlers skip the one-job-at-a-time limit, so Stop and "add painting" answer at
+    # once while a run (this user's or another's) holds the slot.
+    quick = {"concurrency_limit": None, "show_progress": "hidden"}
+    job = w.run.click(_start_run, outputs=[w.run], **quick).then(
+        run_gatys, inputs=inputs, outputs=[result, progress], show_progress="hidden", preprocess=False,
+        concurrency_id=HEAVY_JOBS,  # one slot with video jobs (see app.build_app)
+    )
+    # Gradio 6.31's front end fires .then() only after success, so re-enable Run both ways.
+    job.then(end_run, outputs=[w.run], **quick)
+    job.failure(end_run, outputs=[w.run], **quick)
+    w.stop.click(STOPS.stop, **quick)
+
+
+def build_image_tab(models_folder=None) -> None:
+    """One photo, two ways to paint it: a pretrained network (instant) or Gatys (any painting).
+
+    models_folder: where the pretrained networks are (default zoo.PRETRAINED).
+    """
+    folder, styles, problem = tab_zoo(models_folder)  # an unreadable model card: say so, keep the app up
+    with gr.Tab("Image", id="image"):
+        gr.Markdown(
+            "Upload a photo, then click a pretrained style for an instant result, or choose any painting "
+            "under *Any painting (Gatys)*."
+        )
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1):
+                photo = gr.Image(
+                    label="Photo",
+                    type="filepath",
+                    image_mode=None,
+                    sources=["upload", "clipboard"],
+                    elem_id="photo",
+                    height=300,
+                )
+                gr.Examples(examples=[[str(p)] for p in EXAMPLE_PHOTOS], inputs=[photo], label="Example photos")
+            with gr.Column(scale=2):
+                with gr.Tabs(selected="instant", elem_id="image-modes"):
+                    with gr.Tab("Pretrained styles (instant)", id="instant", elem_id="instant-tab") as instant_tab:
+                        instant = _instant_widgets(styles, problem, folder)
+                    with gr.Tab("Any painting (Gatys)", id="gatys", elem_id="gatys-tab") as gatys_tab:
+                        gatys = _gatys_widgets()
+            with gr.Column(scale=1):
+                result = gr.Image(
+                    label="Result",
+                    type="numpy",
+                    format="png",
+                    interactive=False,
+                    buttons=["download", "fullscreen"],
+                    elem_id="result",
+                    height=300,
+                )
+                progress = gr.HTML(status_html("Ready."), elem_id="progress")
+
+        _wire_gatys(gatys, photo, result, progress)
+        if instant is not None:
+            # Photo changes re-run the instant style only while its sub-tab is the one showing.
+            instant_active = gr.State(True)
+            selected = gr.State(None)  # the clicked style's name
+            quick = {"concurrency_limit": None, "show_progress": "hidden", "queue": False}
+            instant_tab.select(lambda: True, outputs=[instant_active], **quick)
+            gatys_tab.select(lambda: False, outputs=[instant_active], **quick)
+            _wire_instant(instant, styles, folder, photo, result, progress, instant_active, selected)

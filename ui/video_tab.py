@@ -1,0 +1,266 @@
+"""The Video tab: a clip stylised by a pretrained network, with its sound kept."""
+
+from __future__ import annotations
+
+import html
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from styletransfer import fastvideo, live, video
+from styletransfer.errors import StyleTransferError
+from styletransfer.video import DamagedVideoError, VideoProgress, VideoResult
+
+from .common import (
+    ARCH_CHOICES,
+    HEAVY_JOBS,
+    StopRequests,
+    ZooStyle,
+    end_run,
+    jpeg_img,
+    onnx_network,
+    no_models_message,
+    page_error,
+    seconds_text,
+    starting_choice,
+    status_html,
+    tab_zoo,
+    uploaded_path,
+)
+
+VIDEO_PROGRESS_EVERY_S = 0.5  # progress lines (with a preview frame) at most twice a second
+VIDEO_PREVIEW_PX = 240  # long side of the preview frame in the progress line
+VIDEO_MIN_SCALE, VIDEO_MAX_SCALE = 0.1, 1.0  # never enlarged: a network adds no detail
+VIDEO_STOPS = StopRequests()  # its own flags: Stop in one tab must not end another tab's run
+AUDIO_TEXT = {"copied": "with its sound", "re-encoded": "with its sound (re-encoded to AAC)", "none": "no sound track"}
+
+
+def _video_progress_html(event: VideoProgress) -> str:
+    done, total = event.frames_done, event.total_frames
+    if total:
+        bar = f'<progress max="{total}" value="{min(done, total)}" style="width: 100%"></progress>'
+    else:
+        bar = '<progress style="width: 100%"></progress>'
+    parts = [
+        f"Frame {done}/{total}" if total else f"Frame {done}",
+        f"{event.fps:.2g} fps" if event.fps < 10 else f"{event.fps:.0f} fps",
+        f"about {seconds_text(event.seconds_left)} left" if event.seconds_left is not None else "length unknown",
+        f"{seconds_text(event.elapsed)} elapsed",
+    ]
+    preview = ""
+    if event.frame is not None:
+        preview = jpeg_img(live.encode_jpeg(event.frame, max_side=VIDEO_PREVIEW_PX), "the latest stylised frame",
+                           "display: block; margin-top: 6px")
+    return f'<div class="st-progress">{bar}{html.escape(" · ".join(parts))}{preview}</div>'
+
+
+def _video_result_text(result: VideoResult) -> str:
+    if result.stopped:
+        head = f"Stopped: the first {result.frames} frames ({result.duration:.1f} s) are saved"
+    else:
+        head = f"Done: {result.frames} frames ({result.duration:.1f} s)"
+    speed = f" ({result.frames / result.elapsed:.2g} fps)" if result.elapsed > 0 else ""
+    took = f"took {seconds_text(result.elapsed)}{speed}"
+    text = f"{head}, {result.width}×{result.height}, {AUDIO_TEXT[result.audio]} · {took}"
+    if result.damaged_packets:
+        text += f" · {result.damaged_packets} damaged parts of the input were skipped"
+    return text
+
+
+def video_job(source, style: ZooStyle | None, arch: str, strength, keep_colors, scale, temporal, folder: Path,
+              stop: threading.Event):
+    """Yield (video, download button, status HTML) triples while a video is stylised.
+
+    Raises StyleTransferError for bad input (before the network loads). After Stop, or when the
+    input breaks off, the frames done so far are a playable file, offered like a finished one.
+    """
+    src = uploaded_path(source)
+    if not src:
+        raise StyleTransferError("upload a video first (left, 'Video')")
+    if style is None:
+        raise StyleTransferError("choose a style first")
+    style.require(arch, folder)
+    name = Path(src).name
+    # Written outside Gradio's cache, which copies the result in when it is shown (and deletes
+    # that copy with the rest of its cache); this folder goes when the job ends.
+    workdir = Path(tempfile.mkdtemp(prefix="styletransfer-video-"))
+    try:
+        yield from _video_steps(src, style, arch, strength, keep_colors, scale, temporal, folder, stop, workdir)
+    except StyleTransferError as error:
+        # FFmpeg's messages quote the file's path: say only its name (server folders stay private).
+        raise StyleTransferError(str(error).replace(src, name).replace(str(workdir), "…")) from None
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _video_steps(src: str, style: ZooStyle, arch: str, strength, keep_colors, scale, temporal, folder: Path,
+                 stop: threading.Event, workdir: Path):
+    """video_job's steps, given the upload's path and a scratch folder for the output."""
+    name = Path(src).name
+    dst = workdir / f"{Path(src).stem}-{style.name}.mp4"
+    info = fastvideo.check(src, dst, strength=float(strength), scale=float(scale))
+    if stop.is_set():  # Stop pressed while waiting in the queue
+        yield gr.skip(), gr.skip(), status_html("Stopped before it started.")
+        return
+    width, height = video.output_size(info, float(scale))
+    length = f"{info.frames} frames" if info.frames else "a video"
+    yield None, gr.update(visible=False), status_html(
+        f"Loading the {style.label} network ({arch}) for {length} at {width}×{height}…", busy=True
+    )
+    net = onnx_network(style, arch, folder)  # all cores; 1.3-2.5x torch's speed (bench/fast.py)
+
+    latest: list[VideoProgress | None] = [None]
+    outcome: dict = {}
+    finished, abandoned = threading.Event(), threading.Event()
+
+    def work():
+        try:
+            outcome["result"] = fastvideo.stylize(
+                src, dst, net, strength=float(strength), keep_colors=bool(keep_colors), temporal=bool(temporal),
+                scale=float(scale), callback=lambda event: latest.__setitem__(0, event),
+                should_stop=lambda: stop.is_set() or abandoned.is_set(),
+            )
+        except BaseException as error:  # handed to the generator, which reports it
+            outcome["error"] = error
+        finally:
+            finished.set()
+
+    # The engine reports through a callback; a worker thread lets this generator stream the
+    # progress meanwhile.
+    worker = threading.Thread(target=work, name="video-job", daemon=True)
+    worker.start()
+    try:
+        sent = None
+        while not finished.wait(VIDEO_PROGRESS_EVERY_S):
+            event = latest[0]
+            if event is not None and event is not sent:
+                sent = event
+                yield gr.skip(), gr.skip(), _video_progress_html(event)
+    finally:
+        abandoned.set()  # the page went away (this generator was closed): end at the next frame
+        worker.join()
+
+    error = outcome.get("error")
+    if isinstance(error, DamagedVideoError):
+        result = error.result
+        status = (f"{name} is damaged or breaks off early: the {result.frames} frames that could be decoded "
+                  f"are saved. " + _video_result_text(result))
+        gr.Warning(f"{name} is damaged or breaks off early; the frames that could be decoded are saved.")
+    elif error is not None and stop.is_set() and latest[0] is None and isinstance(error, StyleTransferError):
+        yield gr.skip(), gr.skip(), status_html("Stopped before the first frame: nothing to save.")
+        return
+    elif error is not None:
+        raise error
+    else:
+        result = outcome["result"]
+        status = _video_result_text(result)
+    path = str(result.path)
+    # gr.update, not gr.DownloadButton(value=...): the constructor would copy the file into
+    # Gradio's cache at once, a copy outside the cache's clean-up.
+    yield path, gr.update(value=path, visible=True), status_html(status)
+
+
+@dataclass
+class VideoWidgets:
+    source: gr.Video
+    style: gr.Dropdown
+    arch: gr.Radio
+    strength: gr.Slider
+    keep_colors: gr.Checkbox
+    scale: gr.Slider
+    temporal: gr.Checkbox
+    run: gr.Button
+    stop: gr.Button
+    result: gr.Video
+    download: gr.DownloadButton
+    progress: gr.HTML
+
+
+def _video_widgets(styles: list[ZooStyle]) -> VideoWidgets:
+    first_style, first_arch = starting_choice(styles, "full")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1):
+            # Read with preprocess=False (see _wire_video), as the Image tab does: the engine
+            # opens the upload itself, so a bad file gets its one-line message.
+            source = gr.Video(label="Video", sources=["upload"], elem_id="video-input", height=300)
+        with gr.Column(scale=1):
+            style = gr.Dropdown(
+                [(s.caption, s.name) for s in styles], value=first_style, label="Style", elem_id="video-style"
+            )
+            arch = gr.Radio(ARCH_CHOICES, value=first_arch, label="Network", elem_id="video-arch")
+            strength = gr.Slider(
+                0.0, 1.0, value=1.0, step=0.05, label="Style strength", elem_id="video-strength",
+                info="0 = the video, 1 = the painting's style in full",
+            )
+            scale = gr.Slider(
+                VIDEO_MIN_SCALE, VIDEO_MAX_SCALE, value=VIDEO_MAX_SCALE, step=0.05, label="Output scale",
+                elem_id="video-scale", info="of the video's own size; 0.5 = half the width and height, 4× faster",
+            )
+            with gr.Row():
+                keep_colors = gr.Checkbox(value=False, label="Keep the video's colours", elem_id="video-keep-colors")
+                temporal = gr.Checkbox(
+                    value=True, label="Steady between frames", elem_id="video-temporal",
+                    info="temporal blending along the motion: far less flicker",
+                )
+            with gr.Row():
+                run = gr.Button("Run", variant="primary", elem_id="video-run")
+                stop = gr.Button("Stop", variant="stop", elem_id="video-stop")
+        with gr.Column(scale=1):
+            result = gr.Video(
+                label="Result", interactive=False, buttons=["download"], elem_id="video-result", height=300
+            )
+            download = gr.DownloadButton("Download the video", visible=False, elem_id="video-download")
+            progress = gr.HTML(status_html("Ready."), elem_id="video-progress")
+    return VideoWidgets(source, style, arch, strength, keep_colors, scale, temporal, run, stop, result, download,
+                        progress)
+
+
+def _wire_video(w: VideoWidgets, styles: list[ZooStyle], folder: Path) -> None:
+    by_name = {s.name: s for s in styles}
+
+    def start(request: gr.Request):
+        VIDEO_STOPS.arm(request)
+        # Shown until the job gets the slot (a Gatys run or another video may hold it).
+        waiting = status_html("Waiting for a free slot (one long job runs at a time)…", busy=True)
+        return gr.Button(interactive=False), waiting
+
+    def run(source, style_name, arch, strength, keep_colors, scale, temporal, request: gr.Request = None):
+        stop = VIDEO_STOPS.flag(request)
+        try:
+            yield from video_job(source, by_name.get(style_name), arch, strength, keep_colors, scale, temporal, folder,
+                                 stop)
+        except Exception as error:
+            status, popup = page_error(error, "video style transfer", "Try another video or style.")
+            yield gr.skip(), gr.skip(), status
+            raise popup from None
+        finally:
+            VIDEO_STOPS.release(request, stop)
+
+    quick = {"concurrency_limit": None, "show_progress": "hidden"}
+    inputs = [w.source, w.style, w.arch, w.strength, w.keep_colors, w.scale, w.temporal]
+    job = w.run.click(start, outputs=[w.run, w.progress], **quick).then(
+        run, inputs=inputs, outputs=[w.result, w.download, w.progress], show_progress="hidden", preprocess=False,
+        concurrency_id=HEAVY_JOBS,
+    )
+    job.then(end_run, outputs=[w.run], **quick)
+    job.failure(end_run, outputs=[w.run], **quick)
+    w.stop.click(VIDEO_STOPS.stop, **quick)
+
+
+def build_video_tab(models_folder=None) -> None:
+    """Upload a clip, download it stylised by a pretrained network, with its sound."""
+    folder, styles, problem = tab_zoo(models_folder)
+    with gr.Tab("Video", id="video"):
+        gr.Markdown(
+            "Upload a clip: every frame is repainted by a pretrained network and the sound is kept. "
+            "On a CPU the full network manages about a frame a second at 640×360 (the lite one is several "
+            "times faster); Stop keeps the frames done so far as a shorter video."
+        )
+        if not styles:
+            gr.Markdown(no_models_message(folder, problem), elem_id="video-zoo-empty")
+            return
+        _wire_video(_video_widgets(styles), styles, folder)
