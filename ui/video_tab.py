@@ -257,8 +257,8 @@ def build_video_tab(models_folder=None) -> None:
     with gr.Tab("Video", id="video"):
         gr.Markdown(
             "Upload a clip: every frame is repainted by a pretrained network and the sound is kept. "
-            "On a CPU the full network manages about a frame a second at 640×360 (the lite one is several "
-            "times faster); Stop keeps the frames done so far as a shorter video."
+            "On a 2-core CPU, 640×360 runs at about 2 frames a second with the full network and 10 with "
+            "the lite one (bench/video.py); Stop keeps the frames done so far as a shorter video."
         )
         if not styles:
             gr.Markdown(no_models_message(folder, problem), elem_id="video-zoo-empty")
