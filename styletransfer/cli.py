@@ -200,7 +200,9 @@ def _add_video(subparsers) -> None:
     p.add_argument("--strength", type=float, default=1.0, help="0 = video, 1 = full style (default 1)")
     p.add_argument("--keep-colors", action="store_true", help="keep the video's colours")
     p.add_argument("--scale", type=float, default=1.0, help="output size relative to the input (default 1)")
-    p.add_argument("--backend", default="onnxruntime", choices=["onnxruntime", "torch"], help="where the network runs (default onnxruntime: faster on a CPU)")
+    p.add_argument("--backend", default="auto", choices=["auto", "onnxruntime", "torch"],
+                   help="where the network runs (default auto: torch on a GPU when there is one, else onnxruntime)")
+    p.add_argument("--batch-size", type=int, help="frames per network call (default 8 on a GPU, 1 on a CPU)")
     p.add_argument("--hub-repo", help="Hugging Face Hub repo to look in when the model is not in pretrained/")
     p.add_argument("--models-folder", help=argparse.SUPPRESS)  # tests: a folder of models other than pretrained/
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -247,6 +249,7 @@ def _run_video(args) -> int:
                 scale=args.scale,
                 callback=progress,
                 should_stop=lambda: bool(interrupted),
+                batch_size=args.batch_size,
             )
     finally:
         signal.signal(signal.SIGINT, previous)

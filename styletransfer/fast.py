@@ -11,7 +11,7 @@ from styletransfer.transformer import TransformerNet
 
 
 def apply(net: TransformerNet | OnnxModel, photo: torch.Tensor, *, strength: float = 1.0, keep_colors: bool = False) -> torch.Tensor:
-    """(1, 3, H, W) in [0, 1] -> the same size, stylised.
+    """(B, 3, H, W) in [0, 1] -> the same size, stylised (on the network's device, returned on the photo's).
 
     strength blends the stylised image with the photo (0 = photo, 1 = the model's output);
     keep_colors puts the photo's chroma back under the painting's luminance.
@@ -19,10 +19,16 @@ def apply(net: TransformerNet | OnnxModel, photo: torch.Tensor, *, strength: flo
     if not 0 <= strength <= 1:
         raise StyleTransferError(f"style strength must be 0..1, got {strength}")
     with torch.inference_mode():
-        styled = net(photo)
+        styled = net(photo.to(_device(net), non_blocking=True)).to(photo.device)
         if keep_colors:
             styled = colors.with_chroma_of(styled, photo)
         return torch.lerp(photo, styled, strength).clamp(0, 1)
+
+
+def _device(net) -> torch.device:
+    """Where a torch network's weights are (a GPU for video batches); onnxruntime runs on the CPU."""
+    weights = next(net.parameters(), None) if isinstance(net, torch.nn.Module) else None
+    return weights.device if weights is not None else torch.device("cpu")
 
 
 def stylize_file(net: TransformerNet, source, *, size: int | None = None, strength: float = 1.0, keep_colors: bool = False) -> torch.Tensor:

@@ -12,21 +12,34 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+import torch
+
 from styletransfer import fast, runtime, video, weights
 from styletransfer.errors import StyleTransferError
 
-BACKENDS = ("onnxruntime", "torch")
+BACKENDS = ("auto", "onnxruntime", "torch")
+GPU_BATCH = 8  # frames per network call on a GPU; a CPU gains nothing from batches (bench/video.py)
 
 
-def network(net, name: str, backend: str = "onnxruntime", *, threads: int | None = None):
-    """The network a video goes through: in onnxruntime by default, exported once per weights to
-    the cache (1.3x torch's speed for full, 2.5x for lite at 640x360 here: bench/fast.py), or the
-    torch module itself."""
+def network(net, name: str, backend: str = "auto", *, threads: int | None = None):
+    """The network a video goes through.
+
+    auto: torch on the GPU when there is one, else onnxruntime. onnxruntime: exported once per
+    weights to the cache, 1.3x torch's speed for full and 2.5x for lite at 640x360 on the 2-core
+    CPU (bench/fast.py). torch: the module itself, on the GPU when there is one.
+    """
     if backend not in BACKENDS:
-        raise StyleTransferError(f"unknown backend {backend!r}: choose {' or '.join(BACKENDS)}")
-    if backend == "torch":
-        return net
+        raise StyleTransferError(f"unknown backend {backend!r}: choose {', '.join(BACKENDS)}")
+    gpu = torch.cuda.is_available()
+    if backend == "torch" or (backend == "auto" and gpu):
+        return net.cuda() if gpu else net
     return runtime.onnx_model(net, name, weights.cache_dir() / "onnx", threads=threads)
+
+
+def batch_size_for(net) -> int:
+    """GPU_BATCH for a network on a GPU, else 1."""
+    on_gpu = isinstance(net, torch.nn.Module) and any(p.is_cuda for p in net.parameters())
+    return GPU_BATCH if on_gpu else 1
 
 
 def check(src, dst, *, strength: float = 1.0, scale: float = 1.0) -> video.VideoInfo:
@@ -50,12 +63,15 @@ def stylize(
     scale: float = 1.0,
     callback: Callable[[video.VideoProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    batch_size: int | None = None,
 ) -> video.VideoResult:
     """Stylise ``src`` with ``net`` (a zoo network or an OnnxModel) into the .mp4 ``dst``.
 
     temporal: blend each frame with the previous output along the optical flow
     (temporal.TemporalBlender), which removes most of the flicker of per-frame stylisation.
-    The rest as in video.stylize_video (stop, progress, damaged input).
+    batch_size: frames per network call (default: batch_size_for(net)); the blender still
+    sees them one by one, in order. The rest as in video.stylize_video (stop, progress,
+    damaged input).
     """
     blender = None
     if temporal:
@@ -70,4 +86,5 @@ def stylize(
         postprocess=blender,
         callback=callback,
         should_stop=should_stop,
+        batch_size=batch_size if batch_size is not None else batch_size_for(net),
     )

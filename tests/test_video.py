@@ -284,6 +284,51 @@ def test_postprocess_gets_input_and_stylised_in_order(clips, tmp_path):
         assert psnr(frame, got) > 30
 
 
+@pytest.mark.parametrize("batch_size", [3, 5])
+def test_batches_give_the_frames_of_one_at_a_time(clips, tmp_path, batch_size):
+    """12 frames in batches of 3 (even) or 5 (a shorter last batch): same frames, same order."""
+    seen = []
+
+    def invert(x):
+        seen.append(x.shape[0])
+        return 1 - x
+
+    def record(into):
+        def post(frame, styled):
+            into.append(styled.copy())
+            return styled
+        return post
+
+    one, batched = [], []
+    video.stylize_video(clips["audio"], tmp_path / "one.mp4", invert, scale=0.25, postprocess=record(one))
+    assert seen == [1] * 12
+    seen.clear()
+    result = video.stylize_video(clips["audio"], tmp_path / "batched.mp4", invert, scale=0.25,
+                                 postprocess=record(batched), batch_size=batch_size)
+    assert seen == [batch_size] * (12 // batch_size) + ([12 % batch_size] if 12 % batch_size else [])
+    assert result.frames == 12 and len(batched) == 12
+    for a, b in zip(one, batched, strict=True):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("batch_size", [0, -2, 1.5])
+def test_bad_batch_size(clips, tmp_path, batch_size):
+    with pytest.raises(StyleTransferError, match="batch size"):
+        video.stylize_video(clips["audio"], tmp_path / "out.mp4", identity, batch_size=batch_size)
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_fastvideo_batches_only_on_a_gpu():
+    from styletransfer import fastvideo
+    from styletransfer.transformer import TransformerConfig, build
+
+    net = build(TransformerConfig(arch="lite"))
+    assert fastvideo.batch_size_for(net) == 1  # this machine has no GPU: batches gain nothing on a CPU
+    assert fastvideo.network(net, "x", "torch") is net
+    with pytest.raises(StyleTransferError, match="unknown backend"):
+        fastvideo.network(net, "x", "tensorrt")
+
+
 def test_progress_events_count_frames(clips, tmp_path):
     events = []
     video.stylize_video(clips["audio"], tmp_path / "out.mp4", identity, scale=0.25, callback=events.append)
