@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
+import torch
 
 from styletransfer import fastvideo, live, video
 from styletransfer.errors import StyleTransferError
@@ -22,6 +23,7 @@ from .common import (
     ZooStyle,
     end_run,
     jpeg_img,
+    load_model,
     onnx_network,
     no_models_message,
     page_error,
@@ -111,7 +113,10 @@ def _video_steps(src: str, style: ZooStyle, arch: str, strength, keep_colors, sc
     yield None, gr.update(visible=False), status_html(
         f"Loading the {style.label} network ({arch}) for {length} at {width}×{height}…", busy=True
     )
-    net = onnx_network(style, arch, folder)  # all cores; 1.3-2.5x torch's speed (bench/fast.py)
+    if torch.cuda.is_available():  # a GPU Space: torch on the GPU, frames in batches (fastvideo.GPU_BATCH)
+        net = fastvideo.network(load_model(style, arch, folder), f"{style.name}.{arch}", "torch")
+    else:
+        net = onnx_network(style, arch, folder)  # all cores; 1.3-2.5x torch's speed (bench/fast.py)
 
     latest: list[VideoProgress | None] = [None]
     outcome: dict = {}
