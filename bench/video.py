@@ -24,7 +24,7 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from styletransfer import fastvideo, runtime, video, zoo  # noqa: E402
+from styletransfer import fastvideo, video, zoo  # noqa: E402
 from styletransfer.errors import StyleTransferError  # noqa: E402
 from styletransfer.transformer import TransformerConfig, build  # noqa: E402
 from bench.report import markdown_table, rows_from_child  # noqa: E402
@@ -33,14 +33,13 @@ VIDEOS = REPO.parent / "shared" / "data" / "videos"
 WARMUP_FRAMES = 3
 
 
-def network(arch: str, backend: str, tmp: Path, threads: int):
+def network(arch: str, backend: str, threads: int):
+    """The network as the video command prepares it (fastvideo.network: the same ONNX cache)."""
     try:
         net, _ = zoo.load("starry_night", arch)
     except StyleTransferError:
         net = build(TransformerConfig(arch=arch)).eval()
-    if backend == "onnxruntime":
-        return runtime.OnnxModel(runtime.export_onnx(net, tmp / f"{arch}.onnx"), threads=threads)
-    return net
+    return fastvideo.network(net, f"bench.{arch}", backend, threads=threads)
 
 
 def fps(src: Path, net, scale: float, frames: int, temporal: bool, out: Path) -> float:
@@ -65,7 +64,7 @@ def time_cell(src: Path, info, size: str, arch: str, backend: str, args) -> list
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        net = network(arch, backend, tmp, args.threads)
+        net = network(arch, backend, args.threads)
         for temporal in (False, True):
             rate = fps(src, net, scale, args.frames, temporal, tmp / "out.mp4")
             rows.append([size, arch, backend, "blend" if temporal else "off", f"{rate:.2f}", f"{1000 / rate:.1f}"])

@@ -217,8 +217,6 @@ def _run_video(args) -> int:
     from styletransfer import fastvideo, zoo
 
     output = Path(args.output)
-    if not 0 <= args.strength <= 1:
-        raise StyleTransferError(f"--strength must be 0..1, got {args.strength}")
     # Bad input fails here, in one line, before the model loads.
     info = fastvideo.check(args.input, output, strength=args.strength, scale=args.scale)
     net, card = zoo.load(args.style, args.arch, folder=args.models_folder, hub_repo=args.hub_repo)

@@ -19,13 +19,13 @@ def apply(net: TransformerNet | OnnxModel, photo: torch.Tensor, *, strength: flo
     if not 0 <= strength <= 1:
         raise StyleTransferError(f"style strength must be 0..1, got {strength}")
     with torch.inference_mode():
-        styled = net(photo.to(_device(net), non_blocking=True)).to(photo.device)
+        styled = net(photo.to(device_of(net), non_blocking=True)).to(photo.device)
         if keep_colors:
             styled = colors.with_chroma_of(styled, photo)
         return torch.lerp(photo, styled, strength).clamp(0, 1)
 
 
-def _device(net) -> torch.device:
+def device_of(net) -> torch.device:
     """Where a torch network's weights are (a GPU for video batches); onnxruntime runs on the CPU."""
     weights = next(net.parameters(), None) if isinstance(net, torch.nn.Module) else None
     return weights.device if weights is not None else torch.device("cpu")

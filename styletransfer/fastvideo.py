@@ -38,8 +38,7 @@ def network(net, name: str, backend: str = "auto", *, threads: int | None = None
 
 def batch_size_for(net) -> int:
     """GPU_BATCH for a network on a GPU, else 1."""
-    on_gpu = isinstance(net, torch.nn.Module) and any(p.is_cuda for p in net.parameters())
-    return GPU_BATCH if on_gpu else 1
+    return GPU_BATCH if fast.device_of(net).type == "cuda" else 1
 
 
 def check(src, dst, *, strength: float = 1.0, scale: float = 1.0) -> video.VideoInfo:
