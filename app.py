@@ -4,7 +4,7 @@
 
 The Image tab paints a photo two ways: instantly with a pretrained network from the model zoo
 (pretrained/, or $STYLETRANSFER_PRETRAINED), or with Gatys optimisation for any painting.
-The Video tab stylises an uploaded clip with a zoo network (sound kept); the Webcam tab
+The Video tab stylizes an uploaded clip with a zoo network (sound kept); the Webcam tab
 repaints the browser's camera live.
 
 This file only puts the app together and serves it. Each tab lives in its own module in ui/

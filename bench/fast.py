@@ -1,6 +1,6 @@
 """Feed-forward networks: milliseconds per frame and frames per second, torch vs onnxruntime.
 
-    python bench/fast.py [--sizes 256x256 640x360 1280x720 1920x1080] [--seconds 3]
+    python -m bench.fast [--sizes 256x256 640x360 1280x720 1920x1080] [--seconds 3]
 
 Speed does not depend on what a network learned, so freshly initialised networks are timed
 (trained zoo models time the same). On a machine with CUDA, torch on the GPU is added.
@@ -19,15 +19,12 @@ import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from styletransfer import runtime  # noqa: E402
-from styletransfer.transformer import ARCHS, TransformerConfig, build, count_macs  # noqa: E402
-from bench.report import markdown_table, rows_from_child  # noqa: E402
+from bench.report import markdown_table, rows_from_child
+from styletransfer.networks import Network
+from styletransfer.networks.transformer import ARCHS, TransformerConfig, build, count_macs
 
 
 def median_seconds(run, seconds: float, warmup: int = 2) -> float:
@@ -46,25 +43,23 @@ def time_backend(backend: str, args) -> list[list[str]]:
     torch.set_num_threads(args.threads)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        os.environ["STYLETRANSFER_CACHE"] = tmp  # a fresh export, not one cached by an earlier run
         for arch in args.archs:
-            net = build(TransformerConfig(arch=arch)).eval()
-            if backend == "onnxruntime":
-                model = runtime.OnnxModel(runtime.export_onnx(net, Path(tmp) / f"{arch}.onnx"), threads=args.threads)
-            elif backend == "cuda":
-                gpu = net.cuda()
-
-                def model(x, gpu=gpu):
-                    y = gpu(x.cuda(non_blocking=True))
-                    torch.cuda.synchronize()
-                    return y
-            else:
-                model = net
+            device = "cuda" if backend == "cuda" else "cpu"
+            network = Network.from_module(build(TransformerConfig(arch=arch)), f"bench.{arch}",
+                                          "onnxruntime" if backend == "onnxruntime" else "torch",
+                                          device=device, threads=args.threads)
             for size in args.sizes:
                 width, height = map(int, size.split("x"))
-                image = torch.rand(1, 3, height, width)
+                image = torch.rand(1, 3, height, width).numpy()
+
+                def run():
+                    network.run(image)  # what the frame path calls: numpy in, numpy out
+                    if device == "cuda":
+                        torch.cuda.synchronize()
+
                 gmacs = count_macs(build(TransformerConfig(arch=arch)), height, width) / 1e9
-                with torch.inference_mode():
-                    seconds = median_seconds(lambda: model(image), args.seconds)
+                seconds = median_seconds(run, args.seconds)
                 rows.append([arch, size, f"{gmacs:.2f}", backend, f"{seconds * 1e3:.1f}", f"{1 / seconds:.1f}"])
                 print("  done:", " | ".join(rows[-1]), file=sys.stderr, flush=True)
     return rows
@@ -87,7 +82,7 @@ def main():
     for backend in backends:
         for arch in args.archs:
             for size in args.sizes:
-                rows += rows_from_child(__file__, ["--backend", backend, "--sizes", size, "--archs", arch,
+                rows += rows_from_child(__spec__.name, ["--backend", backend, "--sizes", size, "--archs", arch,
                                                    "--seconds", str(args.seconds), "--threads", str(args.threads)])
     rows.sort(key=lambda r: (args.archs.index(r[0]), args.sizes.index(r[1]), backends.index(r[3])))
 

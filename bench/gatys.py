@@ -1,6 +1,6 @@
 """Gatys et al.: speed and loss of single-scale vs coarse-to-fine, L-BFGS vs Adam.
 
-    python bench/gatys.py [--sizes 256 512] [--steps 100] [--seconds 30]
+    python -m bench.gatys [--sizes 256 512] [--steps 100] [--seconds 30]
 
 Every run's image is scored with the same full-resolution loss (upsampled first when a
 coarse-to-fine run is still at a coarse scale), so the numbers compare. Scoring time is
@@ -18,12 +18,11 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from styletransfer import images  # noqa: E402
-from styletransfer.gatys import GatysConfig, Targets, iterate  # noqa: E402
-from styletransfer.lossnet import deepest, pretrained_vgg16  # noqa: E402
-from bench.report import markdown_table  # noqa: E402
+from bench.report import markdown_table
+from styletransfer.gatys import GatysConfig, iterate
+from styletransfer.io import images
+from styletransfer.perceptual.loss import LossWeights, PerceptualLoss
+from styletransfer.perceptual.vgg import deepest, pretrained_vgg16
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 # name: (config overrides, step budget as a multiple of --steps). Coarse steps are cheap,
@@ -42,7 +41,9 @@ def run(content, style, config, net, eval_every):
     """Returns per-step times at the final scale and a curve of (optimisation seconds, losses)."""
     photo = images.resize_long_side(content, config.size)
     painting = images.resize_long_side(style, config.size)
-    judge = Targets(net, photo, [painting], config)
+    judge = PerceptualLoss([painting], content_layers=config.content_layers, style_layers=config.style_layers,
+                           weights=LossWeights(config.content_weight, config.style_weight, config.tv_weight), lossnet=net)
+    target = judge.encode_content(photo)
     curve, step_times, scoring = [], [], 0.0
     last = time.perf_counter()
     for event in iterate(content, [style], config, lossnet=net):
@@ -52,7 +53,7 @@ def run(content, style, config, net, eval_every):
         if event.step % eval_every == 0 or event.done:
             image = images.resize_to(event.image, tuple(photo.shape[-2:]))
             with torch.no_grad():
-                losses = {k: float(v) for k, v in judge.losses(net, image).items()}
+                losses = {k: float(v) for k, v in judge(image, target).items()}
             curve.append((event.elapsed - scoring, losses))
             scoring += time.perf_counter() - now
         last = time.perf_counter()

@@ -1,17 +1,17 @@
 """Quality of the zoo's models: style and content loss of full and lite next to Gatys.
 
-    python bench/quality.py [--folder pretrained/] [--only NAME ...] [--photos 4] [--size 512]
+    python -m bench.quality [--folder pretrained/] [--only NAME ...] [--photos 4] [--size 512]
                             [--gatys-steps 100] [--out artifacts/quality/]
 
-For every style in the zoo and every held-out photo (train.HELD_OUT_PHOTOS: never trained
-on), the full and lite outputs and a Gatys result for the same photo and painting are scored
+For every style in the zoo and every held-out photo (the photos its card's training config
+excluded: never trained on), the full and lite outputs and a Gatys result for the same photo and painting are scored
 with one yardstick, so the numbers compare across methods:
 
-- style loss: mean over relu1_2, relu2_2, relu3_3, relu4_3 of losses.relative_mse between the
-  output's Gram matrix and the painting's, the painting at the card's style_size (the size
+- style loss: the perceptual loss's style term (perceptual/loss.py: relative Gram error averaged
+  over relu1_2, relu2_2, relu3_3, relu4_3), output against the painting, the painting at the card's style_size (the size
   the networks were trained against). Gatys runs with style_scale = style_size / size, so it
   optimises toward that same painting.
-- content loss: losses.relative_mse of features at relu2_2 (the networks' training target)
+- content loss: perceptual.loss.relative_mse of features at relu2_2 (the networks' training target)
   and at relu4_2 (Gatys'), output against the photo.
 
 Lower is better for both; they pull against each other, so read them together and look at
@@ -32,21 +32,19 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from styletransfer import fast, gatys, images, zoo  # noqa: E402
-from styletransfer.errors import StyleTransferError  # noqa: E402
-from styletransfer.lossnet import VGG16Features, deepest, pretrained_vgg16  # noqa: E402
-from styletransfer.losses import gram_matrix, relative_mse  # noqa: E402
-from styletransfer.train import HELD_OUT_PHOTOS, IMAGE_SUFFIXES  # noqa: E402
-from styletransfer.transformer import ARCHS  # noqa: E402
-from bench.report import markdown_table  # noqa: E402
+from bench.report import markdown_table
+from styletransfer import gatys
+from styletransfer.errors import StyleTransferError
+from styletransfer.io import images
+from styletransfer.io.images import IMAGE_SUFFIXES
+from styletransfer.networks import ARCHS, load_network, zoo
+from styletransfer.perceptual.loss import STYLE_LAYERS, PerceptualLoss, relative_mse
+from styletransfer.perceptual.vgg import VGG16Features, deepest, pretrained_vgg16
+from styletransfer.training import TrainConfig
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"
-STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 CONTENT_LAYERS = ("relu2_2", "relu4_2")
-DEFAULT_STYLE_SIZE = 512  # train.TrainConfig.style_size
 METHODS = (*ARCHS, "gatys")
 
 
@@ -58,18 +56,9 @@ def lossnet() -> VGG16Features:
     return pretrained_vgg16(last_layer=deepest((*STYLE_LAYERS, *CONTENT_LAYERS)))
 
 
-@torch.no_grad()
-def style_targets(net: VGG16Features, painting: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The painting's Gram matrices, encoded once and reused for every output."""
-    features = net(painting, STYLE_LAYERS)
-    return {name: gram_matrix(features[name].float()) for name in STYLE_LAYERS}
-
-
-@torch.no_grad()
-def style_loss(net: VGG16Features, image: torch.Tensor, targets: dict[str, torch.Tensor]) -> float:
-    """Mean relative Gram error over STYLE_LAYERS; 0 for the painting itself."""
-    features = net(image, STYLE_LAYERS)
-    return statistics.fmean(float(relative_mse(gram_matrix(features[n].float()), targets[n])) for n in STYLE_LAYERS)
+def yardstick(net: VGG16Features, painting: torch.Tensor) -> PerceptualLoss:
+    """The perceptual loss against one painting, its Gram matrices encoded once."""
+    return PerceptualLoss([painting], content_layers=CONTENT_LAYERS, style_layers=STYLE_LAYERS, lossnet=net)
 
 
 @torch.no_grad()
@@ -83,17 +72,26 @@ def content_losses(net: VGG16Features, image: torch.Tensor, photo: torch.Tensor)
 # ------------------------------------------------------------------------------ inputs
 
 
-def held_out_photos(folder: Path, count: int) -> list[Path]:
-    """The first ``count`` photos (sorted by name) that no zoo model was trained on."""
+def held_out_photos(folder: Path, count: int, patterns: tuple[str, ...]) -> list[Path]:
+    """The first ``count`` photos (sorted by name) matching ``patterns``: the photos the zoo's
+    training excluded (its cards' train_config["exclude"])."""
     if not folder.is_dir():
         raise StyleTransferError(f"photo folder not found: {folder}; pass --photo-dir")
+    if not patterns:
+        raise StyleTransferError("the models' cards name no held-out photos (train_config['exclude']): nothing is safe to judge on")
     found = sorted(
         p for p in folder.iterdir()
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and any(fnmatch.fnmatch(p.name, x) for x in HELD_OUT_PHOTOS)
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and any(fnmatch.fnmatch(p.name, x) for x in patterns)
     )
     if not found:
-        raise StyleTransferError(f"no held-out photos ({', '.join(HELD_OUT_PHOTOS)}) in {folder}; pass --photo-dir")
+        raise StyleTransferError(f"no held-out photos ({', '.join(patterns)}) in {folder}; pass --photo-dir")
     return found[:count]
+
+
+def held_out_patterns(styles: dict[str, dict[str, zoo.ModelCard]]) -> tuple[str, ...]:
+    """Photo patterns every measured model's training excluded."""
+    excluded = [set(card.train_config.get("exclude", ())) for cards in styles.values() for card in cards.values()]
+    return tuple(sorted(set.intersection(*excluded))) if excluded else ()
 
 
 def painting_path(card: zoo.ModelCard) -> Path:
@@ -166,10 +164,10 @@ def measure_style(name, cards, photos, args, net, progress) -> tuple[dict[str, d
     """Averages {method: {metric: value}} over the photos, and the contact-sheet rows."""
     first = next(iter(cards.values()))
     path = painting_path(first)
-    style_size = int(first.train_config.get("style_size", DEFAULT_STYLE_SIZE))
+    style_size = int(first.train_config.get("style_size", TrainConfig().style_size))
     painting = images.load_tensor(path, long_side=style_size)
-    targets = style_targets(net, painting)
-    models = {arch: zoo.load(name, arch, folder=args.folder)[0] for arch in ARCHS if arch in cards}
+    loss = yardstick(net, painting)
+    models = {arch: load_network(name, arch, folder=args.folder) for arch in ARCHS if arch in cards}
     methods = [m for m in METHODS if m in models or (m == "gatys" and args.gatys_steps > 0)]
     # Gatys matches the painting at size * style_scale: make that the yardstick's style_size.
     scale = min(4.0, max(0.05, style_size / args.size))
@@ -183,17 +181,17 @@ def measure_style(name, cards, photos, args, net, progress) -> tuple[dict[str, d
         photo = images.load_tensor(photo_path, long_side=args.size)
         if k == 0:
             for model in models.values():  # untimed warm-up: first-call allocations are not the net's speed
-                fast.apply(model, photo)
+                model(photo)
         outputs = {}
         for method in methods:
             start = time.perf_counter()
             if method == "gatys":
                 output = gatys.stylize(photo, [painting], config, lossnet=net)
             else:
-                output = fast.apply(models[method], photo)
+                output = models[method](photo)
             seconds = time.perf_counter() - start
             outputs[method] = output
-            scores[method].append({"style": style_loss(net, output, targets), **content_losses(net, output, photo), "seconds": seconds})
+            scores[method].append({"style": loss.style_distance(output), **content_losses(net, output, photo), "seconds": seconds})
             progress.update(1)
         sheet_rows.append([painting, photo, *(outputs.get(m) for m in METHODS)])
     averages = {m: {key: statistics.fmean(s[key] for s in runs) for key in runs[0]} for m, runs in scores.items()}
@@ -221,7 +219,7 @@ def main():
 
     try:
         styles = zoo_styles(args.folder, args.only)
-        photos = held_out_photos(args.photo_dir, args.photos)
+        photos = held_out_photos(args.photo_dir, args.photos, held_out_patterns(styles))
         for cards in styles.values():
             painting_path(next(iter(cards.values())))  # fail now, not after an hour
         net = lossnet()

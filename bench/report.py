@@ -9,8 +9,9 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |" for row in lines)
 
 
-def rows_from_child(script: str, args: list[str]) -> list[list[str]]:
-    """Run `python SCRIPT ARGS...` and return the table rows it prints as JSON on its last line.
+def rows_from_child(module: str, args: list[str]) -> list[list[str]]:
+    """Run `python -m MODULE ARGS...` (from the repository root) and return the table rows it
+    prints as JSON on its last line.
 
     Timed cells run in processes of their own: torch's and onnxruntime's idle worker threads
     spin, and a session left over from the cell before slows the next one down (lite in
@@ -19,6 +20,8 @@ def rows_from_child(script: str, args: list[str]) -> list[list[str]]:
     import json
     import subprocess
     import sys
+    from pathlib import Path
 
-    child = subprocess.run([sys.executable, script, *args], stdout=subprocess.PIPE, text=True, check=True)
+    root = Path(__file__).resolve().parent.parent
+    child = subprocess.run([sys.executable, "-m", module, *args], stdout=subprocess.PIPE, text=True, check=True, cwd=root)
     return json.loads(child.stdout.strip().splitlines()[-1])

@@ -1,6 +1,6 @@
-"""Temporal stability of stylised video: warping error, contrast and style loss per method.
+"""Temporal stability of stylized video: warping error, contrast and style loss per method.
 
-    python bench/temporal.py [--styles starry_night] [--archs lite full] [--frames 40]
+    python -m bench.temporal [--styles starry_night] [--archs lite full] [--frames 40]
                              [--width 480] [--stable MODEL ...] [--clips fox.mp4 ...]
 
 For each clip in ../shared/data/videos (first --frames frames, scaled to --width) and each
@@ -34,14 +34,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from bench.quality import lossnet, painting_path, yardstick
+from bench.report import markdown_table
+from styletransfer import metrics
+from styletransfer.io import images
+from styletransfer.networks import load_network
+from styletransfer.video.blend import TemporalBlender
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
-
-from quality import lossnet, painting_path, style_loss, style_targets  # noqa: E402
-from bench.report import markdown_table  # noqa: E402
-
-from styletransfer import fast, images, temporal, train, zoo  # noqa: E402
 
 VIDEOS = REPO.parent / "shared" / "data" / "videos"
 
@@ -61,25 +61,23 @@ def read_clip(path: Path, frames: int, width: int) -> list[np.ndarray]:
 
 
 def load_stable(model: str, arch: str):
-    """(label, net) of a stability-trained model: a file, or a zoo name."""
+    """(label, network) of a stability-trained model: a checkpoint.pt, a .safetensors, or a zoo name."""
     path = Path(model)
-    if path.suffix in (".pt", ".safetensors"):
-        label = path.parent.name if path.name == train.CHECKPOINT else path.stem
-        return label, train.load_model(path)
-    return model, zoo.load(model, arch)[0]
+    label = (path.parent.name if path.suffix == ".pt" else path.stem) if path.suffix in (".pt", ".safetensors") else model
+    return label, load_network(model, arch)
 
 
-def stylise(net, frames: list[np.ndarray]) -> list[np.ndarray]:
-    return [images.to_numpy(fast.apply(net, images.to_tensor(f))) for f in frames]
+def stylize(network, frames: list[np.ndarray]) -> list[np.ndarray]:
+    return [network.stylize(f) for f in frames]
 
 
 def blended(inputs: list[np.ndarray], styled: list[np.ndarray]) -> list[np.ndarray]:
-    blender = temporal.TemporalBlender()
+    blender = TemporalBlender()
     return [blender(a, b) for a, b in zip(inputs, styled)]
 
 
-def mean_style_loss(vgg, targets, frames: list[np.ndarray], every: int = 10) -> float:
-    return statistics.fmean(style_loss(vgg, images.to_tensor(f), targets) for f in frames[::every])
+def mean_style_loss(loss, frames: list[np.ndarray], every: int = 10) -> float:
+    return statistics.fmean(loss.style_distance(images.to_tensor(f)) for f in frames[::every])
 
 
 def main(argv=None) -> None:
@@ -99,29 +97,30 @@ def main(argv=None) -> None:
     rows = []
     for clip in args.clips:
         inputs = read_clip(VIDEOS / clip, args.frames, args.width)
-        flows = temporal.video_flows(inputs, "medium")
+        flows = metrics.video_flows(inputs, "medium")
         for name in args.styles:
             outputs = {}
             for arch in args.archs:
-                net, card = zoo.load(name, arch)
-                per_frame = stylise(net, tqdm(inputs, desc=f"{clip} {name} {arch}", leave=False))
+                network = load_network(name, arch)
+                card = network.card
+                per_frame = stylize(network, tqdm(inputs, desc=f"{clip} {name} {arch}", leave=False))
                 outputs[f"{arch} per-frame"] = per_frame
                 outputs[f"{arch} blend"] = blended(inputs, per_frame)
-            for label, net in stable:
-                arch = net.config.arch
-                outputs[f"{arch} stable {label}"] = frames = stylise(net, inputs)
+            for label, network in stable:
+                arch = network.card.arch
+                outputs[f"{arch} stable {label}"] = frames = stylize(network, inputs)
                 outputs[f"{arch} stable {label} + blend"] = blended(inputs, frames)
             painting = images.load_tensor(painting_path(card), long_side=card.train_config.get("style_size", 512))
-            targets = style_targets(vgg, painting)
+            loss = yardstick(vgg, painting)
             base = {}
             for method, frames in outputs.items():
                 arch = method.split()[0]
-                e = temporal.warping_error(None, frames, flows=flows)
-                c = temporal.contrast(frames)
+                e = metrics.warping_error(None, frames, flows=flows)
+                c = metrics.contrast(frames)
                 if method.endswith("per-frame"):
                     base[arch] = (e, c)
                 e0, c0 = base[arch]
-                rows.append([clip, f"{name} {method}", f"{e * 1e3:.3f}", f"{e / e0:.2f}", f"{c:.4f}", f"{(c / c0 - 1) * 100:+.1f}%", f"{mean_style_loss(vgg, targets, frames):.4f}"])
+                rows.append([clip, f"{name} {method}", f"{e * 1e3:.3f}", f"{e / e0:.2f}", f"{c:.4f}", f"{(c / c0 - 1) * 100:+.1f}%", f"{mean_style_loss(loss, frames):.4f}"])
             print(" | ".join(rows[-1]), file=sys.stderr)
 
     header = ["clip", "method", "E_warp (x1e-3)", "vs per-frame", "contrast", "contrast change", "style loss"]

@@ -1,7 +1,7 @@
 """Video throughput: frames per second through the whole pipeline (decode, network,
 temporal blending, H.264 encode, audio copy), as `python -m styletransfer video` runs it.
 
-    python bench/video.py [--sizes 640x360 1280x720] [--archs lite full] [--frames 60]
+    python -m bench.video [--sizes 640x360 1280x720] [--archs lite full] [--frames 60]
                           [--backends torch onnxruntime] [--clip big_buck_bunny_audio.mp4]
 
 The clip (1280x720, 25 fps, with sound) is scaled to each size; the first --frames frames
@@ -21,35 +21,35 @@ from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from bench.report import markdown_table, rows_from_child
+from styletransfer.errors import StyleTransferError
+from styletransfer.io import media
+from styletransfer.networks import Network, load_network
+from styletransfer.networks.transformer import TransformerConfig, build
+from styletransfer.video.stylize import VideoProgress, stylize_video
 
-from styletransfer import fastvideo, video, zoo  # noqa: E402
-from styletransfer.errors import StyleTransferError  # noqa: E402
-from styletransfer.transformer import TransformerConfig, build  # noqa: E402
-from bench.report import markdown_table, rows_from_child  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 VIDEOS = REPO.parent / "shared" / "data" / "videos"
 WARMUP_FRAMES = 3
 
 
-def network(arch: str, backend: str, threads: int):
-    """The network as the video command prepares it (fastvideo.network: the same ONNX cache)."""
+def network(arch: str, backend: str, threads: int) -> Network:
+    """The network as the video command prepares it (load_network: the same ONNX cache)."""
     try:
-        net, _ = zoo.load("starry_night", arch)
+        return load_network("starry_night", arch, backend=backend, threads=threads)
     except StyleTransferError:
-        net = build(TransformerConfig(arch=arch)).eval()
-    return fastvideo.network(net, f"bench.{arch}", backend, threads=threads)
+        return Network.from_module(build(TransformerConfig(arch=arch)), f"bench.{arch}", backend, threads=threads)
 
 
 def fps(src: Path, net, scale: float, frames: int, temporal: bool, out: Path) -> float:
     """Frames per second over `frames` frames after the warm-up, whole pipeline."""
     marks: dict[int, float] = {}
 
-    def progress(event: video.VideoProgress) -> None:
+    def progress(event: VideoProgress) -> None:
         marks[event.frames_done] = time.perf_counter()
 
-    fastvideo.stylize(
+    stylize_video(
         src, out, net, temporal=temporal, scale=scale, callback=progress,
         should_stop=lambda: len(marks) >= WARMUP_FRAMES + frames,
     )
@@ -84,7 +84,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
 
     src = VIDEOS / args.clip
-    info = video.probe(src)
+    info = media.probe(src)
     if args.child:
         print(json.dumps(time_cell(src, info, args.sizes[0], args.archs[0], args.backends[0], args)))
         return
@@ -92,7 +92,7 @@ def main(argv=None) -> None:
     for size in args.sizes:
         for arch in args.archs:
             for backend in args.backends:
-                rows += rows_from_child(__file__, [
+                rows += rows_from_child(__spec__.name, [
                     "--child", "--clip", args.clip, "--sizes", size, "--archs", arch, "--backends", backend,
                     "--frames", str(args.frames), "--threads", str(args.threads)])
                 for row in rows[-2:]:

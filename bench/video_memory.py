@@ -1,6 +1,6 @@
 """Memory of a long video run: peak RSS of `python -m styletransfer video` on 1- and 10-minute clips.
 
-    python bench/video_memory.py [--minutes 1 10] [--size 320x180] [--arch lite]
+    python -m bench.video_memory [--minutes 1 10] [--size 320x180] [--arch lite]
 
 Frames stream through decode -> network -> encode one at a time, so the peak should not grow
 with the clip's length. The clips are made here (a moving test pattern with a tone, 25 fps,
@@ -21,10 +21,9 @@ from pathlib import Path
 import av
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from bench.report import markdown_table
 
-from bench.report import markdown_table  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 FPS = 25
 SAMPLE_RATE = 22050
@@ -58,7 +57,7 @@ def make_clip(path: Path, minutes: float, width: int, height: int) -> None:
 def peak_rss_mb(command: list[str]) -> tuple[float, float]:
     """(peak RSS in MB, seconds) of one child process."""
     started = time.perf_counter()
-    child = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": str(REPO)})
+    child = subprocess.Popen(command, cwd=REPO)  # python -m styletransfer from the checkout
     _, status, usage = os.wait4(child.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"error: {' '.join(command)} failed")

@@ -1,8 +1,8 @@
 """The recipe behind pretrained/: train, look at, and publish the zoo's models.
 
-    python scripts/train_zoo.py train [--only NAME ...] [--arch full|lite]   # resumable
-    python scripts/train_zoo.py preview NAME [--arch lite] [-o sheet.png]   # held-out photos
-    python scripts/train_zoo.py publish [--only NAME ...]                   # -> pretrained/
+    python -m scripts.train_zoo train [--only NAME ...] [--arch full|lite]   # resumable
+    python -m scripts.train_zoo preview NAME [--arch lite] [-o sheet.png]   # held-out photos
+    python -m scripts.train_zoo publish [--only NAME ...]                   # -> pretrained/
 
 The first style (The Starry Night) is trained from scratch (BASE_STEPS); every other one starts
 from its weights and is fine-tuned (FULL_STEPS): styles differ mostly in instance-norm
@@ -11,8 +11,8 @@ makes a zoo trainable on a 2-core CPU. Each `lite` twin is distilled from its `f
 (the base's from scratch, the others starting from the base's lite twin), then fine-tuned for
 steady video (`lite_stable`), as is each full model (`full_stable`); those ship. Runs live in --runs
 (default ../runs/zoo) and resume where they stopped: kill this script at any time.
-Photos named in train.HELD_OUT_PHOTOS are never trained on; previews and bench/quality.py
-use them.
+Photos named in HELD_OUT_PHOTOS are never trained on; the models' cards record that (their
+train_config's "exclude"), and previews and bench/quality.py judge the models on them.
 """
 
 from __future__ import annotations
@@ -20,20 +20,24 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from styletransfer import training
+from styletransfer.io import images
+from styletransfer.networks import ARCHS, load_network, zoo
+from styletransfer.training import log
 
-from styletransfer import fast, images, train, zoo  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 DATA = Path("../shared/data")  # relative to the repo root (main() changes to it), as in the run configs
 PAINTINGS = DATA / "styles"
 PHOTOS = DATA / "photos"
 PREVIEW_PHOTOS = ("skimage_chelsea.jpg", "skimage_astronaut.jpg", "skimage_coffee.jpg", "skimage_rocket.jpg")
 
+# Photos of ../shared/data/photos that the zoo models never train on: bench/quality.py and the
+# previews judge the models on them (the app's example photos are among them).
+HELD_OUT_PHOTOS = ("skimage_*", "sklearn_*", "set5_*", "set14_*")
 THUMBNAIL_SIZE = 256
 WARMUP_STEPS = 400
 WARMUP_STYLE_WEIGHT = 0.15
@@ -81,21 +85,21 @@ STYLES = (
 BY_NAME = {s.name: s for s in STYLES}
 
 
-def base_config(**changes) -> train.TrainConfig:
+def base_config(**changes) -> training.TrainConfig:
     """What every zoo run shares: crops, batch, learning rate, held-out photos."""
     common = dict(
         content_dir=str(PHOTOS),
-        exclude=train.HELD_OUT_PHOTOS,
+        exclude=HELD_OUT_PHOTOS,
         batch_size=2,
         crop_size=192,
         lr=1e-3,
         checkpoint_every=100,
         log_every=10,
     )
-    return train.TrainConfig(**{**common, **changes})
+    return training.TrainConfig(**{**common, **changes})
 
 
-def runs_for(runs: Path, style: Style) -> dict[str, tuple[Path, train.TrainConfig]]:
+def runs_for(runs: Path, style: Style) -> dict[str, tuple[Path, training.TrainConfig]]:
     """The run folders and configs of one style, in training order.
 
     The first style is the base. Its `warmup` run starts from random weights with a higher
@@ -111,12 +115,12 @@ def runs_for(runs: Path, style: Style) -> dict[str, tuple[Path, train.TrainConfi
     if style == base:
         warmup_dir = runs / f"{style.name}.warmup"
         stages["warmup"] = (warmup_dir, base_config(**{**settings, "style_weight": WARMUP_STYLE_WEIGHT}, arch="full", steps=WARMUP_STEPS))
-        full = base_config(**settings, arch="full", steps=BASE_STEPS, init=str(warmup_dir / train.CHECKPOINT), seed=1)
+        full = base_config(**settings, arch="full", steps=BASE_STEPS, init=str(warmup_dir / training.CHECKPOINT), seed=1)
     else:
-        full = base_config(**settings, arch="full", steps=FULL_STEPS, init=str(runs / f"{base.name}.full" / train.CHECKPOINT))
+        full = base_config(**settings, arch="full", steps=FULL_STEPS, init=str(runs / f"{base.name}.full" / training.CHECKPOINT))
     stages["full"] = (full_dir, full)
     full_stable = replace(full, steps=FULL_STABLE_STEPS, temporal_weight=FULL_STABLE_TEMPORAL_WEIGHT, lr=FULL_STABLE_LR,
-                          init=str(full_dir / train.CHECKPOINT), seed=2)
+                          init=str(full_dir / training.CHECKPOINT), seed=2)
     stages["full_stable"] = (runs / f"{style.name}.full_stable", full_stable)
     # Distillation only (content and style weights 0): no VGG pass, a few times cheaper a step.
     lite = base_config(
@@ -126,11 +130,11 @@ def runs_for(runs: Path, style: Style) -> dict[str, tuple[Path, train.TrainConfi
         steps=LITE_BASE_STEPS if style == base else LITE_STEPS,
         content_weight=0,
         style_weight=0,
-        teacher=str(full_dir / train.CHECKPOINT),
-        init="" if style == base else str(runs / f"{base.name}.lite" / train.CHECKPOINT),
+        teacher=str(full_dir / training.CHECKPOINT),
+        init="" if style == base else str(runs / f"{base.name}.lite" / training.CHECKPOINT),
     )
     stages["lite"] = (lite_dir, lite)
-    stable = replace(lite, steps=STABLE_STEPS, temporal_weight=STABLE_TEMPORAL_WEIGHT, lr=STABLE_LR, init=str(lite_dir / train.CHECKPOINT))
+    stable = replace(lite, steps=STABLE_STEPS, temporal_weight=STABLE_TEMPORAL_WEIGHT, lr=STABLE_LR, init=str(lite_dir / training.CHECKPOINT))
     stages["lite_stable"] = (runs / f"{style.name}.lite_stable", stable)
     return stages
 
@@ -138,7 +142,7 @@ def runs_for(runs: Path, style: Style) -> dict[str, tuple[Path, train.TrainConfi
 def _checkpoint(folder: Path) -> dict | None:
     import torch
 
-    path = folder / train.CHECKPOINT
+    path = folder / training.CHECKPOINT
     return torch.load(path, map_location="cpu", weights_only=True) if path.exists() else None
 
 
@@ -147,7 +151,7 @@ def _steps_done(folder: Path) -> int:
     return ckpt["step"] if ckpt else 0
 
 
-def run(folder: Path, config: train.TrainConfig) -> None:
+def run(folder: Path, config: training.TrainConfig) -> None:
     from tqdm import tqdm
 
     done = _steps_done(folder)
@@ -156,11 +160,11 @@ def run(folder: Path, config: train.TrainConfig) -> None:
         return
     with tqdm(total=config.steps, initial=done, desc=folder.name, unit="step", mininterval=5) as bar:
 
-        def show(event: train.TrainStep) -> None:
+        def show(event: training.TrainStep) -> None:
             bar.update(1)
             bar.set_postfix({k: f"{v:.3g}" for k, v in event.losses.items() if v})
 
-        train.train(config, folder, resume=done > 0, callback=show)
+        training.train(config, folder, resume=done > 0, callback=show)
 
 
 def cmd_train(args) -> None:
@@ -177,14 +181,14 @@ def cmd_train(args) -> None:
 
 
 def cmd_preview(args) -> None:
-    """A contact sheet: the painting, then held-out photos stylised by the run's checkpoint."""
+    """A contact sheet: the painting, then held-out photos stylized by the run's checkpoint."""
     from PIL import Image
 
     folder, config = runs_for(args.runs, BY_NAME[args.name])[args.arch]
-    net = train.load_model(args.checkpoint or folder / train.CHECKPOINT)
+    network = load_network(args.checkpoint or folder / training.CHECKPOINT)
     tiles = [images.to_pil(images.load_tensor(config.style, long_side=args.size))]
     for name in PREVIEW_PHOTOS:
-        tiles.append(images.to_pil(fast.stylize_file(net, PHOTOS / name, size=args.size)))
+        tiles.append(Image.fromarray(network.stylize(images.load_array(PHOTOS / name, long_side=args.size))))
     height = args.size
     tiles = [t.resize((round(t.width * height / t.height), height)) for t in tiles]
     sheet = Image.new("RGB", (sum(t.width for t in tiles), height), "white")
@@ -205,12 +209,12 @@ def cmd_publish(args) -> None:
         full_stage = "full_stable" if _steps_done(stages["full_stable"][0]) >= stages["full_stable"][1].steps else "full"
         for arch, stage in (("full", full_stage), ("lite", "lite_stable")):
             folder, config = stages[stage]
-            path = folder / train.CHECKPOINT
+            path = folder / training.CHECKPOINT
             ckpt = _checkpoint(folder)
             if ckpt is None or ckpt["step"] < config.steps:
                 print(f"skip {style.name}.{arch}: not trained yet ({ckpt['step'] if ckpt else 0} of {config.steps} steps)")
                 continue
-            rows = train._read_csv(folder / "losses.csv")
+            rows = log.read_csv(folder / "losses.csv")
             card = zoo.ModelCard(
                 name=style.name,
                 arch=arch,
@@ -222,7 +226,7 @@ def cmd_publish(args) -> None:
                 losses={k: v for k, v in rows[-1].items() if k not in ("step", "seconds")} if rows else {},
                 style_sha256=hashlib.sha256(Path(config.style).read_bytes()).hexdigest(),
             )
-            print(zoo.save(train.load_model(path), card, args.folder))
+            print(zoo.save(load_network(path).module, card, args.folder))
         # The app's gallery shows the painting: a small copy beside the models (zoo.thumbnail).
         thumb = images.to_pil(images.load_tensor(PAINTINGS / style.file, long_side=THUMBNAIL_SIZE))
         thumb.save(Path(args.folder) / f"{style.name}.jpg", quality=88)
@@ -234,7 +238,7 @@ def main(argv=None) -> None:
     sub = parser.add_subparsers(required=True)
     p = sub.add_parser("train")
     p.add_argument("--only", nargs="+", choices=list(BY_NAME))
-    p.add_argument("--arch", nargs="+", default=["full", "lite"], choices=["full", "lite"])
+    p.add_argument("--arch", nargs="+", default=list(ARCHS), choices=ARCHS)
     p.set_defaults(run=cmd_train)
     p = sub.add_parser("preview")
     p.add_argument("name", choices=list(BY_NAME))

@@ -56,8 +56,9 @@ def _add_gatys(subparsers) -> None:
 def _run_gatys(args) -> int:
     from tqdm import tqdm
 
-    from styletransfer import gatys, images
-    from styletransfer.lossnet import VGG16Features, deepest
+    from styletransfer import gatys
+    from styletransfer.io import images
+    from styletransfer.perceptual.vgg import VGG16Features, deepest
 
     config = gatys.GatysConfig(
         **{name: getattr(args, name) for name in _GATYS_HELP},
@@ -74,7 +75,7 @@ def _run_gatys(args) -> int:
     gatys.validate(content, styles, config)  # before the progress bar, so errors stay one line
     lossnet = None
     if args.weights:
-        from styletransfer import weights
+        from styletransfer.perceptual import weights
 
         lossnet = VGG16Features(
             weights.load_vgg16_state_dict(args.weights),
@@ -110,7 +111,7 @@ def _add_weights(subparsers) -> None:
 
 
 def _run_weights(args) -> int:
-    from styletransfer import weights
+    from styletransfer.perceptual import weights
 
     if args.action == "fetch":
         print(weights.fetch(progress=True))
@@ -125,37 +126,39 @@ def _run_weights(args) -> int:
 
 
 def _add_zoo(subparsers) -> None:
+    from styletransfer.networks import ARCHS, DEFAULT_STRENGTH
+
     p = subparsers.add_parser("list", help="list the pretrained feed-forward models: NAME ARCH TITLE")
     p.add_argument("--folder", help="model folder (default: pretrained/)")
     p.set_defaults(run=_run_list)
 
-    p = subparsers.add_parser("stylize", help="stylise a photo with a pretrained model, in one pass")
+    p = subparsers.add_parser("stylize", help="stylize a photo with a pretrained model, in one pass")
     p.add_argument("content", help="the photo")
     p.add_argument("-s", "--style", required=True, help="model name (see `list`), or a .safetensors path")
-    p.add_argument("--arch", default="full", choices=["full", "lite"])
+    p.add_argument("--arch", default="full", choices=ARCHS)
     p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp)")
     p.add_argument("--size", type=int, help="output long side in pixels (default: the photo's)")
-    p.add_argument("--strength", type=float, default=1.0, help="0 = photo, 1 = full style (default 1)")
+    p.add_argument("--strength", type=float, default=DEFAULT_STRENGTH, help=f"0 = photo, 1 = full style (default {DEFAULT_STRENGTH:g})")
     p.add_argument("--keep-colors", action="store_true", help="keep the photo's colours")
     p.add_argument("--hub-repo", help="Hugging Face Hub repo to look in when the model is not in pretrained/")
     p.set_defaults(run=_run_stylize)
 
     p = subparsers.add_parser("export", help="export a model to ONNX (float32 NCHW RGB in [0, 1], any size)")
     p.add_argument("name", help="model name, or a .safetensors path")
-    p.add_argument("--arch", default="full", choices=["full", "lite"])
+    p.add_argument("--arch", default="full", choices=ARCHS)
     p.add_argument("--onnx", required=True, help="output .onnx file")
     p.add_argument("--hub-repo")
     p.set_defaults(run=_run_export)
 
     p = subparsers.add_parser("push", help="publish a model from pretrained/ to a Hugging Face Hub repo")
     p.add_argument("name")
-    p.add_argument("--arch", default="full", choices=["full", "lite"])
+    p.add_argument("--arch", default="full", choices=ARCHS)
     p.add_argument("--repo", required=True, help="Hub model repo id, e.g. you/styles")
     p.set_defaults(run=_run_push)
 
 
 def _run_list(args) -> int:
-    from styletransfer import zoo
+    from styletransfer.networks import zoo
 
     for card in zoo.available(args.folder):
         print(f"{card.name} {card.arch} {card.title}")
@@ -163,46 +166,49 @@ def _run_list(args) -> int:
 
 
 def _run_stylize(args) -> int:
-    from styletransfer import fast, images, zoo
+    from styletransfer.io import images
+    from styletransfer.networks import load_network
 
     output = Path(args.output)
     images.check_output_path(output)
-    net, _ = zoo.load(args.style, args.arch, hub_repo=args.hub_repo)
-    result = fast.stylize_file(net, args.content, size=args.size, strength=args.strength, keep_colors=args.keep_colors)
-    images.save_image(result, output)
+    network = load_network(args.style, args.arch, hub_repo=args.hub_repo)
+    photo = images.load_array(args.content, long_side=args.size)
+    images.save_image(network.stylize(photo, strength=args.strength, keep_colors=args.keep_colors), output)
     return 0
 
 
 def _run_export(args) -> int:
-    from styletransfer import runtime, zoo
+    from styletransfer.networks import load_network, onnx
 
     if Path(args.onnx).suffix.lower() != ".onnx":
         raise StyleTransferError(f"--onnx must name a .onnx file, got {args.onnx}")
-    net, _ = zoo.load(args.name, args.arch, hub_repo=args.hub_repo)
-    print(runtime.export_onnx(net, args.onnx))
+    network = load_network(args.name, args.arch, hub_repo=args.hub_repo)
+    print(onnx.export_onnx(network.module, args.onnx))
     return 0
 
 
 def _run_push(args) -> int:
-    from styletransfer import zoo
+    from styletransfer.networks import zoo
 
     print(zoo.push_to_hub(args.name, args.arch, args.repo))
     return 0
 
 
 def _add_video(subparsers) -> None:
-    p = subparsers.add_parser("video", help="stylise a video file with a pretrained model (H.264 .mp4, audio kept)")
+    from styletransfer.networks import ARCHS, BACKENDS, DEFAULT_STRENGTH, network
+
+    p = subparsers.add_parser("video", help="stylize a video file with a pretrained model (H.264 .mp4, audio kept)")
     p.add_argument("input", help="the video (.mp4, .mov, .mkv, .webm, ...)")
     p.add_argument("-s", "--style", required=True, help="model name (see `list`), or a .safetensors path")
-    p.add_argument("--arch", default="full", choices=["full", "lite"])
+    p.add_argument("--arch", default="full", choices=ARCHS)
     p.add_argument("-o", "--output", required=True, help="output video (.mp4)")
     p.add_argument("--temporal", default="blend", choices=["blend", "off"], help="steady the style between frames along the optical flow (default blend)")
-    p.add_argument("--strength", type=float, default=1.0, help="0 = video, 1 = full style (default 1)")
+    p.add_argument("--strength", type=float, default=DEFAULT_STRENGTH, help=f"0 = video, 1 = full style (default {DEFAULT_STRENGTH:g})")
     p.add_argument("--keep-colors", action="store_true", help="keep the video's colours")
     p.add_argument("--scale", type=float, default=1.0, help="output size relative to the input (default 1)")
-    p.add_argument("--backend", default="auto", choices=["auto", "onnxruntime", "torch"],
+    p.add_argument("--backend", default="auto", choices=BACKENDS,
                    help="where the network runs (default auto: torch on a GPU when there is one, else onnxruntime)")
-    p.add_argument("--batch-size", type=int, help="frames per network call (default 8 on a GPU, 1 on a CPU)")
+    p.add_argument("--batch-size", type=int, help=f"frames per network call (default {network.GPU_BATCH} on a GPU, 1 on a CPU)")
     p.add_argument("--hub-repo", help="Hugging Face Hub repo to look in when the model is not in pretrained/")
     p.add_argument("--models-folder", help=argparse.SUPPRESS)  # tests: a folder of models other than pretrained/
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -214,13 +220,13 @@ def _run_video(args) -> int:
 
     from tqdm import tqdm
 
-    from styletransfer import fastvideo, zoo
+    from styletransfer.networks import load_network
+    from styletransfer.video import stylize
 
     output = Path(args.output)
     # Bad input fails here, in one line, before the model loads.
-    info = fastvideo.check(args.input, output, strength=args.strength, scale=args.scale)
-    net, card = zoo.load(args.style, args.arch, folder=args.models_folder, hub_repo=args.hub_repo)
-    net = fastvideo.network(net, f"{card.name}.{card.arch}", args.backend)
+    info = stylize.check(args.input, output, strength=args.strength, scale=args.scale)
+    network = load_network(args.style, args.arch, backend=args.backend, folder=args.models_folder, hub_repo=args.hub_repo)
 
     # The first Ctrl-C finishes the file with the frames done so far; a second one aborts.
     interrupted = []
@@ -237,10 +243,10 @@ def _run_video(args) -> int:
                 bar.total = event.total_frames
                 bar.update(event.frames_done - bar.n)
 
-            result = fastvideo.stylize(
+            result = stylize.stylize_video(
                 args.input,
                 output,
-                net,
+                network,
                 strength=args.strength,
                 keep_colors=args.keep_colors,
                 temporal=args.temporal == "blend",
@@ -287,7 +293,8 @@ _TRAIN_HELP = {
 
 
 def _add_train(subparsers) -> None:
-    from styletransfer.train import TrainConfig
+    from styletransfer.networks import ARCHS
+    from styletransfer.training import TrainConfig
 
     defaults = TrainConfig()
     # Options left out are not set at all (SUPPRESS), so --resume can tell them from defaults.
@@ -298,7 +305,7 @@ def _add_train(subparsers) -> None:
     )
     p.add_argument("--style", help="the painting (required unless --resume)")
     p.add_argument("--content-dir", help="folder of training photos, searched recursively (required unless --resume)")
-    p.add_argument("--arch", choices=["full", "lite"], help=f"network (default {defaults.arch})")
+    p.add_argument("--arch", choices=ARCHS, help=f"network (default {defaults.arch})")
     p.add_argument("--out", required=True, help="run folder: checkpoint.pt, losses.csv, losses.png, config.json")
     p.add_argument("--resume", action="store_true", help="continue the run in --out (its saved settings, unless given here)")
     _add_config_options(p, defaults, _TRAIN_HELP, set_defaults=False)  # unset: --resume keeps the run's own
@@ -319,23 +326,23 @@ def _run_train(args) -> int:
 
     from tqdm import tqdm
 
-    from styletransfer import train
-    from styletransfer.lossnet import VGG16Features, deepest
+    from styletransfer import training
+    from styletransfer.perceptual.vgg import VGG16Features, deepest, random_vgg16
 
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(train.TrainConfig) if hasattr(args, f.name)}
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(training.TrainConfig) if hasattr(args, f.name)}
     if getattr(args, "resume", False):
-        config = train.config_from_checkpoint(Path(args.out) / train.CHECKPOINT, **given)
+        config = training.config_from_checkpoint(Path(args.out) / training.CHECKPOINT, **given)
     else:
         for name in ("style", "content_dir"):
             if name not in given:
                 raise StyleTransferError(f"--{name.replace('_', '-')} is required to start a run (or pass --resume)")
-        config = train.TrainConfig(**given)
+        config = training.TrainConfig(**given)
     layers = (config.content_layer, *config.style_layers)
     lossnet = None
     if getattr(args, "lossnet", "pretrained") == "random":
-        lossnet = train.random_lossnet(layers)
+        lossnet = random_vgg16(layers)
     elif getattr(args, "weights", None):
-        from styletransfer import weights
+        from styletransfer.perceptual import weights
 
         lossnet = VGG16Features(weights.load_vgg16_state_dict(args.weights), last_layer=deepest(layers))
     quiet = getattr(args, "quiet", False) or int(os.environ.get("RANK", "0")) != 0
@@ -349,7 +356,7 @@ def _run_train(args) -> int:
             )
             bar.refresh()
 
-        path = train.train(config, args.out, resume=getattr(args, "resume", False), callback=progress, lossnet=lossnet)
+        path = training.train(config, args.out, resume=getattr(args, "resume", False), callback=progress, lossnet=lossnet)
     if not quiet:
         print(f"saved {path}", file=sys.stderr)
     return 0

@@ -1,4 +1,4 @@
-"""Writing files so that a crash or a full disk never leaves a half-written one in place."""
+"""Files on disk: the cache folder, and writes that never leave a half-written file in place."""
 
 from __future__ import annotations
 
@@ -8,6 +8,17 @@ import tempfile
 from collections.abc import Callable
 
 from styletransfer.errors import StyleTransferError
+
+ENV_CACHE = "STYLETRANSFER_CACHE"
+
+
+def cache_dir() -> pathlib.Path:
+    """Where downloads and derived files live: $STYLETRANSFER_CACHE, else ~/.cache/styletransfer.
+
+    Holds the VGG16 weights (perceptual/weights.py) and ONNX exports (networks/onnx.py).
+    """
+    env = os.environ.get(ENV_CACHE)
+    return pathlib.Path(env).expanduser() if env else pathlib.Path.home() / ".cache" / "styletransfer"
 
 
 def check_writable(path: pathlib.Path) -> None:
@@ -24,18 +35,42 @@ def check_writable(path: pathlib.Path) -> None:
         raise StyleTransferError(f"cannot save to {path}: {folder} is not a writable folder")
 
 
-def atomic_write(path: pathlib.Path, write: Callable[[pathlib.Path], None]) -> None:
+class AtomicFile:
+    """A temporary file beside ``path`` (``.tmp``) that becomes ``path`` on ``commit()``.
+
+    For writers that fill a file over time (a video encoder); ``atomic_write`` wraps it for
+    one-shot writes. ``discard()`` (or a failed commit) removes the temporary file.
+    """
+
+    def __init__(self, path: pathlib.Path, suffix: str = ""):
+        self.path = pathlib.Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # The suffix keeps the real extension last for writers that pick a format by it.
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=suffix)
+        os.close(fd)
+        self.tmp = pathlib.Path(tmp)
+
+    def commit(self) -> pathlib.Path:
+        try:
+            # mkstemp makes the file private (0600); give it the mode a plain open() would.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(self.tmp, 0o666 & ~umask)
+            os.replace(self.tmp, self.path)
+        finally:
+            self.discard()
+        return self.path
+
+    def discard(self) -> None:
+        self.tmp.unlink(missing_ok=True)
+
+
+def atomic_write(path: pathlib.Path, write: Callable[[pathlib.Path], None], suffix: str = "") -> pathlib.Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``."""
-    path = pathlib.Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
+    file = AtomicFile(path, suffix)
     try:
-        write(pathlib.Path(tmp))
-        # mkstemp makes the file private (0600); give it the mode a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        write(file.tmp)
+    except BaseException:
+        file.discard()
+        raise
+    return file.commit()

@@ -15,19 +15,20 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from styletransfer import colors, images
+from styletransfer import colors
 from styletransfer.errors import StyleTransferError
 from styletransfer.events import Callback, Iterate
-from styletransfer.lossnet import LAYER_INDEX, VGG16Features, deepest, pretrained_vgg16
-from styletransfer.losses import gram_matrix, relative_mse, total_variation
+from styletransfer.io import images
+from styletransfer.perceptual.loss import STYLE_LAYERS, LossWeights, PerceptualLoss
+from styletransfer.perceptual.vgg import LAYER_INDEX, VGG16Features, deepest, pretrained_vgg16
 
 MAX_SIZE = 2048  # output long side; VGG activations and their gradients need ~8 GB at 2048 px
 MIN_SIZE = 32  # below this the deepest layers are a pixel or two wide
 MAX_STEPS = 10_000
-# Relative Gram errors are ~100x smaller than relative feature errors for the same visual
-# change, so the style term is scaled once here and users see style_weight=1 as balanced
-# (chosen by eye on photos x paintings at 384-512 px).
-STYLE_SCALE = 40.0
+# L-BFGS without a line search can overshoot (a loss 1e7x the last one): a step whose loss
+# is more than this many times the best so far sends the image back to the best one, with a
+# fresh history and half the step length.
+OVERSHOOT = 2.0
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class GatysConfig:
     style_weight: float = 1.0  # "style strength"
     tv_weight: float = 0.0
     content_layers: tuple[str, ...] = ("relu4_2",)
-    style_layers: tuple[str, ...] = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+    style_layers: tuple[str, ...] = STYLE_LAYERS
     style_layer_weights: tuple[float, ...] | None = None  # None: every style layer counts the same
     init: str = "content"  # "content", "noise", or a path to an image
     seed: int = 0
@@ -113,36 +114,6 @@ def validate(content: torch.Tensor, styles: Sequence[torch.Tensor], config: Gaty
     need(config.init in ("content", "noise") or config.init.strip() != "", "init must be 'content', 'noise' or an image path")
 
 
-class Targets:
-    """What the optimised image must match at one scale, encoded once under no_grad."""
-
-    def __init__(self, net: VGG16Features, content: torch.Tensor, styles: Sequence[torch.Tensor], config: GatysConfig):
-        self.config = config
-        layer_weights = config.style_layer_weights or (1.0,) * len(config.style_layers)
-        self.layer_weights = dict(zip(config.style_layers, layer_weights))
-        blend = torch.tensor(config.style_blend or (1.0,) * len(styles), dtype=torch.float64)
-        blend = (blend / blend.sum()).tolist()
-        with torch.no_grad():
-            self.content = net(content, config.content_layers)
-            # Blending Grams is exact: sum_i b_i ||G - A_i||^2 = ||G - sum_i b_i A_i||^2 + const.
-            self.grams = {name: 0 for name in config.style_layers}
-            for weight, style in zip(blend, styles):
-                features = net(style, config.style_layers)
-                for name in config.style_layers:
-                    self.grams[name] = self.grams[name] + weight * gram_matrix(features[name])
-
-    def losses(self, net: VGG16Features, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        c = self.config
-        features = net(image, set(c.content_layers) | set(c.style_layers))
-        content = sum(relative_mse(features[n], self.content[n]) for n in c.content_layers) / len(c.content_layers)
-        style = sum(w * relative_mse(gram_matrix(features[n]), self.grams[n]) for n, w in self.layer_weights.items())
-        style = style / sum(self.layer_weights.values())
-        tv = total_variation(image)
-        total = c.content_weight * content + STYLE_SCALE * c.style_weight * style + c.tv_weight * tv
-        return {"content": content, "style": style, "tv": tv, "total": total}
-
-
-
 def _initial_image(content: torch.Tensor, config: GatysConfig, generator: torch.Generator) -> torch.Tensor:
     if config.init == "content":
         return content.clone()
@@ -152,12 +123,25 @@ def _initial_image(content: torch.Tensor, config: GatysConfig, generator: torch.
     return images.resize_to(images.load_tensor(config.init), tuple(content.shape[-2:]))
 
 
-def _optimizer(image: torch.Tensor, config: GatysConfig) -> torch.optim.Optimizer:
+def _optimizer(image: torch.Tensor, config: GatysConfig, step_length: float = 1.0) -> torch.optim.Optimizer:
     if config.optimizer == "adam":
         return torch.optim.Adam([image], lr=config.learning_rate)
     # One iteration per step() call, no line search: one forward+backward per step, so a
     # "step" costs the same for both optimisers and progress can be reported after each.
-    return torch.optim.LBFGS([image], lr=1, max_iter=1, history_size=50, tolerance_grad=0, tolerance_change=0)
+    # The overshoots this allows are caught in iterate() (OVERSHOOT).
+    return torch.optim.LBFGS([image], lr=step_length, max_iter=1, history_size=50, tolerance_grad=0, tolerance_change=0)
+
+
+def _loss(net: VGG16Features, paintings: Sequence[torch.Tensor], config: GatysConfig) -> PerceptualLoss:
+    return PerceptualLoss(
+        paintings,
+        content_layers=config.content_layers,
+        style_layers=config.style_layers,
+        style_layer_weights=config.style_layer_weights,
+        blend=config.style_blend,
+        weights=LossWeights(content=config.content_weight, style=config.style_weight, tv=config.tv_weight),
+        lossnet=net,
+    )
 
 
 def iterate(
@@ -176,7 +160,7 @@ def iterate(
     sizes = scale_ladder(config)
     budget = steps_per_scale(config.steps, sizes)
     start = time.perf_counter()
-    step, image = 0, None
+    step, image, best = 0, None, None
     for scale, (long_side, num_steps) in enumerate(zip(sizes, budget)):
         photo = images.resize_long_side(content, long_side)
         paintings = [images.resize_long_side(s, max(MIN_SIZE, round(long_side * config.style_scale))) for s in styles]
@@ -186,48 +170,62 @@ def iterate(
         elif config.preserve_colors == "luminance":
             target_photo = colors.luminance_only(photo)
             paintings = [colors.luminance_only(p, like=photo) for p in paintings]
-        targets = Targets(net, target_photo, paintings, config)
+        loss = _loss(net, paintings, config)
+        target = loss.encode_content(target_photo)
 
         if image is None:
             image = _initial_image(target_photo, config, generator)
         else:
-            image = images.resize_to(image.detach(), tuple(photo.shape[-2:]))
+            image = images.resize_to(best, tuple(photo.shape[-2:]))
         if config.preserve_colors == "luminance":
             image = colors.luminance_only(image).contiguous()
         image.requires_grad_(True)
+        step_length = 1.0
         optimizer = _optimizer(image, config)  # fresh: L-BFGS history does not survive a resize
+        best, best_losses = image.detach().clone(), None
 
         for _ in range(num_steps):
-            latest: dict[str, torch.Tensor] = {}
+            evaluated: dict = {}
 
             def closure():
                 optimizer.zero_grad()
-                losses = targets.losses(net, image)
+                losses = loss(image, target)
                 losses["total"].backward()
-                latest.update(losses)
+                evaluated.update(losses=losses, image=image.detach().clone())
                 return losses["total"]
 
-            optimizer.step(closure)
+            optimizer.step(closure)  # evaluates the image as it was, then moves it
             with torch.no_grad():
+                losses = {name: float(value) for name, value in evaluated["losses"].items()}
+                finite = all(math.isfinite(v) for v in losses.values())
+                if not finite and (best_losses is None or config.optimizer == "adam"):
+                    raise StyleTransferError("the optimisation diverged; try the 'adam' optimiser or a smaller style weight")
+                if best_losses is None or losses["total"] < best_losses["total"]:
+                    best, best_losses = evaluated["image"], losses
+                elif config.optimizer == "lbfgs" and not losses["total"] <= OVERSHOOT * best_losses["total"]:
+                    # Overshot (or left the finite range): back to the best image, a fresh
+                    # history, shorter steps. The next step is a small gradient step again.
+                    image.copy_(best)
+                    step_length /= 2
+                    optimizer = _optimizer(image, config, step_length)
                 if config.optimizer == "adam":
                     image.clamp_(0, 1)
                 # L-BFGS is not clamped in place: moving the iterate behind its back breaks
                 # the curvature pairs it has stored and makes it oscillate. Out-of-range
                 # pixels stay small in practice, and what is shown and returned is clamped.
-                losses = {name: float(value) for name, value in latest.items()}
-                if not all(math.isfinite(v) for v in losses.values()):
-                    raise StyleTransferError("the optimisation diverged; try the 'adam' optimiser or a smaller style weight")
-                shown = image.detach().clamp(0, 1)
+                shown = best.clamp(0, 1)
                 if config.preserve_colors == "luminance":
                     shown = colors.with_chroma_of(shown, photo)
             step += 1
+            # The best image seen so far and its losses: a step that made things worse is
+            # never what the user gets.
             yield Iterate(
                 step=step,
                 total_steps=config.steps,
                 scale=scale,
                 num_scales=len(sizes),
                 size=tuple(image.shape[-2:]),
-                losses=losses,
+                losses=best_losses,
                 elapsed=time.perf_counter() - start,
                 image=shown,
             )

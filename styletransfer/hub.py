@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import pathlib
 
-from styletransfer.errors import StyleTransferError
+from styletransfer.errors import StyleTransferError, short_error
 
 PROBE_TIMEOUT = 5.0  # seconds
 
@@ -35,11 +35,6 @@ def cache_dir() -> str | None:
     if os.environ.get("HF_HOME"):
         return os.path.join(os.path.expanduser(os.path.expandvars(os.environ["HF_HOME"])), "hub")
     return None  # huggingface_hub's own default
-
-
-def short_error(e: BaseException) -> str:
-    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    return f"{type(e).__name__}: {text[:160]}" if text else type(e).__name__
 
 
 def _silent_tqdm() -> type:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,8 +24,6 @@ CHROMIUM_ARGS = [
 
 # Tests run offline: keep Gradio from phoning home.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))  # `import app` (and its ui package) from any working directory
 
 
 @pytest.fixture
@@ -122,7 +119,7 @@ def browser(playwright_driver):
 @pytest.fixture(scope="session")
 def pretrained_zoo():
     """The real model zoo the app serves (pretrained/, or $STYLETRANSFER_PRETRAINED); fails if empty."""
-    from styletransfer import zoo
+    from styletransfer.networks import zoo
 
     cards = zoo.available()
     if not cards:
@@ -153,8 +150,8 @@ def page(browser, app_server):
 def _save_random_model(folder, name, arch, seed):
     import torch
 
-    from styletransfer import zoo
-    from styletransfer.transformer import TransformerConfig, build
+    from styletransfer.networks import zoo
+    from styletransfer.networks.transformer import TransformerConfig, build
 
     torch.manual_seed(seed)
     net = build(TransformerConfig(arch=arch))

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from styletransfer import fast, images, zoo
+from styletransfer.io import images
+from styletransfer.networks import load_network, zoo
 from styletransfer.errors import StyleTransferError
 from styletransfer.gatys import GatysConfig
 
@@ -70,7 +71,7 @@ def mean_colour(image: Image.Image) -> np.ndarray:
     return np.asarray(image, dtype=np.float64).reshape(-1, 3).mean(axis=0)
 
 
-def test_stylises_a_photo(page, repo_root, artifacts):
+def test_stylizes_a_photo(page, repo_root, artifacts):
     open_gatys(page)
     photo_path = repo_root / "examples" / "photos" / "skimage_chelsea.jpg"
     painting_path = repo_root / "examples" / "styles" / "starry_night.jpg"
@@ -209,9 +210,8 @@ def wait_for_instant(page, label: str, arch: str, tail: str = "", old_src: str |
 
 def engine_result(name, arch, photo_path, long_side, strength=1.0, keep_colors=False) -> np.ndarray:
     """What the engine itself makes of the photo, to compare the page's result with."""
-    net, _ = zoo.load(name, arch)
-    photo = images.load_tensor(photo_path, long_side=long_side)
-    return images.to_numpy(fast.apply(net, photo, strength=strength, keep_colors=keep_colors))
+    network = load_network(name, arch)
+    return network.stylize(images.load_array(photo_path, long_side=long_side), strength=strength, keep_colors=keep_colors)
 
 
 def difference(a, b) -> float:

@@ -15,9 +15,10 @@ import pytest
 import torch
 
 import app
-from styletransfer import fast, images, zoo
+from styletransfer.io import images
+from styletransfer.networks import load_network, zoo
 from styletransfer.errors import StyleTransferError
-from styletransfer.transformer import TransformerConfig, build
+from styletransfer.networks.transformer import TransformerConfig, build
 from ui import common, image_tab
 
 
@@ -60,38 +61,30 @@ def test_one_gallery_item_per_painting(styles, models):
 
 
 def test_output_size_is_a_ceiling_and_is_stated(styles, models, photo, one_thread):
-    image, status = image_tab.stylise_instant(photo, styles["wave"], "lite", 1.0, False, 2048, models)
+    image, status = image_tab.stylize_instant(photo, styles["wave"], "lite", 1.0, False, 2048, models)
     assert image.shape == (300, 451, 3)  # the photo's own size: never enlarged
     assert status.startswith("The Great Wave (Hokusai) · lite · 451x300 in ")
     assert status.endswith(" s (the photo's own size, not enlarged to 2048)")
 
-    image, status = image_tab.stylise_instant(photo, styles["wave"], "lite", 1.0, False, 256, models)
+    image, status = image_tab.stylize_instant(photo, styles["wave"], "lite", 1.0, False, 256, models)
     assert image.shape == (170, 256, 3)
     assert " · 256x170 in " in status and "enlarged" not in status
 
 
 @pytest.mark.parametrize("arch, strength, keep", [("full", 1.0, False), ("lite", 0.4, True)])
 def test_result_is_the_engines(styles, models, photo, one_thread, arch, strength, keep):
-    image, status = image_tab.stylise_instant(photo, styles["wave"], arch, strength, keep, 256, models)
-    net, _ = zoo.load("wave", arch, folder=models)
-    expected = images.to_numpy(fast.apply(net, images.load_tensor(photo, long_side=256), strength=strength,
-                                          keep_colors=keep))
+    image, status = image_tab.stylize_instant(photo, styles["wave"], arch, strength, keep, 256, models)
+    network = load_network("wave", arch, folder=models)
+    expected = network.stylize(images.load_array(photo, long_side=256), strength=strength, keep_colors=keep)
     assert np.abs(image.astype(int) - expected.astype(int)).max() <= 1
     assert (" · strength 0.40" in status) == (strength < 1)
     assert (" · photo's colours" in status) == keep
 
 
-def test_models_are_loaded_once(models):
-    common.cached_model.cache_clear()
-    first = common.cached_model("wave", "lite", str(models))
-    assert common.cached_model("wave", "lite", str(models)) is first
-    assert common.cached_model.cache_info().hits == 1
-
-
 def test_user_errors_are_one_clear_line(styles, models, photo, tmp_path):
     def message(*args):
         with pytest.raises(StyleTransferError) as error:
-            image_tab.stylise_instant(*args)
+            image_tab.stylize_instant(*args)
         text = str(error.value)
         assert "\n" not in text
         return text

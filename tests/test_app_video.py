@@ -1,4 +1,4 @@
-"""The Video tab: a clip in, the clip stylised with its sound out.
+"""The Video tab: a clip in, the clip stylized with its sound out.
 
 The browser tests drive the page (Debian chromium via Playwright) over the real model zoo in
 pretrained/ (zoo.PRETRAINED) and fail if it is empty; they use a 1 s clip at 160x90 made from a
@@ -20,7 +20,9 @@ import numpy as np
 import pytest
 
 import app
-from styletransfer import fastvideo, video, zoo
+from styletransfer.io import media
+from styletransfer.networks import load_network
+from styletransfer.video.stylize import process_video, stylize_video
 from styletransfer.errors import StyleTransferError
 from ui import common, video_tab
 
@@ -39,7 +41,7 @@ def cut(src: Path, dst: Path, frames: int, scale: float) -> Path:
         calls.append(1)
         return len(calls) > frames
 
-    result = video.stylize_video(src, dst, lambda frame: frame, scale=scale, should_stop=enough)
+    result = process_video(src, dst, lambda frames: frames, scale=scale, should_stop=enough)
     assert result.frames == frames and result.audio == "copied"
     return dst
 
@@ -81,7 +83,7 @@ def probe_error(path: Path) -> str:
     """The engine's own one-line message for a bad file, as the app shows it: with the file's
     name where FFmpeg quotes its path (the server's folders are nobody's business)."""
     with pytest.raises(StyleTransferError) as caught:
-        video.probe(path)
+        media.probe(path)
     return str(caught.value).replace(str(path), path.name)
 
 
@@ -107,7 +109,7 @@ def assert_same_video(got: Path, want: Path, clip: Path) -> None:
     assert np.mean([difference(g, w) for g, w in zip(got_frames, want_frames)]) < 6
     for g, w, c in zip(got_frames, want_frames, clip_frames):
         assert difference(g, w) < difference(g, c) / 2, (difference(g, w), difference(g, c))
-    assert difference(got_frames[0], clip_frames[0]) > 8  # stylised: not the clip
+    assert difference(got_frames[0], clip_frames[0]) > 8  # stylized: not the clip
 
 
 # ---------------------------------------------------------------- in the browser
@@ -181,7 +183,7 @@ def download_result(page, folder: Path) -> Path:
     return path
 
 
-def test_video_tab_stylises_a_clip_with_its_sound(page, pretrained_zoo, clips, tmp_path, artifacts):
+def test_video_tab_stylizes_a_clip_with_its_sound(page, pretrained_zoo, clips, tmp_path, artifacts):
     name, arch = next(card.name for card in pretrained_zoo if card.arch == "full"), "full"  # the tab's defaults
     open_video_tab(page)
     # Defaults: the first style, the full network, full strength and size, temporal blending on.
@@ -208,11 +210,11 @@ def test_video_tab_stylises_a_clip_with_its_sound(page, pretrained_zoo, clips, t
     # The download is that video: every frame, the sound, and what the engine makes of the clip.
     saved = download_result(page, tmp_path)
     assert saved.suffix == ".mp4"
-    info = video.probe(saved)
+    info = media.probe(saved)
     assert (info.width, info.height, info.frames, info.has_audio, info.audio_codec) == (160, 90, CLIP_FRAMES, True, "aac")
     # The engine's recipe (the CLI's too) at the tab's defaults makes the same frames ...
-    net, _ = zoo.load(name, arch)
-    engine = fastvideo.stylize(clips["short"], tmp_path / "engine.mp4", net)
+    network = load_network(name, arch, backend="auto")  # as the tab loads it
+    engine = stylize_video(clips["short"], tmp_path / "engine.mp4", network)
     assert_same_video(saved, engine.path, clips["short"])
 
 
@@ -259,7 +261,7 @@ def test_video_stop_keeps_the_frames_done(page, pretrained_zoo, clips, tmp_path)
     played = page.evaluate(PLAY_RESULT)
     assert played["state"] == "ok" and (played["width"], played["height"]) == (160, 90), played
     assert played["duration"] == pytest.approx(done / 30, abs=0.1)
-    info = video.probe(download_result(page, tmp_path))
+    info = media.probe(download_result(page, tmp_path))
     assert info.frames == done and info.has_audio
     assert info.duration == pytest.approx(done / 30, abs=0.1)
 
@@ -323,9 +325,9 @@ def test_job_streams_progress_and_matches_the_engine(clips, styles, random_zoo, 
     assert download == {"__type__": "update", "value": path, "visible": True}
     assert all("Frame " in line for *_, line in progress)  # progress lines, if the run took long enough
     # The same file as the engine's shared recipe (the CLI's) makes with the same settings.
-    net, _ = zoo.load("wave", "lite", folder=random_zoo)
-    want = fastvideo.stylize(clips["short"], tmp_path / "want.mp4", net, strength=0.8, keep_colors=True,
-                             temporal=False, scale=0.5)
+    network = load_network("wave", "lite", backend="auto", folder=random_zoo)
+    want = stylize_video(clips["short"], tmp_path / "want.mp4", network, strength=0.8, keep_colors=True,
+                         temporal=False, scale=0.5)
     assert_same_video(kept, want.path, clips["short"])
     # The file lives on in Gradio's cache (the page's copy); the job's own folder is gone once the
     # generator is done.
@@ -337,7 +339,7 @@ def test_job_on_a_truncated_file_offers_the_frames_decoded(clips, styles, random
     with pytest.warns(UserWarning, match="damaged or breaks off early"):
         *_, (path, download, status) = run_job(clips["truncated"], styles["wave"], random_zoo, keep=kept)
     assert "truncated.mp4 is damaged or breaks off early" in status and download["value"] == path
-    frames = video.probe(kept).frames
+    frames = media.probe(kept).frames
     assert 1 <= frames < CLIP_FRAMES
 
 

@@ -1,10 +1,10 @@
-"""The Webcam tab: the browser's camera, stylised live.
+"""The Webcam tab: the browser's camera, stylized live.
 
 The browser tests run a Chromium of their own whose fake camera plays a clip made from a
 shared video (fox.mp4, as a .y4m file: YUV4MPEG2, a text header and raw frames), over the real
 model zoo in pretrained/ (they fail if it is empty). They print the frame rate reached (no
 assertion on it: the CPU may be busy) and write it to artifacts/webcam_fps.txt. The tests
-without a browser cover the engine's live path (styletransfer/live.py) and the tab's handler
+without a browser cover the engine's live path (styletransfer/video/webcam.py) and the tab's handler
 with a small zoo of random networks.
 """
 
@@ -21,12 +21,15 @@ import av
 import cv2
 import gradio as gr
 import numpy as np
+import torch
 import pytest
 from PIL import Image
 
 import app
 from conftest import find_free_port, launch_chromium
-from styletransfer import fast, images, live, runtime, zoo
+from styletransfer.io import frames, images
+from styletransfer.networks import Network, load_network, network, onnx, zoo
+from styletransfer.video import webcam
 from styletransfer.errors import StyleTransferError
 from ui import common, webcam_tab
 
@@ -148,7 +151,7 @@ def page_fps(page, seconds: float) -> float:
 # ---------------------------------------------------------------- in the browser
 
 
-def test_webcam_streams_stylised_frames(webcam_page, camera, pretrained_zoo, artifacts):
+def test_webcam_streams_stylized_frames(webcam_page, camera, pretrained_zoo, artifacts):
     page = webcam_page
     name = next(card.name for card in pretrained_zoo if card.arch == "lite")  # the style the tab starts with
     # Defaults: the lite network, 320x240, temporal blending on.
@@ -172,7 +175,7 @@ def test_webcam_streams_stylised_frames(webcam_page, camera, pretrained_zoo, art
     assert frames_seen(page) > started  # frames arrive (their rate is printed, not asserted)
     assert server_fps > 0
 
-    # The frames are the camera's, stylised: each is much nearer the engine's stylisation of
+    # The frames are the camera's, stylized: each is much nearer the engine's stylization of
     # one of the clip's frames (mirrored like a selfie view) than to any of the clip's frames.
     # Blending off for this, so a page frame is one network pass.
     page.locator("#webcam-temporal input").uncheck()
@@ -180,7 +183,7 @@ def test_webcam_streams_stylised_frames(webcam_page, camera, pretrained_zoo, art
     style = next(s for s in common.zoo_styles(zoo.PRETRAINED) if s.name == name)
     model = webcam_tab._live_model(style, "lite", zoo.PRETRAINED)
     clip = [cv2.resize(np.fliplr(f), (320, 240), interpolation=cv2.INTER_AREA) for f in camera[1]]
-    engine = [live.stylise_frame(model, f) for f in clip]
+    engine = [model.stylize(f) for f in clip]
     first = output_frame(page)
     assert first.shape == (240, 320, 3)
     nearest_engine = min(difference(first, e) for e in engine)
@@ -261,9 +264,9 @@ def test_streams_take_turns(camera_browser, pretrained_zoo, monkeypatch):
 def onnx_cache(tmp_path, monkeypatch):
     """ONNX exports go to a fresh folder ($STYLETRANSFER_CACHE), not the user's cache."""
     monkeypatch.setenv("STYLETRANSFER_CACHE", str(tmp_path / "cache"))
-    common.cached_onnx.cache_clear()
+    network.clear_cache()
     yield tmp_path / "cache" / "onnx"
-    common.cached_onnx.cache_clear()
+    network.clear_cache()
 
 
 def jpeg(rgb: np.ndarray, quality: int = 92) -> bytes:
@@ -280,13 +283,14 @@ def data_url(rgb: np.ndarray) -> dict:
 @pytest.fixture(scope="module")
 def photo(repo_root) -> np.ndarray:
     """A 640x480 camera frame (from a photo the app ships)."""
-    rgb = images.to_numpy(images.load_tensor(repo_root / "examples" / "photos" / "skimage_coffee.jpg"))
+    rgb = images.load_array(repo_root / "examples" / "photos" / "skimage_coffee.jpg")
     return cv2.resize(rgb, CAMERA_SIZE, interpolation=cv2.INTER_AREA)
 
 
 def torch_frame(net, rgb: np.ndarray) -> np.ndarray:
-    """The engine's own pass (torch, fast.apply) over an HxWx3 uint8 frame."""
-    return images.to_numpy(fast.apply(net, images.to_tensor(rgb)))
+    """The torch module's own pass over an HxWx3 uint8 frame, through tensors (not the frame path)."""
+    with torch.no_grad():
+        return frames.to_numpy(net(frames.to_tensor(rgb)))
 
 
 def decoded(html: str) -> np.ndarray:
@@ -300,11 +304,11 @@ def test_live_frame_is_the_network_on_the_camera_frame(styles, random_zoo, photo
     assert out.shape == (240, 320, 3)
     assert re.search(r">0\.0 fps · 320×240 · Wave \(Someone\), lite · \d+ ms a frame<", html)  # one frame: no rate yet
     # What the torch network makes of the same frame, decoded and scaled the same way.
-    camera = live.decode_frame(jpeg(photo), (320, 240))
-    net, _ = zoo.load("wave", "lite", folder=random_zoo)
-    want = np.asarray(Image.open(io.BytesIO(live.encode_jpeg(torch_frame(net, camera)))))  # the same JPEG step
+    camera = frames.decode_jpeg(jpeg(photo), (320, 240))
+    net = load_network("wave", "lite", folder=random_zoo).module
+    want = np.asarray(Image.open(io.BytesIO(frames.encode_jpeg(torch_frame(net, camera)))))  # the same JPEG step
     assert difference(out, want) < 1
-    assert difference(out, camera) > 8  # stylised
+    assert difference(out, camera) > 8  # stylized
     # The session carries on: a second frame, the frame rate over the last second.
     html, again = webcam_tab.live_frame(data_url(photo), styles["wave"], "lite", "640x480", True, session, random_zoo)
     assert again is session and decoded(html).shape == (480, 640, 3)
@@ -312,7 +316,7 @@ def test_live_frame_is_the_network_on_the_camera_frame(styles, random_zoo, photo
 
 
 def test_live_frame_errors(styles, random_zoo, photo, onnx_cache, tmp_path):
-    session = webcam_tab.LiveSession(live.LiveStream())
+    session = webcam_tab.LiveSession(webcam.LiveStream())
     assert webcam_tab.live_frame(None, styles["wave"], "lite", "320x240", True, session, random_zoo)[0] == gr.skip()
     with pytest.raises(StyleTransferError, match="choose a style"):
         webcam_tab.live_frame(data_url(photo), None, "lite", "320x240", True, session, random_zoo)
@@ -356,24 +360,24 @@ def test_webcam_stream_settings(random_zoo):
 
 
 def test_decode_frame_covers_the_size_and_keeps_the_orientation(photo):
-    landscape = live.decode_frame(jpeg(photo), (320, 240))
+    landscape = frames.decode_jpeg(jpeg(photo), (320, 240))
     assert landscape.shape == (240, 320, 3) and landscape.dtype == np.uint8
     assert difference(landscape, cv2.resize(photo, (320, 240), interpolation=cv2.INTER_AREA)) < 3
     portrait = np.ascontiguousarray(photo[:, 140:500])  # 360 wide, 480 high: a phone held upright
-    assert live.decode_frame(jpeg(portrait), (320, 240)).shape == (320, 240, 3)
-    assert live.decode_frame(jpeg(portrait), (320, 240), match_orientation=False).shape == (240, 320, 3)
+    assert frames.decode_jpeg(jpeg(portrait), (320, 240)).shape == (320, 240, 3)
+    assert frames.decode_jpeg(jpeg(portrait), (320, 240), match_orientation=False).shape == (240, 320, 3)
     # Wider than 4:3 (16:9): scaled to cover, the sides cropped.
     wide = cv2.resize(photo, (640, 360))
-    out = live.decode_frame(jpeg(wide), (320, 240))
+    out = frames.decode_jpeg(jpeg(wide), (320, 240))
     assert out.shape == (240, 320, 3)
     middle = cv2.resize(wide, (427, 240), interpolation=cv2.INTER_AREA)[:, 53:373]
     assert difference(out, middle) < 4
     with pytest.raises(StyleTransferError, match="camera frame could not be decoded"):
-        live.decode_frame(b"garbage", (320, 240))
+        frames.decode_jpeg(b"garbage", (320, 240))
 
 
 def test_encode_jpeg_round_trip(photo):
-    small = live.encode_jpeg(photo, max_side=160)
+    small = frames.encode_jpeg(photo, max_side=160)
     back = np.asarray(Image.open(io.BytesIO(small)).convert("RGB"))
     assert back.shape == (120, 160, 3)
     want = cv2.resize(photo, (160, 120), interpolation=cv2.INTER_AREA)
@@ -381,7 +385,7 @@ def test_encode_jpeg_round_trip(photo):
 
 
 def test_rate_meter_counts_the_last_window():
-    meter = live.RateMeter(window=1.0)
+    meter = webcam.RateMeter(window=1.0)
     assert meter.rate == 0
     for i in range(50):  # 25 a second for 2 s
         meter.tick(i / 25)
@@ -393,31 +397,32 @@ def test_rate_meter_counts_the_last_window():
     assert meter.tick(5.0) == 0
 
 
-def test_onnx_model_is_exported_once_per_weights(random_zoo, tmp_path, photo, one_thread):
-    net, _ = zoo.load("wave", "lite", folder=random_zoo)
-    model = runtime.onnx_model(net, "wave.lite", tmp_path)
-    (path,) = tmp_path.glob("wave.lite.*.onnx")
-    assert path.name == f"wave.lite.{runtime.weights_sha256(net)[:16]}.onnx"
+def test_onnx_model_is_exported_once_per_weights(random_zoo, tmp_path, photo, one_thread, monkeypatch):
+    monkeypatch.setenv("STYLETRANSFER_CACHE", str(tmp_path))
+    net = load_network("wave", "lite", folder=random_zoo).module
+    model = Network.from_module(net, "wave", backend="onnxruntime", threads=1)
+    (path,) = (tmp_path / "onnx").glob("wave.lite.*.onnx")
+    assert path.name == f"wave.lite.{onnx.weights_sha256(net)[:16]}.onnx"
     frame = cv2.resize(photo, (320, 240), interpolation=cv2.INTER_AREA)
     torch_out = torch_frame(net, frame)
-    assert difference(live.stylise_frame(model, frame), torch_out) < 0.1
-    assert difference(live.stylise_frame(net, frame), torch_out) < 0.1  # a torch network works too
+    assert difference(model.stylize(frame), torch_out) < 0.1
+    assert difference(Network.from_module(net).stylize(frame), torch_out) < 0.1  # the torch backend too
 
     stamp = path.stat().st_mtime_ns
-    runtime.onnx_model(net, "wave.lite", tmp_path)
+    Network.from_module(net, "wave", backend="onnxruntime", threads=1)
     assert path.stat().st_mtime_ns == stamp  # reused
     path.write_bytes(b"damaged")
-    again = runtime.onnx_model(net, "wave.lite", tmp_path)  # exported anew
-    assert difference(live.stylise_frame(again, frame), torch_out) < 0.1
-    other, _ = zoo.load("wave", "full", folder=random_zoo)
-    assert runtime.weights_sha256(other) != runtime.weights_sha256(net)
+    again = Network.from_module(net, "wave", backend="onnxruntime", threads=1)  # exported anew
+    assert difference(again.stylize(frame), torch_out) < 0.1
+    other = load_network("wave", "full", folder=random_zoo).module
+    assert onnx.weights_sha256(other) != onnx.weights_sha256(net)
 
 
-def test_live_stream_blends_and_starts_afresh(random_zoo, photo, tmp_path, one_thread):
-    net, _ = zoo.load("wave", "lite", folder=random_zoo)
-    model = runtime.onnx_model(net, "wave.lite", tmp_path)
-    other = runtime.onnx_model(zoo.load("dots", "lite", folder=random_zoo)[0], "dots.lite", tmp_path)
-    stream = live.LiveStream()
+def test_live_stream_blends_and_starts_afresh(random_zoo, photo, tmp_path, one_thread, monkeypatch):
+    monkeypatch.setenv("STYLETRANSFER_CACHE", str(tmp_path))
+    model = load_network("wave", "lite", backend="onnxruntime", folder=random_zoo)
+    other = load_network("dots", "lite", backend="onnxruntime", folder=random_zoo)
+    stream = webcam.LiveStream()
     frames = [jpeg(np.roll(photo, shift, axis=1)) for shift in (0, 4, 8, 12)]
     out = [stream.process(f, model, (320, 240), now=t / 25) for t, f in enumerate(frames)]
     assert [o.fps for o in out] == pytest.approx([0, 25, 25, 25])
@@ -430,7 +435,7 @@ def test_live_stream_blends_and_starts_afresh(random_zoo, photo, tmp_path, one_t
     assert stream.blender.last_was_cut and late.fps == 0
     # Blending off: the frame is the network's own output.
     plain = stream.process(frames[3], other, (320, 240), temporal=False, now=5.04)
-    alone = live.LiveStream().process(frames[3], other, (320, 240), temporal=False)
+    alone = webcam.LiveStream().process(frames[3], other, (320, 240), temporal=False)
     assert plain.jpeg == alone.jpeg
 
 

@@ -79,8 +79,8 @@ def test_defaults_come_from_the_config():
 def model_folder(tmp_path):
     import torch
 
-    from styletransfer import zoo
-    from styletransfer.transformer import TransformerConfig, build
+    from styletransfer.networks import zoo
+    from styletransfer.networks.transformer import TransformerConfig, build
 
     torch.manual_seed(0)
     folder = tmp_path / "models"

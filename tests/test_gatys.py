@@ -7,7 +7,7 @@ import torch
 
 from styletransfer.errors import StyleTransferError
 from styletransfer.gatys import GatysConfig, iterate, scale_ladder, steps_per_scale, stylize
-from styletransfer.lossnet import VGG16Features
+from styletransfer.perceptual.vgg import VGG16Features
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,7 @@ def test_no_style_is_an_error(random_vgg):
 
 
 def test_init_from_an_image_file(random_vgg, tmp_path):
-    from styletransfer import images
+    from styletransfer.io import images
 
     content, style = _images()
     start = torch.zeros(1, 3, 20, 28)

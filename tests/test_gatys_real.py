@@ -5,7 +5,8 @@ import dataclasses
 import pytest
 import torch
 
-from styletransfer import colors, images
+from styletransfer import colors
+from styletransfer.io import images
 from styletransfer.gatys import GatysConfig, stylize
 
 
@@ -40,7 +41,7 @@ def test_histogram_matching_keeps_photo_colours(photo_and_painting):
     kept = stylize(photo, [painting], dataclasses.replace(config, preserve_colors="histogram"))
     chroma = lambda image: colors.rgb_to_yiq(image)[:, 1:].mean(dim=(2, 3))
     assert (chroma(kept) - chroma(photo)).abs().sum() < 0.5 * (chroma(plain) - chroma(photo)).abs().sum()
-    assert (kept - photo).abs().mean() > 0.03  # still stylised
+    assert (kept - photo).abs().mean() > 0.03  # still stylized
 
 
 def test_coarse_to_fine_output_has_requested_size(shared_data):

@@ -15,9 +15,9 @@ import torch
 from PIL import Image
 from PIL.JpegImagePlugin import JpegImageFile
 
-from styletransfer import images
+from styletransfer.io import images
 from styletransfer.errors import StyleTransferError
-from styletransfer.images import (
+from styletransfer.io.images import (
     MIN_SIDE,
     load_tensor,
     open_image,

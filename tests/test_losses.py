@@ -2,7 +2,7 @@
 
 import torch
 
-from styletransfer.losses import gram_matrix, relative_mse, total_variation
+from styletransfer.perceptual.loss import gram_matrix, relative_mse, total_variation
 
 
 def test_gram_of_hand_built_map():

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from styletransfer.lossnet import LAYER_NAMES, VGG16Features, deepest
+from styletransfer.perceptual.vgg import LAYER_NAMES, VGG16Features, deepest
 
 
 def test_layer_names_follow_torchvision_indices():

@@ -18,9 +18,13 @@ import pytest
 import torch
 from PIL import Image
 
-from styletransfer import train
+from styletransfer import training
+from styletransfer.networks import load_network
+from styletransfer.perceptual.vgg import random_vgg16
+from styletransfer.training import data as training_data
+from styletransfer.training import log, regularisation
 from styletransfer.errors import StyleTransferError
-from styletransfer.transformer import TransformerConfig, build
+from styletransfer.networks.transformer import TransformerConfig, build
 
 REPO = Path(__file__).resolve().parent.parent
 PHOTOS = ("bsds500_100007.jpg", "bsds500_100039.jpg", "skimage_coffee.jpg")
@@ -46,15 +50,15 @@ def painting(shared_data) -> Path:
 
 @pytest.fixture(scope="module")
 def vgg():
-    return train.random_lossnet(train.TrainConfig().style_layers)
+    return random_vgg16(training.TrainConfig().style_layers)
 
 
-def tiny(painting, photos, **overrides) -> train.TrainConfig:
+def tiny(painting, photos, **overrides) -> training.TrainConfig:
     settings = dict(
         style=str(painting), content_dir=str(photos), arch="lite", steps=4, batch_size=2,
         crop_size=32, style_size=64, log_every=1, checkpoint_every=2, device="cpu",
     )
-    return train.TrainConfig(**{**settings, **overrides})
+    return training.TrainConfig(**{**settings, **overrides})
 
 
 def read_csv(path):
@@ -70,7 +74,7 @@ def test_a_few_steps_lower_the_loss(painting, photos, tmp_path, vgg):
         extra.unlink()  # one photo: the network can fit it
     totals = []
     config = tiny(painting, photos, steps=20, lr=1e-2, checkpoint_every=100)
-    train.train(config, tmp_path / "run", lossnet=vgg, callback=lambda e: totals.append(e.losses["total"]))
+    training.train(config, tmp_path / "run", lossnet=vgg, callback=lambda e: totals.append(e.losses["total"]))
     assert len(totals) == 20
     assert sum(totals[-3:]) < 0.7 * sum(totals[:3])
 
@@ -78,16 +82,16 @@ def test_a_few_steps_lower_the_loss(painting, photos, tmp_path, vgg):
 def test_resume_is_bit_identical_to_training_straight(painting, photos, tmp_path, vgg):
     # Compound regularisation on: its random flows and noise must also replay exactly.
     config = tiny(painting, photos, steps=4, temporal_weight=1.0)
-    straight = train.train(config, tmp_path / "straight", lossnet=vgg)
+    straight = training.train(config, tmp_path / "straight", lossnet=vgg)
     with pytest.raises(StyleTransferError, match="already exists"):
-        train.train(config, tmp_path / "straight", lossnet=vgg)
+        training.train(config, tmp_path / "straight", lossnet=vgg)
 
     split = tmp_path / "split"
-    train.train(dataclasses.replace(config, steps=2), split, lossnet=vgg)
-    train.train(config, split, lossnet=vgg, resume=True)
+    training.train(dataclasses.replace(config, steps=2), split, lossnet=vgg)
+    training.train(config, split, lossnet=vgg, resume=True)
 
     a = torch.load(straight, weights_only=True)
-    b = torch.load(split / train.CHECKPOINT, weights_only=True)
+    b = torch.load(split / training.CHECKPOINT, weights_only=True)
     assert a["step"] == b["step"] == 4
     assert a["model"].keys() == b["model"].keys()
     for name in a["model"]:
@@ -97,8 +101,8 @@ def test_resume_is_bit_identical_to_training_straight(painting, photos, tmp_path
 
 
 def test_loader_processes_give_the_same_training(painting, photos, tmp_path, vgg):
-    inline = train.train(tiny(painting, photos, steps=2), tmp_path / "inline", lossnet=vgg)
-    workers = train.train(tiny(painting, photos, steps=2, num_workers=2), tmp_path / "workers", lossnet=vgg)
+    inline = training.train(tiny(painting, photos, steps=2), tmp_path / "inline", lossnet=vgg)
+    workers = training.train(tiny(painting, photos, steps=2, num_workers=2), tmp_path / "workers", lossnet=vgg)
     a = torch.load(inline, weights_only=True)["model"]
     b = torch.load(workers, weights_only=True)["model"]
     assert all(torch.equal(a[name], b[name]) for name in a)
@@ -106,11 +110,11 @@ def test_loader_processes_give_the_same_training(painting, photos, tmp_path, vgg
 
 def test_resume_refuses_different_settings(painting, photos, tmp_path, vgg):
     run = tmp_path / "run"
-    train.train(tiny(painting, photos, steps=2), run, lossnet=vgg)
+    training.train(tiny(painting, photos, steps=2), run, lossnet=vgg)
     with pytest.raises(StyleTransferError, match="style_weight"):
-        train.train(tiny(painting, photos, steps=4, style_weight=2.0), run, lossnet=vgg, resume=True)
+        training.train(tiny(painting, photos, steps=4, style_weight=2.0), run, lossnet=vgg, resume=True)
     with pytest.raises(StyleTransferError, match="does not exist"):
-        train.train(tiny(painting, photos), tmp_path / "nothing", lossnet=vgg, resume=True)
+        training.train(tiny(painting, photos), tmp_path / "nothing", lossnet=vgg, resume=True)
 
 
 def test_unreadable_photos_are_skipped_with_a_warning(painting, photos, tmp_path, vgg):
@@ -119,7 +123,7 @@ def test_unreadable_photos_are_skipped_with_a_warning(painting, photos, tmp_path
     (photos / "truncated.jpg").write_bytes(whole[: len(whole) // 3])
     # 5 files, 3 steps of 2: the first epoch's shuffled order visits every file.
     with pytest.warns(UserWarning) as caught:
-        checkpoint = train.train(tiny(painting, photos, steps=3), tmp_path / "run", lossnet=vgg)
+        checkpoint = training.train(tiny(painting, photos, steps=3), tmp_path / "run", lossnet=vgg)
     messages = " ".join(str(w.message) for w in caught)
     assert "empty.jpg" in messages and "truncated.jpg" in messages
     assert torch.load(checkpoint, weights_only=True)["step"] == 3
@@ -127,22 +131,22 @@ def test_unreadable_photos_are_skipped_with_a_warning(painting, photos, tmp_path
 
 def test_checkpoint_loads_safely_and_rebuilds_the_model(painting, photos, tmp_path, vgg):
     config = tiny(painting, photos, arch="full", steps=2, blur=False)
-    checkpoint = train.train(config, tmp_path / "run", lossnet=vgg)
+    checkpoint = training.train(config, tmp_path / "run", lossnet=vgg)
     ckpt = torch.load(checkpoint, weights_only=True)  # plain types and tensors only
     assert ckpt["train_config"] == dataclasses.asdict(config)
     net = build(TransformerConfig(**ckpt["model_config"]))
     assert net.config == TransformerConfig("full", blur=False)
     net.load_state_dict(ckpt["model"], strict=True)
     assert not any(key.startswith(("module.", "_orig_mod.")) for key in ckpt["model"])
-    out = train.load_model(checkpoint)(torch.rand(1, 3, 24, 24))
+    out = load_network(checkpoint).module(torch.rand(1, 3, 24, 24))
     assert out.shape == (1, 3, 24, 24)
 
 
 def test_writes_csv_plot_and_config(painting, photos, tmp_path, vgg):
     run = tmp_path / "run"
-    train.train(tiny(painting, photos, steps=4, log_every=2), run, lossnet=vgg)
+    training.train(tiny(painting, photos, steps=4, log_every=2), run, lossnet=vgg)
     rows = read_csv(run / "losses.csv")
-    assert list(rows[0]) == list(train.CSV_COLUMNS)
+    assert list(rows[0]) == list(log.CSV_COLUMNS)
     assert [int(r["step"]) for r in rows] == [2, 4]
     assert all(float(r["total"]) > 0 for r in rows)
     assert all(float(r["temporal"]) == 0 for r in rows)  # off by default
@@ -155,44 +159,44 @@ def test_writes_csv_plot_and_config(painting, photos, tmp_path, vgg):
 
 
 def test_distillation_pulls_the_student_towards_the_teacher(painting, photos, tmp_path, vgg):
-    teacher = train.train(tiny(painting, photos, arch="full", steps=1), tmp_path / "teacher", lossnet=vgg)
+    teacher = training.train(tiny(painting, photos, arch="full", steps=1), tmp_path / "teacher", lossnet=vgg)
     seen = []
     config = tiny(painting, photos, steps=2, teacher=str(teacher), distill_weight=5.0)
-    train.train(config, tmp_path / "student", lossnet=vgg, callback=lambda e: seen.append(e.losses["distill"]))
+    training.train(config, tmp_path / "student", lossnet=vgg, callback=lambda e: seen.append(e.losses["distill"]))
     assert len(seen) == 2 and all(d > 0 for d in seen)
 
 
 def test_pure_distillation_needs_no_vgg_pass(painting, photos, tmp_path, vgg):
-    teacher = train.train(tiny(painting, photos, arch="full", steps=1), tmp_path / "teacher", lossnet=vgg)
+    teacher = training.train(tiny(painting, photos, arch="full", steps=1), tmp_path / "teacher", lossnet=vgg)
     passes = []
     hook = vgg.register_forward_hook(lambda *_: passes.append(1))
     try:
         seen = []
         config = tiny(painting, photos, steps=3, teacher=str(teacher), content_weight=0, style_weight=0, lr=1e-2)
-        train.train(config, tmp_path / "student", lossnet=vgg, callback=lambda e: seen.append(e.losses))
+        training.train(config, tmp_path / "student", lossnet=vgg, callback=lambda e: seen.append(e.losses))
     finally:
         hook.remove()
-    assert passes == [1]  # only the painting's Grams, once, before training
+    assert passes == []  # not even the painting's Grams: the perceptual loss is never built
     assert [e["style"] for e in seen] == [0, 0, 0] and seen[-1]["distill"] < seen[0]["distill"]
     assert seen[-1]["total"] == pytest.approx(seen[-1]["distill"])
 
 
 def test_init_starts_from_a_trained_model(painting, photos, tmp_path, vgg):
-    first = train.train(tiny(painting, photos, steps=2, lr=1e-2), tmp_path / "first", lossnet=vgg)
+    first = training.train(tiny(painting, photos, steps=2, lr=1e-2), tmp_path / "first", lossnet=vgg)
     trained = torch.load(first, weights_only=True)["model"]
     # lr ~0: after one step the weights are still the init's, not the seed's random ones.
-    second = train.train(tiny(painting, photos, steps=1, lr=1e-12, init=str(first), seed=5), tmp_path / "second", lossnet=vgg)
+    second = training.train(tiny(painting, photos, steps=1, lr=1e-12, init=str(first), seed=5), tmp_path / "second", lossnet=vgg)
     tuned = torch.load(second, weights_only=True)["model"]
     assert all(torch.allclose(trained[k], tuned[k], atol=1e-6) for k in trained)
     with pytest.raises(StyleTransferError, match="lite network"):
-        train.train(tiny(painting, photos, arch="full", init=str(first)), tmp_path / "third", lossnet=vgg)
+        training.train(tiny(painting, photos, arch="full", init=str(first)), tmp_path / "third", lossnet=vgg)
 
 
 def test_excluded_photos_are_never_trained_on(painting, photos):
-    names = [p.name for p in train.list_images(photos, exclude=("skimage_*",))]
+    names = [p.name for p in training_data.list_images(photos, exclude=("skimage_*",))]
     assert names == sorted(PHOTOS[:2])
     with pytest.raises(StyleTransferError, match="no images"):
-        train.list_images(photos, exclude=("*.jpg",))
+        training_data.list_images(photos, exclude=("*.jpg",))
 
 
 def test_bad_settings_are_one_line_errors(painting, photos, tmp_path, vgg):
@@ -202,7 +206,7 @@ def test_bad_settings_are_one_line_errors(painting, photos, tmp_path, vgg):
         tiny(painting, photos, content_layer="conv9_9")
     (tmp_path / "empty").mkdir()
     with pytest.raises(StyleTransferError, match="no images"):
-        train.train(tiny(painting, tmp_path / "empty"), tmp_path / "run", lossnet=vgg)
+        training.train(tiny(painting, tmp_path / "empty"), tmp_path / "run", lossnet=vgg)
 
 
 # ----------------------------------------------------------------------------- data
@@ -210,22 +214,22 @@ def test_bad_settings_are_one_line_errors(painting, photos, tmp_path, vgg):
 
 def test_batches_are_reproducible_and_ranks_split_them(painting, photos):
     config = tiny(painting, photos, batch_size=4)
-    files = train.list_images(photos)
-    data = train.StepBatches(files, config)
+    files = training_data.list_images(photos)
+    data = training_data.StepBatches(files, config)
     assert data[3].shape == (4, 3, 32, 32)
-    assert torch.equal(data[3], train.StepBatches(files, config)[3])
+    assert torch.equal(data[3], training_data.StepBatches(files, config)[3])
     assert not torch.equal(data[3], data[4])
-    halves = [train.StepBatches(files, config, rank, 2)[3] for rank in (0, 1)]
+    halves = [training_data.StepBatches(files, config, rank, 2)[3] for rank in (0, 1)]
     assert torch.equal(torch.cat(halves), data[3])
 
 
 def test_random_crop_flips_and_scales():
     photo = torch.arange(40 * 60, dtype=torch.float32).view(1, 1, 40, 60).expand(1, 3, 40, 60) / 2400
-    whole = train.random_crop(photo, 40, (1.0, 1.0), [0.0, 0.0, 0.0, 0.9])
+    whole = training_data.random_crop(photo, 40, (1.0, 1.0), [0.0, 0.0, 0.0, 0.9])
     assert torch.allclose(whole, photo[..., :40, :40])
-    mirrored = train.random_crop(photo, 40, (1.0, 1.0), [0.0, 0.0, 0.0, 0.1])
+    mirrored = training_data.random_crop(photo, 40, (1.0, 1.0), [0.0, 0.0, 0.0, 0.1])
     assert torch.equal(mirrored, whole.flip(-1))
-    assert train.random_crop(photo, 16, (0.5, 0.5), [0.0, 0.99, 0.99, 0.9]).shape == (1, 3, 16, 16)
+    assert training_data.random_crop(photo, 16, (0.5, 0.5), [0.0, 0.99, 0.99, 0.9]).shape == (1, 3, 16, 16)
 
 
 # --------------------------------------------------------- compound regularisation
@@ -233,7 +237,7 @@ def test_random_crop_flips_and_scales():
 
 def test_warp_with_zero_flow_is_identity():
     image = torch.rand(2, 3, 13, 17)
-    assert torch.allclose(train.warp(image, torch.zeros(2, 2, 13, 17)), image, atol=1e-6)
+    assert torch.allclose(regularisation.warp(image, torch.zeros(2, 2, 13, 17)), image, atol=1e-6)
 
 
 @pytest.mark.parametrize("dx, dy", [(2, 0), (0, -3), (1, 2)])
@@ -241,7 +245,7 @@ def test_integer_shift_equals_roll_away_from_borders(dx, dy):
     image = torch.rand(1, 3, 16, 20)
     flow = torch.zeros(1, 2, 16, 20)
     flow[:, 0], flow[:, 1] = dx, dy
-    moved = train.warp(image, flow)
+    moved = regularisation.warp(image, flow)
     rolled = torch.roll(image, shifts=(-dy, -dx), dims=(-2, -1))
     inner = (..., slice(3, -3), slice(3, -3))
     assert torch.allclose(moved[inner], rolled[inner], atol=1e-5)
@@ -249,11 +253,11 @@ def test_integer_shift_equals_roll_away_from_borders(dx, dy):
 
 def test_random_flow_is_smooth_and_bounded():
     g = torch.Generator().manual_seed(0)
-    flow = train.random_flow(3, 32, 48, magnitude=2.0, shift=0, generator=g)
+    flow = regularisation.random_flow(3, 32, 48, magnitude=2.0, shift=0, generator=g)
     assert flow.shape == (3, 2, 32, 48)
     assert flow.abs().max() <= 2.0 * 1.3  # bicubic overshoot is small
     assert (flow[..., 1:] - flow[..., :-1]).abs().max() < 0.5  # neighbours move alike
-    shifted = train.random_flow(3, 32, 48, magnitude=0.0, shift=3, generator=g)
+    shifted = regularisation.random_flow(3, 32, 48, magnitude=0.0, shift=3, generator=g)
     assert torch.equal(shifted, shifted.round()) and shifted.abs().max() <= 3
 
 
@@ -266,10 +270,10 @@ def test_compound_loss_is_zero_for_a_network_that_commutes_with_warps():
         return torch.einsum("oc,bchw->bohw", mix, x) + 0.1
 
     photo = torch.rand(2, 3, 24, 24)
-    flow = train.random_flow(2, 24, 24, 2.0, 2, torch.Generator().manual_seed(1))
-    moved = train.moved_photo(photo, flow, torch.zeros_like(photo))
-    assert train.compound_loss(net(photo), net(moved), flow) < 1e-10
-    assert train.compound_loss(net(photo), net(photo), flow) > 1e-3
+    flow = regularisation.random_flow(2, 24, 24, 2.0, 2, torch.Generator().manual_seed(1))
+    moved = regularisation.moved_photo(photo, flow, torch.zeros_like(photo))
+    assert regularisation.compound_loss(net(photo), net(moved), flow) < 1e-10
+    assert regularisation.compound_loss(net(photo), net(photo), flow) > 1e-3
 
 
 # ------------------------------------------------------------- processes and the CLI

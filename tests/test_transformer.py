@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from styletransfer.errors import StyleTransferError
-from styletransfer.transformer import (
+from styletransfer.networks.transformer import (
     ARCHS,
     MIN_SIDE,
     TransformerConfig,

@@ -1,4 +1,4 @@
-"""Video files: decode -> stylise -> encode with PyAV, audio copied, timing and orientation kept.
+"""Video files: decode -> stylize -> encode with PyAV, audio copied, timing and orientation kept.
 
 Clips are short: trimmed from the shared ones (packets copied, no re-encoding) or made here
 with PyAV, a few frames each, so the whole file runs in seconds on two cores.
@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 import torch
 
-from styletransfer import video
+from styletransfer.io import media
+from styletransfer.video.stylize import DamagedVideoError, process_video
 from styletransfer.errors import StyleTransferError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -143,8 +144,13 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
-def identity(x: torch.Tensor) -> torch.Tensor:
+def identity(x: np.ndarray) -> np.ndarray:
     return x
+
+
+def leftovers(folder: Path, name: str) -> list[Path]:
+    """Temporary files of an output called ``name`` (AtomicFile's ``.NAME.*``)."""
+    return sorted(folder.glob(f".{name}.*"))
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +167,7 @@ def clips(tmp_path_factory, shared_data) -> dict[str, Path]:
 
 
 def test_probe_reads_size_rate_frames_audio(clips):
-    info = video.probe(clips["audio"])
+    info = media.probe(clips["audio"])
     assert (info.width, info.height, info.fps, info.frames) == (426, 240, 30.0, 12)
     assert info.has_audio and info.audio_codec == "aac" and info.codec == "h264" and info.rotation == 0
     assert info.duration == pytest.approx(0.4, abs=0.05)
@@ -172,11 +178,11 @@ def test_probe_reads_size_rate_frames_audio(clips):
 
 def test_identity_keeps_size_rate_frames_colours_and_audio(clips, tmp_path):
     src, out = clips["audio"], tmp_path / "out.mp4"
-    result = video.stylize_video(src, out, identity)
+    result = process_video(src, out, identity)
     assert result.frames == 12 and (result.width, result.height) == (426, 240) and result.audio == "copied"
-    assert not result.stopped and not (tmp_path / ".out.mp4.part").exists()
+    assert not result.stopped and not leftovers(tmp_path, "out.mp4")
 
-    got, want = video.probe(out), video.probe(src)
+    got, want = media.probe(out), media.probe(src)
     assert (got.width, got.height, got.fps, got.frames) == (want.width, want.height, want.fps, want.frames)
     assert got.duration == pytest.approx(want.duration, abs=1e-3)
     with av.open(str(out)) as c:
@@ -202,7 +208,7 @@ def test_untagged_input_is_read_like_chromium_does(tmp_path, height, matrix):
     with av.open(str(src)) as c:
         assert next(c.decode(video=0)).colorspace == 2  # unspecified
     out = tmp_path / "out.mp4"
-    video.stylize_video(src, out, identity)
+    process_video(src, out, identity)
     (got,) = decode_rgb(out, "ITU709")
     inside = (slice(height // 4 + 8, -height // 4 - 8), slice(8, 128 // 4 - 8))  # inside the red band
     assert np.abs(got[inside].astype(int) - (230, 20, 20)).max() <= 4  # the wrong matrix is off by > 10
@@ -223,10 +229,10 @@ def test_rotation_metadata_is_honoured(tmp_path, rotation, hflip, turn):
     with av.open(str(src)) as c:
         assert next(c.decode(video=0)).rotation % 360 == (rotation if not hflip else 180) % 360
     out = tmp_path / "out.mp4"
-    result = video.stylize_video(src, out, identity)
+    result = process_video(src, out, identity)
     want = [turn(pattern(64, 32, i)) for i in range(3)]
     assert (result.width, result.height) == (want[0].shape[1], want[0].shape[0])
-    assert video.probe(src).width == want[0].shape[1]
+    assert media.probe(src).width == want[0].shape[1]
     with av.open(str(out)) as c:
         assert next(c.decode(video=0)).rotation == 0  # upright pixels, no metadata left
     for got, expected in zip(decode_rgb(out, "ITU709"), want, strict=True):
@@ -237,7 +243,7 @@ def test_rotation_metadata_is_honoured(tmp_path, rotation, hflip, turn):
 def test_odd_size_is_kept_exactly(tmp_path):
     src = make_clip(tmp_path / "odd.mp4", 65, 47, frames=3, pix_fmt="yuv444p")
     out = tmp_path / "out.mp4"
-    result = video.stylize_video(src, out, identity)
+    result = process_video(src, out, identity)
     assert (result.width, result.height) == (65, 47)
     with av.open(str(out)) as c:
         stream = c.streams.video[0]
@@ -247,9 +253,9 @@ def test_odd_size_is_kept_exactly(tmp_path):
 
 
 def test_scale_can_make_an_odd_width(clips, tmp_path):
-    result = video.stylize_video(clips["audio"], tmp_path / "half.mp4", identity, scale=0.5)
+    result = process_video(clips["audio"], tmp_path / "half.mp4", identity, scale=0.5)
     assert (result.width, result.height) == (213, 120)
-    assert (video.probe(result.path).width, video.probe(result.path).height) == (213, 120)
+    assert (media.probe(result.path).width, media.probe(result.path).height) == (213, 120)
 
 
 def test_variable_frame_rate_keeps_timestamps(tmp_path):
@@ -257,24 +263,24 @@ def test_variable_frame_rate_keeps_timestamps(tmp_path):
     src = make_clip(tmp_path / "vfr.mp4", 64, 48, pts=pts, time_base=Fraction(1, 1000), rate=10)
     assert frame_times(src) == pytest.approx([p / 1000 for p in pts], abs=1e-3)
     out = tmp_path / "out.mp4"
-    video.stylize_video(src, out, identity)
+    process_video(src, out, identity)
     assert frame_times(out) == pytest.approx([p / 1000 for p in pts], abs=1e-3)
 
 
 # ---------------------------------------------------------------- hooks and progress
 
 
-def test_postprocess_gets_input_and_stylised_in_order(clips, tmp_path):
+def test_postprocess_gets_input_and_stylized_in_order(clips, tmp_path):
     calls = []
 
     def invert(x):
-        return 1 - x
+        return 255 - x
 
     def post(frame, styled):
         calls.append((frame.copy(), styled.copy()))
-        return frame  # undo the stylisation: the output should be the input again
+        return frame  # undo the stylization: the output should be the input again
 
-    result = video.stylize_video(clips["audio"], tmp_path / "out.mp4", invert, scale=0.5, postprocess=post)
+    result = process_video(clips["audio"], tmp_path / "out.mp4", invert, scale=0.5, postprocess=post)
     assert len(calls) == result.frames == 12
     for frame, styled in calls:
         assert frame.dtype == styled.dtype == np.uint8 and frame.shape == styled.shape == (120, 213, 3)
@@ -291,7 +297,7 @@ def test_batches_give_the_frames_of_one_at_a_time(clips, tmp_path, batch_size):
 
     def invert(x):
         seen.append(x.shape[0])
-        return 1 - x
+        return 255 - x
 
     def record(into):
         def post(frame, styled):
@@ -300,10 +306,10 @@ def test_batches_give_the_frames_of_one_at_a_time(clips, tmp_path, batch_size):
         return post
 
     one, batched = [], []
-    video.stylize_video(clips["audio"], tmp_path / "one.mp4", invert, scale=0.25, postprocess=record(one))
+    process_video(clips["audio"], tmp_path / "one.mp4", invert, scale=0.25, postprocess=record(one))
     assert seen == [1] * 12
     seen.clear()
-    result = video.stylize_video(clips["audio"], tmp_path / "batched.mp4", invert, scale=0.25,
+    result = process_video(clips["audio"], tmp_path / "batched.mp4", invert, scale=0.25,
                                  postprocess=record(batched), batch_size=batch_size)
     assert seen == [batch_size] * (12 // batch_size) + ([12 % batch_size] if 12 % batch_size else [])
     assert result.frames == 12 and len(batched) == 12
@@ -314,24 +320,23 @@ def test_batches_give_the_frames_of_one_at_a_time(clips, tmp_path, batch_size):
 @pytest.mark.parametrize("batch_size", [0, -2, 1.5])
 def test_bad_batch_size(clips, tmp_path, batch_size):
     with pytest.raises(StyleTransferError, match="batch size"):
-        video.stylize_video(clips["audio"], tmp_path / "out.mp4", identity, batch_size=batch_size)
+        process_video(clips["audio"], tmp_path / "out.mp4", identity, batch_size=batch_size)
     assert not (tmp_path / "out.mp4").exists()
 
 
-def test_fastvideo_batches_only_on_a_gpu():
-    from styletransfer import fastvideo
-    from styletransfer.transformer import TransformerConfig, build
+def test_networks_batch_only_on_a_gpu():
+    from styletransfer.networks import Network
+    from styletransfer.networks.transformer import TransformerConfig, build
 
-    net = build(TransformerConfig(arch="lite"))
-    assert fastvideo.batch_size_for(net) == 1  # this machine has no GPU: batches gain nothing on a CPU
-    assert fastvideo.network(net, "x", "torch") is net
+    net = Network.from_module(build(TransformerConfig(arch="lite")))
+    assert net.batch_size == (8 if torch.cuda.is_available() else 1)  # batches gain nothing on a CPU
     with pytest.raises(StyleTransferError, match="unknown backend"):
-        fastvideo.network(net, "x", "tensorrt")
+        Network.from_module(build(TransformerConfig(arch="lite")), backend="tensorrt")
 
 
 def test_progress_events_count_frames(clips, tmp_path):
     events = []
-    video.stylize_video(clips["audio"], tmp_path / "out.mp4", identity, scale=0.25, callback=events.append)
+    process_video(clips["audio"], tmp_path / "out.mp4", identity, scale=0.25, callback=events.append)
     assert [e.frames_done for e in events] == list(range(1, 13))
     assert all(e.total_frames == 12 and e.fps > 0 for e in events)
     assert events[-1].seconds_left == 0 and events[0].seconds_left > 0
@@ -339,7 +344,7 @@ def test_progress_events_count_frames(clips, tmp_path):
 
 
 def test_frames_stream_through(tmp_path, one_thread):
-    """Memory stays bounded: while frame k is stylised, only a few decoded frames are alive
+    """Memory stays bounded: while frame k is stylized, only a few decoded frames are alive
     (the decoder's reorder buffer), however long the clip is."""
     src = make_clip(tmp_path / "long.mp4", 32, 32, frames=60, rate=30)
     live = []
@@ -349,7 +354,7 @@ def test_frames_stream_through(tmp_path, one_thread):
         live.append(sum(type(o) is av.VideoFrame for o in gc.get_objects()))
         return x
 
-    video.stylize_video(src, tmp_path / "out.mp4", count)
+    process_video(src, tmp_path / "out.mp4", count)
     assert len(live) == 60 and min(live) >= 1  # the frame being worked on is counted
     # The decoder's flush at the end hands over the frames it was holding all at once.
     assert max(live[:-10]) <= 6 and max(live) <= 12
@@ -358,11 +363,11 @@ def test_frames_stream_through(tmp_path, one_thread):
 def test_stop_ends_a_valid_shorter_file_with_audio_cut(clips, tmp_path):
     done = []
     out = tmp_path / "out.mp4"
-    result = video.stylize_video(
+    result = process_video(
         clips["audio"], out, identity, callback=lambda e: done.append(e), should_stop=lambda: len(done) >= 5
     )
     assert result.stopped and result.frames == 5
-    info = video.probe(out)
+    info = media.probe(out)
     assert info.frames == 5 and info.has_audio and (info.width, info.height) == (426, 240)
     video_end = frame_times(out)[-1] + 1 / 30
     assert video_end == pytest.approx(5 / 30, abs=1e-3)
@@ -375,7 +380,7 @@ def test_stop_ends_a_valid_shorter_file_with_audio_cut(clips, tmp_path):
 
 def test_stop_before_the_first_frame_saves_nothing(clips, tmp_path):
     with pytest.raises(StyleTransferError, match="nothing was saved"):
-        video.stylize_video(clips["audio"], tmp_path / "out.mp4", identity, should_stop=lambda: True)
+        process_video(clips["audio"], tmp_path / "out.mp4", identity, should_stop=lambda: True)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -388,13 +393,13 @@ def test_a_failing_frame_fn_leaves_no_file(clips, tmp_path):
 
     boom.calls = 0
     with pytest.raises(RuntimeError, match="model crashed"):
-        video.stylize_video(clips["audio"], tmp_path / "out.mp4", boom, scale=0.25)
+        process_video(clips["audio"], tmp_path / "out.mp4", boom, scale=0.25)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_frame_fn_must_keep_the_shape(clips, tmp_path):
     with pytest.raises(ValueError, match="frame_fn must return"):
-        video.stylize_video(clips["audio"], tmp_path / "out.mp4", lambda x: x[..., :-1], scale=0.25)
+        process_video(clips["audio"], tmp_path / "out.mp4", lambda x: x[..., :-1], scale=0.25)
 
 
 # ---------------------------------------------------------------- bad input
@@ -444,7 +449,7 @@ def bad_inputs(tmp_path_factory, shared_data):
 def test_bad_input_is_one_clear_error(bad_inputs, tmp_path, case):
     path, words = bad_inputs[case]
     out = tmp_path / "out.mp4"
-    for call in (lambda: video.probe(path), lambda: video.stylize_video(path, out, identity)):
+    for call in (lambda: media.probe(path), lambda: process_video(path, out, identity)):
         with pytest.raises(StyleTransferError) as error:
             call()
         message = str(error.value)
@@ -457,13 +462,13 @@ def test_truncated_file_saves_what_decodes_and_says_so(shared_data, tmp_path):
     data = (shared_data / "videos" / "pancake_flip_audio.mp4").read_bytes()  # index at the front
     src = tmp_path / "half.mp4"
     src.write_bytes(data[: len(data) // 2])
-    assert video.probe(src).frames == 310  # the index still lists every frame
+    assert media.probe(src).frames == 310  # the index still lists every frame
     out = tmp_path / "out.mp4"
-    with pytest.raises(video.DamagedVideoError, match="truncated or damaged") as error:
-        video.stylize_video(src, out, identity, scale=0.25)
+    with pytest.raises(DamagedVideoError, match="truncated or damaged") as error:
+        process_video(src, out, identity, scale=0.25)
     result = error.value.result
     assert 0 < result.frames < 310 and str(out) in str(error.value)
-    info = video.probe(out)
+    info = media.probe(out)
     assert info.frames == result.frames and info.has_audio
     assert max(t for t, _ in audio_packets(out)) < frame_times(out)[-1] + 1 / 30
 
@@ -474,20 +479,20 @@ def test_truncated_file_saves_what_decodes_and_says_so(shared_data, tmp_path):
 def test_bad_output_path(clips, tmp_path, dst, words):
     (tmp_path / "sub.mp4").mkdir()
     with pytest.raises(StyleTransferError, match=words):
-        video.stylize_video(clips["audio"], tmp_path / dst, identity)
+        process_video(clips["audio"], tmp_path / dst, identity)
 
 
 def test_output_may_not_overwrite_the_input(clips, tmp_path):
     src = tmp_path / "in.mp4"
     src.write_bytes(clips["audio"].read_bytes())
     with pytest.raises(StyleTransferError, match="overwrite the input"):
-        video.stylize_video(src, src, identity)
+        process_video(src, src, identity)
 
 
 @pytest.mark.parametrize("scale", [0, -1, float("nan"), 0.01])
 def test_bad_scale(clips, tmp_path, scale):
     with pytest.raises(StyleTransferError, match="scale"):
-        video.stylize_video(clips["audio"], tmp_path / "out.mp4", identity, scale=scale)
+        process_video(clips["audio"], tmp_path / "out.mp4", identity, scale=scale)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -508,9 +513,9 @@ def test_audio_that_mp4_cannot_carry_is_reencoded_to_aac(tmp_path):
         for stream in (v, a):
             for packet in stream.encode(None):
                 out.mux(packet)
-    result = video.stylize_video(src, tmp_path / "out.mp4", identity)
+    result = process_video(src, tmp_path / "out.mp4", identity)
     assert result.audio == "re-encoded"
-    info = video.probe(result.path)
+    info = media.probe(result.path)
     assert info.audio_codec == "aac" and info.frames == 5
 
 
@@ -533,8 +538,8 @@ def run_cli(*args, cwd, models=None, **popen):
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    from styletransfer import zoo
-    from styletransfer.transformer import TransformerConfig, build
+    from styletransfer.networks import zoo
+    from styletransfer.networks.transformer import TransformerConfig, build
 
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("models")
@@ -548,7 +553,7 @@ def test_cli_video_end_to_end(clips, models, tmp_path, temporal):
     result = run_cli("video", clips["audio"], "-s", "t", "--arch", "lite", "-o", out, "--scale", 0.25,
                      "--temporal", temporal, "--strength", 0.8, "--keep-colors", cwd=tmp_path, models=models)
     assert result.returncode == 0, result.stderr
-    info = video.probe(out)
+    info = media.probe(out)
     assert (info.width, info.height, info.frames, info.fps, info.has_audio) == (106, 60, 12, 30.0, True)
 
 
@@ -572,7 +577,7 @@ def test_cli_models_folder_option(clips, models, tmp_path):
     result = run_cli("video", clips["audio"], "-s", "t", "--arch", "lite", "-o", out, "--scale", 0.25, "--quiet",
                      "--models-folder", models, cwd=tmp_path)
     assert result.returncode == 0 and result.stderr == "", result.stderr
-    assert video.probe(out).frames == 12
+    assert media.probe(out).frames == 12
 
 
 @pytest.mark.parametrize(
@@ -594,7 +599,7 @@ def test_cli_bad_input_exits_2_with_one_line(clips, models, tmp_path, change, wo
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and words in lines[0], result.stderr
-    assert not (tmp_path / "out.mp4").exists() and not (tmp_path / ".out.mp4.part").exists()
+    assert not (tmp_path / "out.mp4").exists() and not leftovers(tmp_path, "out.mp4")
 
 
 def test_cli_ctrl_c_keeps_the_frames_done(shared_data, models, tmp_path):
@@ -602,17 +607,16 @@ def test_cli_ctrl_c_keeps_the_frames_done(shared_data, models, tmp_path):
     process = run_cli("video", shared_data / "videos" / "fox.mp4", "-s", "t", "--arch", "lite", "-o", out,
                       "--scale", 0.1, "--temporal", "off", "--quiet", cwd=tmp_path, models=models,
                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    partial = tmp_path / ".fox.mp4.part"
     deadline = time.monotonic() + 120
-    while not partial.exists() and process.poll() is None and time.monotonic() < deadline:
+    while not leftovers(tmp_path, "fox.mp4") and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)  # the partial file appears once the first frame is encoded
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert stderr.strip().startswith("interrupted: saved the first")
-    info = video.probe(out)
+    info = media.probe(out)
     assert 1 <= info.frames < 420 and (info.width, info.height) == (64, 64)
-    assert not partial.exists()
+    assert not leftovers(tmp_path, "fox.mp4")
 
 
 # ---------------------------------------------------------------- in a real browser
@@ -659,12 +663,12 @@ PLAY = """async (src) => {
 
 
 def test_outputs_play_in_chromium_at_their_size(browser, served, clips, tmp_path):
-    video.stylize_video(clips["audio"], tmp_path / "even.mp4", identity, scale=0.5)  # 213x120: odd width
-    video.stylize_video(clips["audio"], tmp_path / "full.mp4", identity)  # 426x240, 4:2:0, audio
+    process_video(clips["audio"], tmp_path / "even.mp4", identity, scale=0.5)  # 213x120: odd width
+    process_video(clips["audio"], tmp_path / "full.mp4", identity)  # 426x240, 4:2:0, audio
     rotated = make_clip(tmp_path / "rot.mp4", 64, 32, frames=3, rotation=90)
-    video.stylize_video(rotated, tmp_path / "upright.mp4", identity)
+    process_video(rotated, tmp_path / "upright.mp4", identity)
     odd = make_clip(tmp_path / "odd.mp4", 65, 47, frames=3, pix_fmt="yuv444p")
-    video.stylize_video(odd, tmp_path / "oddout.mp4", identity)
+    process_video(odd, tmp_path / "oddout.mp4", identity)
     context = browser.new_context()
     try:
         page = context.new_page()

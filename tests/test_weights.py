@@ -20,7 +20,7 @@ from safetensors.torch import save_file
 
 import hub_cache
 
-from styletransfer import weights
+from styletransfer.perceptual import weights
 from styletransfer.errors import StyleTransferError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -309,7 +309,7 @@ def test_cache_dir_default_and_env(monkeypatch, tmp_path):
 def test_import_and_info_create_nothing(tmp_path):
     cache = tmp_path / "never"
     env = {**os.environ, "STYLETRANSFER_CACHE": str(cache)}
-    code = "import styletransfer.weights as w; i = w.info(); assert i['cache_present'] == 'no', i"
+    code = "import styletransfer.perceptual.weights as w; i = w.info(); assert i['cache_present'] == 'no', i"
     subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, check=True)
     assert not cache.exists()
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 import hub_cache
-from styletransfer import fast, zoo
+from styletransfer.networks import zoo
 from styletransfer.errors import StyleTransferError
-from styletransfer.transformer import TransformerConfig, build
+from styletransfer.networks.transformer import TransformerConfig, build
 
 
 def _model(arch="lite", seed=0):
@@ -118,25 +118,6 @@ def test_push_to_hub_offline_fails_with_a_clear_message(tmp_path, monkeypatch):
     monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", unreachable)
     with pytest.raises(StyleTransferError, match="could not publish to me/styles"):
         zoo.push_to_hub("wave", "lite", "me/styles", folder=tmp_path, token="hf_test")
-
-
-def test_fast_apply_strength_and_colours():
-    net = _model("lite")
-    photo = torch.rand(1, 3, 20, 30)
-    assert torch.equal(fast.apply(net, photo, strength=0.0), photo)
-    full = fast.apply(net, photo)
-    half = fast.apply(net, photo, strength=0.5)
-    assert torch.allclose(half, (photo + full) / 2, atol=1e-6)
-    from styletransfer import colors
-
-    kept = fast.apply(net, photo, keep_colors=True)
-    # Chroma comes back except where the painting's luminance is near black or white, where
-    # the colour has to be clipped to stay in gamut.
-    chroma_error = (colors.rgb_to_yiq(kept)[:, 1:] - colors.rgb_to_yiq(photo)[:, 1:]).abs()
-    assert chroma_error.mean() < 0.02
-    assert chroma_error.mean() < 0.25 * (colors.rgb_to_yiq(full)[:, 1:] - colors.rgb_to_yiq(photo)[:, 1:]).abs().mean()
-    with pytest.raises(StyleTransferError, match="strength"):
-        fast.apply(net, photo, strength=1.5)
 
 
 def test_saved_models_get_ordinary_file_permissions(tmp_path):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import functools
 import html
 import logging
 import threading
@@ -12,8 +11,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from styletransfer import runtime, weights, zoo
 from styletransfer.errors import StyleTransferError
+from styletransfer.networks import load_network, zoo
 
 log = logging.getLogger("styletransfer.app")
 
@@ -142,40 +141,13 @@ def no_models_message(folder: Path, problem: str | None) -> str:
     )
 
 
-@functools.lru_cache(maxsize=32)
-def cached_model(name: str, arch: str, folder: str):
-    """Load each network once per process; a style click must not re-read its weights."""
-    net, _card = zoo.load(name, arch, folder=folder)
-    return net
-
-
-@functools.lru_cache(maxsize=16)
-def cached_onnx(name: str, arch: str, folder: str, threads: int | None = None):
-    """Each network in onnxruntime, exported once (to the cache folder) and loaded once per process."""
-    return runtime.onnx_model(cached_model(name, arch, folder), f"{name}.{arch}", weights.cache_dir() / "onnx", threads=threads)
-
-
-def onnx_network(style: ZooStyle, arch: str, folder: Path, threads: int | None = None):
-    """A style's network in onnxruntime (video and webcam: faster than torch on a CPU)."""
+def style_network(style: ZooStyle, arch: str, folder: Path, backend: str = "torch", threads: int | None = None):
+    """A zoo style's network, ready on its backend (networks.load_network caches it)."""
     style.require(arch, folder)
-    load_model(style, arch, folder)  # the torch network first: its errors are worded for users
     try:
-        return cached_onnx(style.name, arch, str(folder), threads)
-    except StyleTransferError as error:
-        raise StyleTransferError(f"the {style.label} network ({arch}) could not be prepared: {error}") from None
-
-
-def load_model(style: ZooStyle, arch: str, folder: Path):
-    try:
-        return cached_model(style.name, arch, str(folder))
+        return load_network(style.name, arch, backend=backend, folder=folder, threads=threads)
     except StyleTransferError as error:
         raise StyleTransferError(f"the {style.label} network ({arch}) could not be loaded: {error}") from None
-    except Exception as error:  # a damaged weights file raises the reader's own error type
-        log.exception("loading %s (%s) failed", style.name, arch)
-        raise StyleTransferError(
-            f"the {style.label} network ({arch}) could not be loaded ({type(error).__name__}: {error}); "
-            "re-publish the model or choose another style"
-        ) from None
 
 
 def tab_zoo(models_folder) -> tuple[Path, list[ZooStyle], str | None]:

@@ -11,8 +11,9 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from styletransfer import fast, images
 from styletransfer.errors import StyleTransferError
+from styletransfer.io import images
+from styletransfer.networks import DEFAULT_STRENGTH
 from styletransfer.events import Iterate
 from styletransfer.gatys import MAX_SIZE, MIN_SIZE, GatysConfig, iterate
 
@@ -23,7 +24,7 @@ from .common import (
     StopRequests,
     ZooStyle,
     end_run,
-    load_model,
+    style_network,
     no_models_message,
     page_error,
     status_html,
@@ -186,7 +187,7 @@ def _add_example_painting(paintings, event: gr.SelectData):
 # ---------------------------------------------------------------- instant (pretrained networks)
 
 
-def stylise_instant(photo, style: ZooStyle | None, arch: str, strength, keep_colors, size, folder: Path):
+def stylize_instant(photo, style: ZooStyle | None, arch: str, strength, keep_colors, size, folder: Path):
     """One pass of a pretrained network -> (RGB uint8 array, status line). Raises StyleTransferError."""
     photo_path = uploaded_path(photo)
     if not photo_path:
@@ -201,13 +202,13 @@ def stylise_instant(photo, style: ZooStyle | None, arch: str, strength, keep_col
     try:
         original = images.open_image(photo_path)
         # min(): the size is a ceiling, the photo is never enlarged (a network adds no detail).
-        content = images.load_tensor(original, long_side=min(limit, max(original.size)))
+        content = images.load_array(original, long_side=min(limit, max(original.size)))
     except StyleTransferError as error:
         raise StyleTransferError(f"photo: {error}") from None
-    net = load_model(style, arch, folder)
-    styled = fast.apply(net, content, strength=float(strength), keep_colors=bool(keep_colors))
+    network = style_network(style, arch, folder)
+    styled = network.stylize(content, strength=float(strength), keep_colors=bool(keep_colors))
     elapsed = time.perf_counter() - started
-    height, width = styled.shape[-2:]
+    height, width = styled.shape[:2]
     parts = [style.label, arch, f"{width}x{height} in {elapsed:.2f} s"]
     if max(height, width) < limit:
         parts[-1] += f" (the photo's own size, not enlarged to {limit})"
@@ -215,7 +216,7 @@ def stylise_instant(photo, style: ZooStyle | None, arch: str, strength, keep_col
         parts.append(f"strength {float(strength):.2f}")
     if keep_colors:
         parts.append("photo's colours")
-    return images.to_numpy(styled), " · ".join(parts)
+    return styled, " · ".join(parts)
 
 
 def _instant_run(photo, style, arch, strength, keep_colors, size, folder):
@@ -223,7 +224,7 @@ def _instant_run(photo, style, arch, strength, keep_colors, size, folder):
     try:
         if style is not None:
             yield gr.skip(), status_html(f"Painting with {style.label}, {arch} network…", busy=True)
-        image, status = stylise_instant(photo, style, arch, strength, keep_colors, size, folder)
+        image, status = stylize_instant(photo, style, arch, strength, keep_colors, size, folder)
         yield image, status_html(status)
     except Exception as error:
         status, popup = page_error(error, "instant style transfer", "Try another photo or style.")
@@ -268,7 +269,7 @@ def _instant_widgets(styles: list[ZooStyle], problem: str | None, folder: Path) 
         )
     with gr.Row():
         strength = gr.Slider(
-            0.0, 1.0, value=1.0, step=0.05, label="Style strength", elem_id="instant-strength",
+            0.0, 1.0, value=DEFAULT_STRENGTH, step=0.05, label="Style strength", elem_id="instant-strength",
             info="0 = the photo, 1 = the painting's style in full",
         )
         size = gr.Slider(

@@ -1,4 +1,4 @@
-"""The Video tab: a clip stylised by a pretrained network, with its sound kept."""
+"""The Video tab: a clip stylized by a pretrained network, with its sound kept."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
-import torch
 
-from styletransfer import fastvideo, live, video
 from styletransfer.errors import StyleTransferError
-from styletransfer.video import DamagedVideoError, VideoProgress, VideoResult
+from styletransfer.io import media
+from styletransfer.io.frames import encode_jpeg
+from styletransfer.networks import DEFAULT_STRENGTH
+from styletransfer.video import stylize
+from styletransfer.video.stylize import DamagedVideoError, VideoProgress, VideoResult
 
 from .common import (
     ARCH_CHOICES,
@@ -23,8 +25,7 @@ from .common import (
     ZooStyle,
     end_run,
     jpeg_img,
-    load_model,
-    onnx_network,
+    style_network,
     no_models_message,
     page_error,
     seconds_text,
@@ -55,7 +56,7 @@ def _video_progress_html(event: VideoProgress) -> str:
     ]
     preview = ""
     if event.frame is not None:
-        preview = jpeg_img(live.encode_jpeg(event.frame, max_side=VIDEO_PREVIEW_PX), "the latest stylised frame",
+        preview = jpeg_img(encode_jpeg(event.frame, max_side=VIDEO_PREVIEW_PX), "the latest stylized frame",
                            "display: block; margin-top: 6px")
     return f'<div class="st-progress">{bar}{html.escape(" · ".join(parts))}{preview}</div>'
 
@@ -75,7 +76,7 @@ def _video_result_text(result: VideoResult) -> str:
 
 def video_job(source, style: ZooStyle | None, arch: str, strength, keep_colors, scale, temporal, folder: Path,
               stop: threading.Event):
-    """Yield (video, download button, status HTML) triples while a video is stylised.
+    """Yield (video, download button, status HTML) triples while a video is stylized.
 
     Raises StyleTransferError for bad input (before the network loads). After Stop, or when the
     input breaks off, the frames done so far are a playable file, offered like a finished one.
@@ -104,19 +105,18 @@ def _video_steps(src: str, style: ZooStyle, arch: str, strength, keep_colors, sc
     """video_job's steps, given the upload's path and a scratch folder for the output."""
     name = Path(src).name
     dst = workdir / f"{Path(src).stem}-{style.name}.mp4"
-    info = fastvideo.check(src, dst, strength=float(strength), scale=float(scale))
+    info = stylize.check(src, dst, strength=float(strength), scale=float(scale))
     if stop.is_set():  # Stop pressed while waiting in the queue
         yield gr.skip(), gr.skip(), status_html("Stopped before it started.")
         return
-    width, height = video.output_size(info, float(scale))
+    width, height = media.output_size(info, float(scale))
     length = f"{info.frames} frames" if info.frames else "a video"
     yield None, gr.update(visible=False), status_html(
         f"Loading the {style.label} network ({arch}) for {length} at {width}×{height}…", busy=True
     )
-    if torch.cuda.is_available():  # a GPU Space: torch on the GPU, frames in batches (fastvideo.GPU_BATCH)
-        net = fastvideo.network(load_model(style, arch, folder), f"{style.name}.{arch}", "torch")
-    else:
-        net = onnx_network(style, arch, folder)  # all cores; 1.3-2.5x torch's speed (bench/fast.py)
+    # auto: torch on a GPU Space (frames in batches), else onnxruntime on all cores (1.3-2.5x
+    # torch's speed on a CPU, bench/fast.py).
+    network = style_network(style, arch, folder, backend="auto")
 
     latest: list[VideoProgress | None] = [None]
     outcome: dict = {}
@@ -124,8 +124,8 @@ def _video_steps(src: str, style: ZooStyle, arch: str, strength, keep_colors, sc
 
     def work():
         try:
-            outcome["result"] = fastvideo.stylize(
-                src, dst, net, strength=float(strength), keep_colors=bool(keep_colors), temporal=bool(temporal),
+            outcome["result"] = stylize.stylize_video(
+                src, dst, network, strength=float(strength), keep_colors=bool(keep_colors), temporal=bool(temporal),
                 scale=float(scale), callback=lambda event: latest.__setitem__(0, event),
                 should_stop=lambda: stop.is_set() or abandoned.is_set(),
             )
@@ -198,7 +198,7 @@ def _video_widgets(styles: list[ZooStyle]) -> VideoWidgets:
             )
             arch = gr.Radio(ARCH_CHOICES, value=first_arch, label="Network", elem_id="video-arch")
             strength = gr.Slider(
-                0.0, 1.0, value=1.0, step=0.05, label="Style strength", elem_id="video-strength",
+                0.0, 1.0, value=DEFAULT_STRENGTH, step=0.05, label="Style strength", elem_id="video-strength",
                 info="0 = the video, 1 = the painting's style in full",
             )
             scale = gr.Slider(
@@ -257,7 +257,7 @@ def _wire_video(w: VideoWidgets, styles: list[ZooStyle], folder: Path) -> None:
 
 
 def build_video_tab(models_folder=None) -> None:
-    """Upload a clip, download it stylised by a pretrained network, with its sound."""
+    """Upload a clip, download it stylized by a pretrained network, with its sound."""
     folder, styles, problem = tab_zoo(models_folder)
     with gr.Tab("Video", id="video"):
         gr.Markdown(

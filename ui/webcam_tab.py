@@ -11,10 +11,10 @@ from pathlib import Path
 
 import gradio as gr
 
-from styletransfer import live
 from styletransfer.errors import StyleTransferError
+from styletransfer.video import webcam
 
-from .common import ZooStyle, jpeg_img, no_models_message, onnx_network, starting_choice, tab_zoo
+from .common import ZooStyle, jpeg_img, no_models_message, starting_choice, style_network, tab_zoo
 
 log = logging.getLogger("styletransfer.app")
 
@@ -27,7 +27,7 @@ WEBCAM_TIME_LIMIT_S = 120
 WEBCAM_CONCURRENCY = 1
 # onnxruntime threads per pass. One: measured on the 2-core CPU while it was busy, one thread
 # ran the lite network at 320x240 in 20 ms against 40 ms for two, and the other core is left
-# for Gradio's own work per frame (the browser's frame in, the stylised frame out).
+# for Gradio's own work per frame (the browser's frame in, the stylized frame out).
 WEBCAM_THREADS = 1
 # Ask the camera for 640x480: Gradio's default (1920x1440) makes the browser encode and send,
 # and the server decode, up to 9x the pixels the largest resolution here uses.
@@ -53,7 +53,7 @@ _WEBCAM_IDLE = (
 
 
 def _live_model(style: ZooStyle, arch: str, folder: Path):
-    return onnx_network(style, arch, folder, WEBCAM_THREADS)
+    return style_network(style, arch, folder, backend="onnxruntime", threads=WEBCAM_THREADS)
 
 
 def _frame_bytes(payload) -> bytes | None:
@@ -68,12 +68,12 @@ def _frame_bytes(payload) -> bytes | None:
         return None
 
 
-def _live_html(frame: live.LiveFrame, style: ZooStyle, arch: str, note: str = "") -> str:
+def _live_html(frame: webcam.LiveFrame, style: ZooStyle, arch: str, note: str = "") -> str:
     info = [f"{frame.fps:.1f} fps", f"{frame.width}×{frame.height}", f"{style.label}, {arch}",
             f"{frame.seconds * 1000:.0f} ms a frame"]
     if note:
         info.insert(0, note)
-    image = jpeg_img(frame.jpeg, "the stylised camera frame",
+    image = jpeg_img(frame.jpeg, "the stylized camera frame",
                      f"display: block; width: 100%; max-width: {max(640, frame.width)}px; height: auto")
     return f'<div class="st-live">{image}<div class="st-live-info">{html.escape(" · ".join(info))}</div></div>'
 
@@ -82,16 +82,16 @@ def _live_html(frame: live.LiveFrame, style: ZooStyle, arch: str, note: str = ""
 class LiveSession:
     """What one page keeps between frames (in a gr.State, so it goes when the page closes)."""
 
-    stream: live.LiveStream
-    last: live.LiveFrame | None = None
+    stream: webcam.LiveStream
+    last: webcam.LiveFrame | None = None
     style: ZooStyle | None = None
     arch: str = ""
 
 
 def live_frame(frame, style: ZooStyle | None, arch: str, resolution: str, temporal, session: LiveSession | None,
                folder: Path):
-    """One camera frame -> (HTML with the stylised frame and the frame rate, session)."""
-    session = session or LiveSession(live.LiveStream())
+    """One camera frame -> (HTML with the stylized frame and the frame rate, session)."""
+    session = session or LiveSession(webcam.LiveStream())
     data = _frame_bytes(frame)
     if data is None:  # no frame yet, or not one a browser sends
         return gr.skip(), session
@@ -178,7 +178,7 @@ def build_webcam_tab(models_folder=None) -> None:
                     pass  # the first frame reports it
 
         # preprocess=False: the frame arrives as the browser's JPEG and is decoded at the size
-        # needed (live.decode_frame), instead of at full size by Gradio.
+        # needed (io.frames.decode_jpeg), instead of at full size by Gradio.
         stream = camera.stream(
             on_frame, inputs=[camera, style, arch, resolution, temporal, session], outputs=[output, session],
             stream_every=WEBCAM_STREAM_EVERY_S, time_limit=WEBCAM_TIME_LIMIT_S, concurrency_id="webcam",

@@ -8,7 +8,9 @@ import pytest
 
 cv2 = pytest.importorskip("cv2")
 
-from styletransfer import temporal  # noqa: E402
+from styletransfer import metrics  # noqa: E402
+from styletransfer.video import blend  # noqa: E402
+from styletransfer.video import flow as optical  # noqa: E402
 from styletransfer.errors import StyleTransferError  # noqa: E402
 
 MIDDLEBURY = ["Dimetrodon", "Grove2", "Grove3", "Hydrangea", "RubberWhale", "Urban2", "Urban3", "Venus"]
@@ -31,7 +33,7 @@ def middlebury(flow_data):
     root = flow_data / "middlebury"
     return [
         (name, load_rgb(root / name / "frame10.png"), load_rgb(root / name / "frame11.png"),
-         temporal.read_flo(root / name / "flow10.flo"))
+         metrics.read_flo(root / name / "flow10.flo"))
         for name in MIDDLEBURY
     ]
 
@@ -43,14 +45,14 @@ def photo(shared_data):
     return image[100:220, 200:360].copy()
 
 
-def stylise(frame: np.ndarray) -> np.ndarray:
+def stylize(frame: np.ndarray) -> np.ndarray:
     """A deterministic stand-in for a style network: a smooth colour remap, float [0, 1]."""
     mix = np.array([[0.9, 0.3, -0.1], [0.1, 0.7, 0.3], [-0.1, 0.2, 1.0]], np.float32)
-    return np.clip(temporal.to_float(frame) @ mix.T, 0, 1) ** 0.8
+    return np.clip(optical.to_float(frame) @ mix.T, 0, 1) ** 0.8
 
 
 def flicker(frames, rng, sigma=0.04):
-    """Per-frame random noise, as an unstable stylisation adds: fine and blotchy parts."""
+    """Per-frame random noise, as an unstable stylization adds: fine and blotchy parts."""
     out = []
     for frame in frames:
         h, w = frame.shape[:2]
@@ -70,16 +72,16 @@ def test_read_flo_middlebury_ground_truth(middlebury, flow_data):
     raw = np.frombuffer(path.read_bytes(), "<f4", offset=12).reshape(388, 584, 2)
     unknown = (np.abs(raw) > 1e9).any(axis=2)
     assert unknown.sum() > 1000  # Dimetrodon's ground truth has holes
-    flow = temporal.read_flo(path)
+    flow = metrics.read_flo(path)
     assert np.isnan(flow[unknown]).all()
     np.testing.assert_array_equal(flow[~unknown], raw[~unknown])
     assert np.abs(flow[~unknown]).max() < 50
 
 
 def test_read_flo_other_sources(flow_data):
-    sintel = temporal.read_flo(flow_data / "sintel_gt_flow" / "frame_0001.flo")
+    sintel = metrics.read_flo(flow_data / "sintel_gt_flow" / "frame_0001.flo")
     assert sintel.shape == (436, 1024, 2) and np.isfinite(sintel).all()
-    deepflow = temporal.read_flo(flow_data / "marple8_deepflow" / "forward_1_2.flo")
+    deepflow = metrics.read_flo(flow_data / "marple8_deepflow" / "forward_1_2.flo")
     assert deepflow.shape == (350, 450, 2) and np.isfinite(deepflow).all()
 
 
@@ -89,9 +91,9 @@ def test_write_read_round_trip(tmp_path):
     flow[2, 3] = np.nan
     flow[4, 5, 1] = np.nan  # one unknown component makes the pixel unknown
     path = tmp_path / "f.flo"
-    temporal.write_flo(path, flow)
+    metrics.write_flo(path, flow)
     assert path.read_bytes()[:4] == b"PIEH" and path.stat().st_size == 12 + 7 * 11 * 8
-    back = temporal.read_flo(path)
+    back = metrics.read_flo(path)
     assert back.shape == (7, 11, 2)
     assert np.isnan(back[2, 3]).all() and np.isnan(back[4, 5]).all()
     known = np.ones((7, 11), bool)
@@ -103,14 +105,14 @@ def test_read_flo_rejects_other_files(tmp_path):
     bad = tmp_path / "bad.flo"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))
     with pytest.raises(StyleTransferError, match="not a Middlebury"):
-        temporal.read_flo(bad)
+        metrics.read_flo(bad)
     good = tmp_path / "short.flo"
-    temporal.write_flo(good, np.zeros((4, 4, 2), np.float32))
+    metrics.write_flo(good, np.zeros((4, 4, 2), np.float32))
     bad.write_bytes(good.read_bytes()[:-8])
     with pytest.raises(StyleTransferError, match="truncated"):
-        temporal.read_flo(bad)
+        metrics.read_flo(bad)
     with pytest.raises(StyleTransferError, match="cannot read"):
-        temporal.read_flo(tmp_path / "missing.flo")
+        metrics.read_flo(tmp_path / "missing.flo")
 
 
 # ---------------------------------------------------------------- warping
@@ -118,21 +120,21 @@ def test_read_flo_rejects_other_files(tmp_path):
 
 def test_warp_zero_flow_is_identity(photo):
     zero = np.zeros(photo.shape[:2] + (2,), np.float32)
-    np.testing.assert_array_equal(temporal.warp(photo, zero), photo)
-    as_float = temporal.to_float(photo)
-    np.testing.assert_array_equal(temporal.warp(as_float, zero), as_float)
+    np.testing.assert_array_equal(optical.warp(photo, zero), photo)
+    as_float = optical.to_float(photo)
+    np.testing.assert_array_equal(optical.warp(as_float, zero), as_float)
 
 
 @pytest.mark.parametrize("dx, dy", [(3, -2), (-7, 5), (0, 4)])
 def test_warp_integer_shift_equals_roll(photo, dx, dy):
-    image = temporal.to_float(photo)
+    image = optical.to_float(photo)
     flow = np.zeros(image.shape[:2] + (2,), np.float32)
     flow[..., 0], flow[..., 1] = dx, dy
-    warped = temporal.warp(image, flow)
+    warped = optical.warp(image, flow)
     rolled = np.roll(image, (-dy, -dx), axis=(0, 1))  # out[y, x] = image[y + dy, x + dx]
     m = 8  # away from the borders, where roll wraps and warp repeats the edge
     np.testing.assert_array_equal(warped[m:-m, m:-m], rolled[m:-m, m:-m])
-    inside = temporal.inside_mask(flow)
+    inside = optical.inside_mask(flow)
     assert inside.sum() == (image.shape[0] - abs(dy)) * (image.shape[1] - abs(dx))
 
 
@@ -140,15 +142,15 @@ def test_ground_truth_flow_aligns_middlebury(middlebury):
     """Warping frame 11 by the true flow lines it up with frame 10; masking occlusions helps more."""
     warped_errors, masked_errors = [], []
     for name, frame10, frame11, flow in middlebury:
-        a, b = temporal.to_float(frame10), temporal.to_float(frame11)
-        known = temporal.inside_mask(flow)
+        a, b = optical.to_float(frame10), optical.to_float(frame11)
+        known = optical.inside_mask(flow)
         raw = ((b - a) ** 2)[known].mean()
-        warped = ((temporal.warp(b, flow) - a) ** 2)[known].mean()
+        warped = ((optical.warp(b, flow) - a) ** 2)[known].mean()
         assert warped < raw / 4, (name, raw, warped)  # measured: 5.4x (Grove3) to 29x (Dimetrodon)
         # No ground-truth backward flow here: the mask takes DIS's, the forward flow is the truth.
-        mask = temporal.visibility_mask(flow, temporal.estimate_flow(frame11, frame10))
+        mask = metrics.visibility_mask(flow, optical.estimate_flow(frame11, frame10))
         assert 0.6 < mask.mean() < 0.99, (name, mask.mean())
-        masked = ((temporal.warp(b, flow) - a) ** 2)[mask].mean()
+        masked = ((optical.warp(b, flow) - a) ** 2)[mask].mean()
         assert masked <= warped * 1.05, (name, warped, masked)
         warped_errors.append(warped)
         masked_errors.append(masked)
@@ -158,8 +160,8 @@ def test_ground_truth_flow_aligns_middlebury(middlebury):
 def test_dis_medium_endpoint_error_on_middlebury(middlebury):
     errors = []
     for name, frame10, frame11, truth in middlebury:
-        epe = temporal.endpoint_error(temporal.estimate_flow(frame10, frame11, "medium"), truth)
-        zero = temporal.endpoint_error(np.zeros_like(truth), truth)
+        epe = metrics.endpoint_error(optical.estimate_flow(frame10, frame11, "medium"), truth)
+        zero = metrics.endpoint_error(np.zeros_like(truth), truth)
         assert epe < zero / 2, (name, epe, zero)  # measured worst: Urban3, 2.0 px of 7.3
         errors.append(epe)
     assert np.mean(errors) < 1.0  # measured 0.61 px (fast 0.75, ultrafast 0.88)
@@ -171,7 +173,7 @@ def test_endpoint_error_ignores_unknown_pixels():
     flow = np.zeros_like(truth)
     flow[0, 0] = 100.0
     flow[1, 1] = (3.0, 4.0)
-    assert temporal.endpoint_error(flow, truth) == pytest.approx(5.0 / 15)
+    assert metrics.endpoint_error(flow, truth) == pytest.approx(5.0 / 15)
 
 
 # ---------------------------------------------------------------- visibility masks
@@ -182,7 +184,7 @@ def test_visibility_mask_of_a_shift_drops_the_border_band(photo):
     dx, dy = 5, 3  # content moves right and down
     fw = np.zeros((h, w, 2), np.float32)
     fw[...] = (dx, dy)
-    mask = temporal.visibility_mask(fw, -fw)
+    mask = metrics.visibility_mask(fw, -fw)
     assert not mask[:, w - dx:].any() and not mask[h - dy:, :].any()  # leaves the frame
     assert mask[: h - dy, : w - dx].all()
 
@@ -192,9 +194,9 @@ def test_visibility_mask_with_estimated_flow_on_shifted_frames(shared_data):
     dx, dy = 6, 4
     frame1 = big[100:340, 100:420]
     frame2 = big[100 - dy:340 - dy, 100 - dx:420 - dx]  # frame1's content, moved by (dx, dy)
-    fw = temporal.estimate_flow(frame1, frame2)
-    bw = temporal.estimate_flow(frame2, frame1)
-    mask = temporal.visibility_mask(fw, bw)
+    fw = optical.estimate_flow(frame1, frame2)
+    bw = optical.estimate_flow(frame2, frame1)
+    mask = metrics.visibility_mask(fw, bw)
     h, w = mask.shape
     assert mask[:, w - dx:].mean() < 0.1 and mask[h - dy:, :].mean() < 0.1
     assert mask[10:h - 10, 10:w - 10].mean() > 0.95
@@ -208,7 +210,7 @@ def test_visibility_mask_marks_occluded_background_and_motion_edges():
     fw[top:top + size, left:left + size, 0] = d  # frame t: the square moves by +d
     bw = np.zeros((h, w, 2), np.float32)
     bw[top:top + size, left + d:left + d + size, 0] = -d  # frame t+1: it came from -d
-    mask = temporal.visibility_mask(fw, bw)
+    mask = metrics.visibility_mask(fw, bw)
     covered = mask[top:top + size, left + size + 1:left + size + d]  # background the square moves onto
     assert not covered.any()
     assert not mask[top + 5:top + 15, left + size - 1].any()  # motion edge of the square
@@ -218,14 +220,14 @@ def test_visibility_mask_marks_occluded_background_and_motion_edges():
 
 def test_visibility_mask_on_deepflow_sequence(flow_data):
     root = flow_data / "marple8_deepflow"
-    frame1, frame2 = (temporal.to_float(load_rgb(root / f"frame_0{i}.png")) for i in (1, 2))
-    fw = temporal.read_flo(root / "forward_1_2.flo")
-    bw = temporal.read_flo(root / "backward_2_1.flo")
-    mask = temporal.visibility_mask(fw, bw)
+    frame1, frame2 = (optical.to_float(load_rgb(root / f"frame_0{i}.png")) for i in (1, 2))
+    fw = metrics.read_flo(root / "forward_1_2.flo")
+    bw = metrics.read_flo(root / "backward_2_1.flo")
+    mask = metrics.visibility_mask(fw, bw)
     assert 0.5 < mask.mean() < 0.995
-    warped = ((temporal.warp(frame2, fw) - frame1) ** 2).mean()
+    warped = ((optical.warp(frame2, fw) - frame1) ** 2).mean()
     raw = ((frame2 - frame1) ** 2).mean()
-    masked = ((temporal.warp(frame2, fw) - frame1) ** 2)[mask].mean()
+    masked = ((optical.warp(frame2, fw) - frame1) ** 2)[mask].mean()
     assert masked < warped < raw
 
 
@@ -234,57 +236,57 @@ def test_visibility_mask_on_deepflow_sequence(flow_data):
 
 def test_warping_error_static_video_is_zero(photo):
     frames = [photo] * 4
-    styled = [stylise(photo)] * 4
-    assert temporal.warping_error(frames, styled) == 0.0
+    styled = [stylize(photo)] * 4
+    assert metrics.warping_error(frames, styled) == 0.0
 
 
 def test_warping_error_grows_with_flicker(photo):
     rng = np.random.default_rng(1)
     frames = [photo] * 5
-    flows = temporal.video_flows(frames)
-    clean = [stylise(photo)] * 5
-    errors = [temporal.warping_error(frames, flicker(clean, rng, s), flows=flows) for s in (0.01, 0.03, 0.06)]
-    assert temporal.warping_error(frames, clean, flows=flows) < errors[0] < errors[1] < errors[2]
+    flows = metrics.video_flows(frames)
+    clean = [stylize(photo)] * 5
+    errors = [metrics.warping_error(frames, flicker(clean, rng, s), flows=flows) for s in (0.01, 0.03, 0.06)]
+    assert metrics.warping_error(frames, clean, flows=flows) < errors[0] < errors[1] < errors[2]
     # Flow given or computed: the same number.
     noisy = flicker(clean, rng, 0.03)
-    assert temporal.warping_error(frames, noisy) == pytest.approx(temporal.warping_error(None, noisy, flows=flows))
+    assert metrics.warping_error(frames, noisy) == pytest.approx(metrics.warping_error(None, noisy, flows=flows))
 
 
 def test_warping_error_follows_motion(flow_data):
-    """On real motion, a stylisation that moves with the frames scores far better than the
+    """On real motion, a stylization that moves with the frames scores far better than the
     same frames shuffled in time."""
     root = flow_data / "sintel_frames"
     frames = [cv2.resize(load_rgb(root / f"frame_00{i}.png"), (512, 218), interpolation=cv2.INTER_AREA)
               for i in range(16, 21)]
-    flows = temporal.video_flows(frames)
-    styled = [stylise(frame) for frame in frames]
-    steady = temporal.warping_error(frames, styled, flows=flows)
-    shuffled = temporal.warping_error(frames, styled[::-1], flows=flows)
+    flows = metrics.video_flows(frames)
+    styled = [stylize(frame) for frame in frames]
+    steady = metrics.warping_error(frames, styled, flows=flows)
+    shuffled = metrics.warping_error(frames, styled[::-1], flows=flows)
     assert steady < shuffled / 3
 
 
 def test_warping_error_checks_lengths(photo):
     with pytest.raises(ValueError, match="input frames"):
-        temporal.warping_error([photo] * 3, [photo] * 2)
+        metrics.warping_error([photo] * 3, [photo] * 2)
     with pytest.raises(ValueError, match="at least two"):
-        temporal.warping_error([photo], [photo])
+        metrics.warping_error([photo], [photo])
 
 
 def test_contrast():
     flat = np.full((8, 8, 3), 0.5, np.float32)
     half = np.zeros((8, 8, 3), np.uint8)
     half[:, 4:] = 255
-    assert temporal.contrast([flat, flat]) == 0.0
-    assert temporal.contrast([half]) == pytest.approx(0.5)
-    assert temporal.contrast([flat, half]) == pytest.approx(0.25)
+    assert metrics.contrast([flat, flat]) == 0.0
+    assert metrics.contrast([half]) == pytest.approx(0.5)
+    assert metrics.contrast([flat, half]) == pytest.approx(0.25)
 
 
 def test_metrics_take_engine_tensors(photo):
     torch = pytest.importorskip("torch")
-    image = temporal.to_float(photo)
+    image = optical.to_float(photo)
     tensor = torch.from_numpy(image.transpose(2, 0, 1).copy())[None]  # (1, 3, H, W)
-    np.testing.assert_array_equal(temporal.to_float(tensor), image)
-    assert temporal.contrast([tensor]) == pytest.approx(temporal.contrast([photo]))
+    np.testing.assert_array_equal(optical.to_float(tensor), image)
+    assert metrics.contrast([tensor]) == pytest.approx(metrics.contrast([photo]))
 
 
 # ---------------------------------------------------------------- the blender
@@ -297,15 +299,15 @@ def run_blender(blender, frames, styled):
 def test_blender_steadies_a_static_scene(photo):
     rng = np.random.default_rng(2)
     frames = [photo] * 10
-    styled = [(s * 255 + 0.5).astype(np.uint8) for s in flicker([stylise(photo)] * 10, rng)]
-    out = run_blender(temporal.TemporalBlender(), frames, styled)
+    styled = [(s * 255 + 0.5).astype(np.uint8) for s in flicker([stylize(photo)] * 10, rng)]
+    out = run_blender(blend.TemporalBlender(), frames, styled)
     assert out[0].dtype == np.uint8 and out[0].shape == photo.shape
     np.testing.assert_array_equal(out[0], styled[0])  # nothing to blend with yet
-    flows = temporal.video_flows(frames)
-    before = temporal.warping_error(frames, styled, flows=flows)
-    after = temporal.warping_error(frames, out, flows=flows)
+    flows = metrics.video_flows(frames)
+    before = metrics.warping_error(frames, styled, flows=flows)
+    after = metrics.warping_error(frames, out, flows=flows)
     assert after < before / 2, (before, after)
-    assert temporal.contrast(out) == pytest.approx(temporal.contrast(styled), rel=0.1)
+    assert metrics.contrast(out) == pytest.approx(metrics.contrast(styled), rel=0.1)
 
 
 def test_blender_steadies_real_motion(flow_data):
@@ -314,58 +316,58 @@ def test_blender_steadies_real_motion(flow_data):
     root = flow_data / "sintel_frames"
     frames = [cv2.resize(load_rgb(root / f"frame_00{i}.png"), (512, 218), interpolation=cv2.INTER_AREA)
               for i in range(16, 24)]
-    clean = [stylise(frame) for frame in frames]
+    clean = [stylize(frame) for frame in frames]
     styled = flicker(clean, rng)
-    blender = temporal.TemporalBlender()
+    blender = blend.TemporalBlender()
     out = run_blender(blender, frames, styled)
     assert out[-1].dtype == np.float32
-    flows = temporal.video_flows(frames)
-    assert temporal.warping_error(frames, out, flows=flows) < temporal.warping_error(frames, styled, flows=flows) / 2
-    assert temporal.contrast(out) == pytest.approx(temporal.contrast(styled), rel=0.1)
-    # Closer to the flicker-free stylisation than the flickering frames are.
+    flows = metrics.video_flows(frames)
+    assert metrics.warping_error(frames, out, flows=flows) < metrics.warping_error(frames, styled, flows=flows) / 2
+    assert metrics.contrast(out) == pytest.approx(metrics.contrast(styled), rel=0.1)
+    # Closer to the flicker-free stylization than the flickering frames are.
     rmse = lambda xs: np.sqrt(np.mean([(x - c) ** 2 for x, c in zip(xs[1:], clean[1:])]))  # noqa: E731
     assert rmse(out) < 0.75 * rmse(styled)
     # And with no flicker at all, following the motion leaves the frames nearly unchanged.
-    steady = run_blender(temporal.TemporalBlender(), frames, clean)
+    steady = run_blender(blend.TemporalBlender(), frames, clean)
     assert rmse(steady) < 0.02
 
 
 def test_blender_resets_on_a_scene_cut(shared_data, photo):
     other = load_rgb(shared_data / "flow" / "middlebury" / "Urban2" / "frame10.png")[200:320, 300:460]
-    blender = temporal.TemporalBlender()
-    blender(photo, stylise(photo))
-    same = stylise(photo) * 0.9
+    blender = blend.TemporalBlender()
+    blender(photo, stylize(photo))
+    same = stylize(photo) * 0.9
     out = blender(photo, same)
     assert not blender.last_was_cut and not np.array_equal(out, same)  # blended with the past
-    new = stylise(other)
+    new = stylize(other)
     out = blender(other, new)
     assert blender.last_was_cut
     np.testing.assert_array_equal(out, new)
 
 
 def test_blender_resets_on_size_change(photo):
-    blender = temporal.TemporalBlender()
-    blender(photo, stylise(photo))
+    blender = blend.TemporalBlender()
+    blender(photo, stylize(photo))
     smaller = photo[:100, :140]
-    styled = stylise(smaller)
+    styled = stylize(smaller)
     np.testing.assert_array_equal(blender(smaller, styled), styled)
     assert blender.last_was_cut
 
 
 def test_blender_reset_method(photo):
-    blender = temporal.TemporalBlender()
-    blender(photo, stylise(photo))
+    blender = blend.TemporalBlender()
+    blender(photo, stylize(photo))
     blender.reset()
-    styled = stylise(photo) * 0.5
+    styled = stylize(photo) * 0.5
     np.testing.assert_array_equal(blender(photo, styled), styled)
 
 
-def test_blender_stylised_frame_of_another_size(photo):
-    """Flow from the input frame, output at the stylised frame's size (e.g. a network run at
+def test_blender_stylized_frame_of_another_size(photo):
+    """Flow from the input frame, output at the stylized frame's size (e.g. a network run at
     half resolution)."""
-    blender = temporal.TemporalBlender(strength=0.8)
+    blender = blend.TemporalBlender(strength=0.8)
     small = cv2.resize(photo, (80, 60), interpolation=cv2.INTER_AREA)
-    first = blender(photo, stylise(small))
+    first = blender(photo, stylize(small))
     second = blender(photo, np.zeros_like(first))
     assert second.shape == (60, 80, 3)
     # A static scene: most of the previous output carries over at the set strength.
@@ -373,10 +375,10 @@ def test_blender_stylised_frame_of_another_size(photo):
 
 
 def test_blender_options_are_checked():
-    assert temporal.TemporalBlender(preset="fast", strength=0.6).config.strength == 0.6
+    assert blend.TemporalBlender(preset="fast", strength=0.6).config.strength == 0.6
     with pytest.raises(StyleTransferError, match="preset"):
-        temporal.TemporalBlender(preset="slowest")
+        blend.TemporalBlender(preset="slowest")
     with pytest.raises(StyleTransferError, match="strength"):
-        temporal.TemporalBlender(strength=1.0)
+        blend.TemporalBlender(strength=1.0)
     with pytest.raises(StyleTransferError, match="cut threshold"):
-        temporal.BlendConfig(cut_threshold=0.0)
+        blend.BlendConfig(cut_threshold=0.0)

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 import torch
 
 from styletransfer import hub
-from styletransfer.errors import StyleTransferError
+from styletransfer.errors import StyleTransferError, short_error
 from styletransfer.files import atomic_write
-from styletransfer.transformer import ARCHS, TransformerConfig, TransformerNet, build
+from styletransfer.networks.transformer import ARCHS, TransformerConfig, TransformerNet, build
 
 # The shipped models; $STYLETRANSFER_PRETRAINED points the app and CLI at another folder.
-PRETRAINED = pathlib.Path(os.environ.get("STYLETRANSFER_PRETRAINED") or pathlib.Path(__file__).resolve().parent.parent / "pretrained")
+PRETRAINED = pathlib.Path(os.environ.get("STYLETRANSFER_PRETRAINED") or pathlib.Path(__file__).resolve().parents[2] / "pretrained")
 ENV_HUB_REPO = "STYLETRANSFER_HUB_REPO"
 
 
@@ -47,7 +47,7 @@ class ModelCard:
             known = {f.name for f in dataclasses.fields(cls)}
             return cls(**{k: v for k, v in data.items() if k in known})
         except (OSError, ValueError, TypeError) as e:
-            raise StyleTransferError(f"model card {path} is unreadable ({hub.short_error(e)})") from e
+            raise StyleTransferError(f"model card {path} is unreadable ({short_error(e)})") from e
 
 
 def _stem(name: str, arch: str) -> str:
@@ -101,17 +101,26 @@ def load_file(weights: pathlib.Path) -> tuple[TransformerNet, ModelCard]:
         state = {k: v.float() for k, v in read(str(weights)).items()}
         net.load_state_dict(state, strict=True)
     except (RuntimeError, TypeError, ValueError, OSError, SafetensorError) as e:
-        raise StyleTransferError(f"{weights} is damaged or does not match its card ({hub.short_error(e)})") from e
+        raise StyleTransferError(f"{weights} is damaged or does not match its card ({short_error(e)})") from e
     return net.eval().requires_grad_(False), card
 
 
+def local_path(name: str, arch: str, folder=None) -> pathlib.Path:
+    """Where a model of that name and arch lives in ``folder`` (default pretrained/), if it does."""
+    return _folder(folder) / f"{_stem(name, arch)}.safetensors"
+
+
 def load(name: str, arch: str = "full", *, folder=None, hub_repo: str | None = None) -> tuple[TransformerNet, ModelCard]:
-    """A model by name (pretrained/ first, then the Hub repo) or by the path of its weights."""
+    """A model by name (pretrained/ first, then the Hub repo) or by the path of its weights.
+
+    The zoo's reader; callers get networks through networks.load_network, which caches them
+    and puts them on their backend.
+    """
     if name.endswith(".safetensors"):
         return load_file(pathlib.Path(name))
     if arch not in ARCHS:
         raise StyleTransferError(f"unknown arch {arch!r}: choose one of {', '.join(ARCHS)}")
-    local = _folder(folder) / f"{_stem(name, arch)}.safetensors"
+    local = local_path(name, arch, folder)
     if local.is_file():
         return load_file(local)
     repo = hub_repo or os.environ.get(ENV_HUB_REPO)
@@ -136,5 +145,5 @@ def push_to_hub(name: str, arch: str, repo_id: str, *, folder=None, token: str |
         for path in (weights, weights.with_suffix(".json")):
             api.upload_file(path_or_fileobj=str(path), path_in_repo=path.name, repo_id=repo_id, repo_type="model")
     except Exception as e:  # offline, no token, no permission: say which
-        raise StyleTransferError(f"could not publish to {repo_id} ({hub.short_error(e)})") from e
+        raise StyleTransferError(f"could not publish to {repo_id} ({short_error(e)})") from e
     return f"https://huggingface.co/{repo_id}"

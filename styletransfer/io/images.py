@@ -22,11 +22,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from .errors import StyleTransferError
-from .files import check_writable
+from styletransfer.errors import StyleTransferError, first_line
+from styletransfer.files import atomic_write, check_writable
+from styletransfer.io import frames
+from styletransfer.io.frames import to_numpy
 
 # Refuse to decode more pixels than this: a small file can claim a huge size (a
-# "decompression bomb"), and 64 MP is already far beyond what the engine can stylise.
+# "decompression bomb"), and 64 MP is already far beyond what the engine can stylize.
 # Read at call time, so tests and apps may change it. Pillow's own global limit
 # (Image.MAX_IMAGE_PIXELS) is left alone.
 MAX_INPUT_PIXELS: int = 64_000_000
@@ -42,6 +44,8 @@ _SAVE_OPTIONS = {"PNG": {}, "JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {
 
 # ISO media "ftyp" brands of HEIC/HEIF stills (iPhone photos); other brands are video.
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+# What a folder of images (training photos, benchmark photos) is made of.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 _VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv"}
 
 
@@ -80,6 +84,20 @@ def load_tensor(source, long_side: int | None = None) -> torch.Tensor:
     return resize_to(to_tensor(image), size)
 
 
+def load_array(source, long_side: int | None = None) -> np.ndarray:
+    """open_image as an HxWx3 uint8 RGB array, resized so its longer side is ``long_side`` if
+    given: the input of the networks' frame path (networks.Network.stylize)."""
+    if long_side is not None:
+        _check_side(long_side)
+    image = _open(source, long_side=long_side)
+    if long_side is not None and max(image.size) != long_side:
+        height, width = _long_side_size(image.height, image.width, long_side)
+        # Pillow's bicubic filters over the whole footprint when shrinking (no aliasing);
+        # reducing_gap shrinks by whole factors first, cheaply, for very large photos.
+        image = image.resize((width, height), Image.Resampling.BICUBIC, reducing_gap=3.0)
+    return np.asarray(image)
+
+
 def _open(source, long_side: int | None) -> Image.Image:
     if isinstance(source, Image.Image):
         name = "the image"
@@ -114,7 +132,7 @@ def _open_file(path: Path) -> Iterator[IO[bytes]]:
     except PermissionError:
         raise StyleTransferError(f"cannot read {path}: permission denied") from None
     except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path
-        raise StyleTransferError(f"cannot open {path!s:.200}: {_first_line(e)}") from None
+        raise StyleTransferError(f"cannot open {path!s:.200}: {first_line(e)}") from None
     with f:
         yield f
 
@@ -164,7 +182,7 @@ def _decoding(name: str) -> Iterator[None]:
             # for damaged data; none of them is a bug on our side.
             raise StyleTransferError(
                 f"{name} is damaged or truncated and could not be decoded "
-                f"({_first_line(e)}); re-export or re-download it"
+                f"({first_line(e)}); re-export or re-download it"
             ) from e
 
 
@@ -183,7 +201,7 @@ def _finish(im: Image.Image, name: str, owned: bool) -> Image.Image:
     except (ValueError, OSError) as e:
         raise StyleTransferError(
             f"{name} uses colour mode {im.mode}, which cannot be converted to RGB "
-            f"({_first_line(e)}); save it as an RGB PNG or JPEG"
+            f"({first_line(e)}); save it as an RGB PNG or JPEG"
         ) from e
     return rgb.copy() if rgb is original and not owned else rgb
 
@@ -304,48 +322,15 @@ def _megapixels(pixels: int) -> str:
     return f"{pixels / 1e6:.3g} megapixels"
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
-
-
 # ---------------------------------------------------------------- tensors and resizing
 
 
 def to_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:
-    """PIL image (any mode) or HxWx3 uint8 RGB array to a (1, 3, H, W) float32 tensor in [0, 1]."""
-    if isinstance(image, np.ndarray):
-        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"expected an HxWx3 uint8 RGB array, got {image.dtype} {image.shape}")
-        # torch.as_tensor copies read-only or strided arrays (camera frames, flipped views)
-        # itself; the float conversion below copies again, so the caller's array is never touched.
-        pixels = torch.as_tensor(image if image.flags.writeable else image.copy())
-    else:
-        pixels = torch.from_numpy(np.array(_to_rgb(image), dtype=np.uint8))  # (H, W, 3), a writable copy
-    return (
-        pixels.permute(2, 0, 1)
-        .to(torch.float32, memory_format=torch.contiguous_format)
-        .div_(255)
-        .unsqueeze(0)
-    )
-
-
-def to_numpy(tensor: torch.Tensor) -> np.ndarray:
-    """(1, 3, H, W) or (3, H, W) tensor to an HxWx3 uint8 array: clamped to [0, 1], rounded.
-
-    NaN becomes 0. A PIL image is also accepted (converted to RGB).
-    """
-    if isinstance(tensor, Image.Image):
-        return np.array(_to_rgb(tensor), dtype=np.uint8)
-    t = tensor.detach()
-    if t.dim() == 4:
-        if t.shape[0] != 1:
-            raise ValueError(f"expected one image, got a batch of {t.shape[0]}")
-        t = t[0]
-    if t.dim() != 3 or t.shape[0] != 3:
-        raise ValueError(f"expected a (1, 3, H, W) or (3, H, W) tensor, got {tuple(tensor.shape)}")
-    t = torch.nan_to_num(t.float(), nan=0.0).clamp_(0, 1).mul_(255).round_().to(torch.uint8)
-    return t.permute(1, 2, 0).contiguous().cpu().numpy()  # (H, W, 3)
+    """PIL image (any mode, converted as open_image does) or HxWx3 uint8 RGB array to a
+    (1, 3, H, W) float32 tensor in [0, 1] (frames.to_tensor)."""
+    if isinstance(image, Image.Image):
+        image = np.asarray(_to_rgb(image))
+    return frames.to_tensor(image)
 
 
 def to_pil(tensor: torch.Tensor) -> Image.Image:
@@ -416,15 +401,10 @@ def save_image(image, path) -> Path:
         pil = _from_array(image)
     else:
         pil = to_pil(image)
-    partial = path.with_name(f".{path.name}.part")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pil.save(partial, format=fmt, **_SAVE_OPTIONS[fmt])
-        os.replace(partial, path)
+        atomic_write(path, lambda tmp: pil.save(tmp, format=fmt, **_SAVE_OPTIONS[fmt]))
     except OSError as e:
-        with contextlib.suppress(OSError):
-            partial.unlink(missing_ok=True)
-        raise StyleTransferError(f"could not write {path}: {e.strerror or _first_line(e)}") from e
+        raise StyleTransferError(f"could not write {path}: {e.strerror or first_line(e)}") from e
     return path
 
 

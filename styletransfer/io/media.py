@@ -1,14 +1,11 @@
-"""Video files in and out: decode, stylise and encode one frame at a time, audio copied.
+"""Video containers in and out: probing, decoding frames upright in display order with the
+audio packets alongside, and writing H.264 .mp4 files with the input's sound.
 
-Frames stream through (decode -> frame_fn -> postprocess -> encode), so memory stays
-bounded however long the clip is. The output is H.264 in an .mp4 with the index at the
-front (faststart: a browser can start playing before the download ends), at the input's
-displayed size (or ``scale`` times it) and with the input's own timestamps, so variable
-frame rate clips keep their timing. The audio packets are copied unchanged.
-
-Engine images are float tensors (1, 3, H, W), RGB, in [0, 1]; this module is one of the
-two edges (with images.py) where pixels are converted. Nothing here prints: progress goes
-to ``callback(VideoProgress(...))``.
+The pixels cross here as HxWx3 uint8 RGB arrays (``Picture.rgb`` in, ``VideoWriter.write_video``
+out); what happens between is the video loop's business (video/stylize.py). The output is
+H.264 in an .mp4 with the index at the front (faststart: a browser can start playing before
+the download ends), with the input's own timestamps, so variable frame rate clips keep their
+timing. Audio packets are copied unchanged when an .mp4 can hold them, else re-encoded to AAC.
 """
 
 from __future__ import annotations
@@ -16,28 +13,18 @@ from __future__ import annotations
 import collections
 import contextlib
 import math
-import os
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
-import torch
 
-from styletransfer import images
-from styletransfer.errors import StyleTransferError
-from styletransfer.files import check_writable
+from styletransfer.errors import StyleTransferError, first_line
+from styletransfer.files import AtomicFile, check_writable
+from styletransfer.io import images
 
-FrameFn = Callable[[torch.Tensor], torch.Tensor]
-"""(1, 3, H, W) float in [0, 1] -> the same shape: the stylisation of one frame."""
-
-PostProcess = Callable[[np.ndarray, np.ndarray], np.ndarray]
-"""(input frame, stylised frame) -> output frame; all HxWx3 uint8 RGB, called in order.
-The hook for temporal processing (e.g. temporal.TemporalBlender); it may keep state."""
-
-# x264 settings. CRF 18 is close to visually lossless: stylised frames are full of brush
+# x264 settings. CRF 18 is close to visually lossless: stylized frames are full of brush
 # texture, which higher CRFs smear. "medium" costs ~10 ms a 640x360 frame, nothing next to
 # the network's ~1 s.
 X264_OPTIONS = {"crf": "18", "preset": "medium"}
@@ -68,58 +55,21 @@ class VideoInfo:
     audio_codec: str | None
 
 
-@dataclass(frozen=True)
-class VideoProgress:
-    """Sent to the callback after each frame is encoded."""
-
-    frames_done: int
-    total_frames: int | None  # None when the container does not say
-    fps: float  # frames processed per second of wall-clock time, so far
-    seconds_left: float | None  # None while the total is unknown
-    elapsed: float  # seconds since the run started
-    frame: np.ndarray | None = field(default=None, repr=False)  # the frame just written, HxWx3 uint8
-
-
-@dataclass(frozen=True)
-class VideoResult:
-    path: Path
-    frames: int
-    width: int
-    height: int
-    fps: float  # average frame rate of the output
-    duration: float  # seconds of video written
-    audio: str  # "copied", "re-encoded" or "none"
-    stopped: bool  # should_stop() ended the run early
-    elapsed: float  # seconds the run took
-    damaged_packets: int = 0  # input packets that could not be decoded and were skipped
-
-
-class DamagedVideoError(StyleTransferError):
-    """The input broke off or had undecodable parts; what could be decoded was saved.
-
-    ``result`` describes the (shorter) output file that was written anyway.
-    """
-
-    def __init__(self, message: str, result: VideoResult):
-        super().__init__(message)
-        self.result = result
-
-
 # ------------------------------------------------------------------------------ probing
 
 
 def probe(path) -> VideoInfo:
     """Read a video's size, frame rate, length, audio and rotation (decodes one frame)."""
     path = Path(path)
-    with _open_input(path) as container:
-        video, audio = _streams(container, path)
-        first = next(_decoded_frames(container, video, None, _Damage()), None)
+    with open_input(path) as container:
+        video, audio = streams(container, path)
+        first = next(decoded_frames(container, video, None, Damage()), None)
         if first is None:
-            raise _no_frames(path)
-        turn = _Orientation.of(first)
+            raise no_frames(path)
+        turn = Orientation.of(first)
         width, height = turn.size(first.width, first.height)
-        fps = _rate(video)
-        duration = _duration(container, video)
+        fps = frame_rate(video)
+        duration = stream_duration(container, video)
         frames = video.frames or (round(duration * fps) if duration else None)
         return VideoInfo(
             width=width,
@@ -134,157 +84,23 @@ def probe(path) -> VideoInfo:
         )
 
 
-# --------------------------------------------------------------------------- stylising
-
-
-def stylize_video(
-    src,
-    dst,
-    frame_fn: FrameFn,
-    *,
-    scale: float = 1.0,
-    postprocess: PostProcess | None = None,
-    callback: Callable[[VideoProgress], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    batch_size: int = 1,
-) -> VideoResult:
-    """Stylise every frame of ``src`` with ``frame_fn`` and write an H.264 .mp4 to ``dst``.
-
-    frame_fn: (B, 3, H, W) float tensor in [0, 1] -> the same shape. Frames arrive upright
-    (rotation metadata applied), in display order, ``batch_size`` at a time (fewer at the
-    end): a GPU runs a batch in about the time of one frame, a CPU gains nothing from it.
-    scale: output size relative to the input's displayed size (e.g. 0.5 for half).
-    postprocess: optional (input, stylised) -> frame, all HxWx3 uint8 RGB, called in order.
-    should_stop: polled before each frame; when it returns True the file is finished with
-    the frames done so far (audio cut to match) and the result says ``stopped``.
-
-    The output is written to a temporary file beside ``dst`` and renamed at the end, so an
-    interrupted run never leaves a half file under the real name. Raises
-    StyleTransferError for unreadable input; DamagedVideoError (a StyleTransferError)
-    after saving what could be decoded from a truncated or damaged file.
-    """
-    src = Path(src)
-    dst = check_output_path(dst, src)
-    _check_scale(scale)
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise StyleTransferError(f"batch size must be a whole number >= 1, got {batch_size}")
-    started = time.perf_counter()
-    damage = _Damage()
-    with _open_input(src) as container:
-        video, audio = _streams(container, src)
-        fps = float(_rate(video))  # read now: touching a stream after close() crashes PyAV
-        declared = video.frames or None
-        total = declared
-        if total is None and (duration := _duration(container, video)):
-            total = round(duration * _rate(video))
-        pending_audio: collections.deque = collections.deque()  # packets not yet muxed
-        writer: _Writer | None = None
-        turn: _Orientation | None = None
-        size: tuple[int, int] | None = None  # (width, height) out, upright
-        stopped = False
-        done = 0
-        waiting: list[_Picture] = []  # decoded, not yet through the network
-
-        def run_batch() -> None:
-            """The waiting pictures through frame_fn and postprocess, into the file, in order."""
-            nonlocal writer, done
-            if not waiting:
-                return
-            first = waiting[0].rgb
-            styled = _check_styled(frame_fn(torch.cat([images.to_tensor(p.rgb) for p in waiting])), len(waiting), first.shape)
-            for i, picture in enumerate(waiting):
-                rgb = picture.rgb
-                out = images.to_numpy(styled[i])
-                if postprocess is not None:
-                    out = _check_post(postprocess(rgb, out), rgb.shape)
-                if writer is None:  # opened on the first good frame: bad input leaves no file
-                    writer = _Writer(dst, out.shape[1], out.shape[0], video, audio)
-                end = writer.write_video(out, picture.pts, picture.duration, picture.time_base)
-                writer.release_audio(pending_audio, until=end)
-                done += 1
-                if callback is not None:
-                    elapsed = time.perf_counter() - started
-                    speed = done / elapsed if elapsed > 0 else 0.0
-                    left = max(total - done, 0) / speed if total and speed > 0 else None
-                    callback(VideoProgress(done, total, speed, left, elapsed, out))
-            waiting.clear()
-
-        try:
-            for frame in _decoded_frames(container, video, audio, damage, pending_audio):
-                if should_stop is not None and should_stop():
-                    stopped = True
-                    break
-                if turn is None:
-                    # The display matrix is the stream's; every frame carries a copy. Read
-                    # it once: frame.side_data makes a reference cycle that keeps the frame
-                    # (and its pixels) alive until a full garbage collection.
-                    turn = _Orientation.of(frame)
-                    # Fixed by the first frame: a stream that changes size midway is scaled
-                    # to it, since the encoder cannot change size.
-                    size = _scaled(*turn.size(frame.width, frame.height), scale)
-                    _check_frame_size(*size, src.name)
-                waiting.append(_Picture.of(frame, turn, size))
-                if len(waiting) == batch_size:
-                    run_batch()
-            if not stopped:
-                run_batch()  # the last, shorter batch (after Stop, the decoded rest is dropped)
-            if writer is None:
-                if stopped:
-                    raise StyleTransferError(f"stopped before the first frame of {src.name}; nothing was saved")
-                if damage.count:
-                    raise StyleTransferError(
-                        f"{src.name} is damaged: none of its video frames could be decoded; re-export or re-download it"
-                    )
-                raise _no_frames(src)
-            # Fewer frames than the index lists (beyond what an edit list can trim): the file
-            # breaks off. Containers without an index (declared None) cannot tell.
-            truncated = not stopped and declared is not None and done < declared - max(2, declared // 50)
-            # The video ended early (stop, or the file broke off): cut the audio to match.
-            # Otherwise copy all of it, even where it runs a little past the last frame.
-            writer.release_audio(pending_audio, until=writer.video_end if stopped or truncated else None)
-            writer.finish()
-        except BaseException:
-            if writer is not None:
-                writer.abort()
-            raise
-    result = VideoResult(
-        path=dst,
-        frames=done,
-        width=writer.width,
-        height=writer.height,
-        fps=fps,
-        duration=writer.video_seconds,
-        audio=writer.audio_mode,
-        stopped=stopped,
-        elapsed=time.perf_counter() - started,
-        damaged_packets=damage.count,
-    )
-    if truncated:
-        raise DamagedVideoError(
-            f"{src.name} is truncated or damaged: only {done} of {declared} frames could be decoded; "
-            f"those were saved to {dst}",
-            result,
-        )
-    return result
-
-
 def output_size(info: VideoInfo, scale: float = 1.0, name: str = "the video") -> tuple[int, int]:
     """(width, height) of the output for ``scale``; raises if that is too small or too big.
 
     The same rule stylize_video applies to every frame, here to check before a long run.
     """
-    _check_scale(scale)
-    size = _scaled(info.width, info.height, scale)
-    _check_frame_size(*size, name)
+    check_scale(scale)
+    size = scaled(info.width, info.height, scale)
+    check_frame_size(*size, name)
     return size
 
 
-def _check_scale(scale) -> None:
+def check_scale(scale) -> None:
     if isinstance(scale, bool) or not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
         raise StyleTransferError(f"video scale must be a number > 0, got {scale!r}")
 
 
-def _scaled(width: int, height: int, scale: float) -> tuple[int, int]:
+def scaled(width: int, height: int, scale: float) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
@@ -302,7 +118,7 @@ def check_output_path(path, src=None) -> Path:
 # ------------------------------------------------------------------------------ reading
 
 
-class _Damage:
+class Damage:
     """Counts input packets that could not be read or decoded."""
 
     def __init__(self):
@@ -311,7 +127,7 @@ class _Damage:
 
 
 @contextlib.contextmanager
-def _open_input(path: Path):
+def open_input(path: Path):
     import av
 
     if not path.exists():
@@ -324,7 +140,7 @@ def _open_input(path: Path):
         container = av.open(str(path), metadata_errors="replace")
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as e:
         raise StyleTransferError(
-            f"{path.name} is not a video file that can be read, or it is damaged ({_first_line(e)}); "
+            f"{path.name} is not a video file that can be read, or it is damaged ({first_line(e)}); "
             "use an .mp4, .mov, .mkv or .webm video"
         ) from None
     try:
@@ -333,14 +149,14 @@ def _open_input(path: Path):
         container.close()
 
 
-def _streams(container, path: Path):
+def streams(container, path: Path):
     """The first real video stream (cover art is not video) and the first audio stream."""
     import av
 
     fmt = container.format.name
     if fmt == "image2" or fmt.endswith("_pipe"):
         raise StyleTransferError(
-            f"{path.name} is a still image, not a video; stylise it as an image instead"
+            f"{path.name} is a still image, not a video; stylize it as an image instead"
         )
     if fmt in _TEXT_FORMATS:  # FFmpeg renders .txt files as ANSI-art "video"
         raise StyleTransferError(
@@ -353,14 +169,14 @@ def _streams(container, path: Path):
     audio = container.streams.audio[0] if container.streams.audio else None
     if video is None:
         what = "only audio" if audio is not None else "no video"
-        raise StyleTransferError(f"{path.name} has {what}: it contains no video track to stylise")
+        raise StyleTransferError(f"{path.name} has {what}: it contains no video track to stylize")
     if video.codec_context is None or video.codec_context.name in (None, "", "none"):
         raise StyleTransferError(f"{path.name} uses a video codec that cannot be decoded here; convert it to H.264 first")
     video.thread_type = "AUTO"  # frame + slice threads: decoding keeps up with a busy CPU
     return video, audio
 
 
-def _decoded_frames(container, video, audio, damage: _Damage, pending_audio=None) -> Iterator:
+def decoded_frames(container, video, audio, damage: Damage, pending_audio=None) -> Iterator:
     """Video frames in display order; audio packets go to ``pending_audio`` as they pass."""
     import av
 
@@ -391,14 +207,61 @@ def _decoded_frames(container, video, audio, damage: _Damage, pending_audio=None
         damage.count += 1
 
 
-def _rate(video) -> Fraction:
+class VideoReader:
+    """An input video opened for reading (a context manager): ``pictures()`` yields its frames
+    upright, at the output size, in display order, while the audio packets that pass by wait
+    in ``pending_audio`` for the writer (VideoWriter.release_audio).
+
+    The output size is fixed by the first frame: ``scale`` times its displayed size (a stream
+    that changes size midway is scaled to it, since the encoder cannot change size).
+    """
+
+    def __init__(self, path, scale: float = 1.0):
+        check_scale(scale)
+        self.path, self.scale = Path(path), scale
+        self.damage = Damage()
+        self.pending_audio: collections.deque = collections.deque()  # packets not yet muxed
+        self.size: tuple[int, int] | None = None  # (width, height) out, upright; known after the first frame
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> "VideoReader":
+        self.container = self._stack.enter_context(open_input(self.path))
+        self.video, self.audio = streams(self.container, self.path)
+        self.fps = float(frame_rate(self.video))  # read now: touching a stream after close() crashes PyAV
+        self.declared = self.video.frames or None  # from the container's index, when it has one
+        self.total = self.declared
+        if self.total is None and (seconds := stream_duration(self.container, self.video)):
+            self.total = round(seconds * frame_rate(self.video))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+
+    def pictures(self) -> Iterator["Picture"]:
+        turn = None
+        for frame in decoded_frames(self.container, self.video, self.audio, self.damage, self.pending_audio):
+            if turn is None:
+                # The display matrix is the stream's; every frame carries a copy. Read it
+                # once: frame.side_data makes a reference cycle that keeps the frame (and
+                # its pixels) alive until a full garbage collection.
+                turn = Orientation.of(frame)
+                self.size = scaled(*turn.size(frame.width, frame.height), self.scale)
+                check_frame_size(*self.size, self.path.name)
+            yield Picture.of(frame, turn, self.size)
+
+    def writer(self, dst: Path, width: int, height: int) -> "VideoWriter":
+        """An .mp4 writer for this input's frames and sound."""
+        return VideoWriter(dst, width, height, self.video, self.audio)
+
+
+def frame_rate(video) -> Fraction:
     for rate in (video.average_rate, video.guessed_rate, video.base_rate):
         if rate:
             return Fraction(rate)
     return Fraction(25)  # nothing says: FFmpeg's own default
 
 
-def _duration(container, video) -> float | None:
+def stream_duration(container, video) -> float | None:
     if video.duration and video.time_base:
         return float(video.duration * video.time_base)
     if container.duration:
@@ -406,20 +269,15 @@ def _duration(container, video) -> float | None:
     return None
 
 
-def _no_frames(path: Path) -> StyleTransferError:
+def no_frames(path: Path) -> StyleTransferError:
     return StyleTransferError(f"{path.name} contains no video frames; choose a video with at least one frame")
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
 
 
 # ------------------------------------------------------------- orientation and colour
 
 
 @dataclass(frozen=True)
-class _Orientation:
+class Orientation:
     """How to turn stored pixels upright, from the frame's display matrix.
 
     Follows FFmpeg's own autorotate (fftools: get_rotation and the transpose/hflip/vflip
@@ -432,7 +290,7 @@ class _Orientation:
     op: str = "none"  # none, transpose, clock, cclock, antitranspose, hflip, vflip, hvflip
 
     @classmethod
-    def of(cls, frame) -> "_Orientation":
+    def of(cls, frame) -> "Orientation":
         import av
 
         matrix = None
@@ -504,14 +362,14 @@ def _source_range(frame) -> str:
 
 
 @dataclass(frozen=True)
-class _Picture:
+class Picture:
     rgb: np.ndarray  # (H, W, 3) uint8, upright, at the output size
     pts: int | None
     duration: int
     time_base: Fraction
 
     @classmethod
-    def of(cls, frame, turn: _Orientation, size: tuple[int, int]) -> "_Picture":
+    def of(cls, frame, turn: Orientation, size: tuple[int, int]) -> "Picture":
         stored_w, stored_h = turn.size(*size)  # the same turn swaps back
         rgb = frame.reformat(
             width=stored_w,
@@ -533,7 +391,7 @@ def _interpolation():
     return I.BICUBIC | I.ACCURATE_RND | I.FULL_CHR_H_INT
 
 
-def _check_frame_size(width: int, height: int, name: str) -> None:
+def check_frame_size(width: int, height: int, name: str) -> None:
     if width * height > images.MAX_INPUT_PIXELS:
         raise StyleTransferError(
             f"{name} frames would be {width}x{height} pixels, over the limit of "
@@ -547,25 +405,10 @@ def _check_frame_size(width: int, height: int, name: str) -> None:
 
 
 
-def _check_styled(styled, count: int, shape) -> torch.Tensor:
-    want = (count, 3, shape[0], shape[1])
-    if not isinstance(styled, torch.Tensor) or tuple(styled.shape) != want:
-        got = tuple(styled.shape) if isinstance(styled, torch.Tensor) else type(styled).__name__
-        raise ValueError(f"frame_fn must return a tensor of shape {want}, got {got}")
-    return styled
-
-
-def _check_post(out, shape) -> np.ndarray:
-    if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != np.uint8:
-        got = (out.shape, out.dtype) if isinstance(out, np.ndarray) else type(out).__name__
-        raise ValueError(f"postprocess must return a uint8 array of shape {shape}, got {got}")
-    return np.ascontiguousarray(out)
-
-
 # ------------------------------------------------------------------------------ writing
 
 
-class _Writer:
+class VideoWriter:
     """The output .mp4: an H.264 stream fed frame by frame, audio muxed alongside.
 
     Odd sizes: H.264 4:2:0 (yuv420p) cannot code an odd width or height (x264 refuses),
@@ -584,12 +427,13 @@ class _Writer:
 
         self.dst = dst
         self.width, self.height = width, height
-        self.partial = dst.with_name(f".{dst.name}.part")
-        dst.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.container = av.open(str(self.partial), "w", format="mp4", options={"movflags": "+faststart"})
+            self.file = AtomicFile(dst, suffix=".mp4")  # renamed to dst by finish(), never half-written
+            self.container = av.open(str(self.file.tmp), "w", format="mp4", options={"movflags": "+faststart"})
         except (av.error.FFmpegError, OSError) as e:
-            raise StyleTransferError(f"could not write {dst}: {_first_line(e)}") from e
+            if hasattr(self, "file"):
+                self.file.discard()
+            raise StyleTransferError(f"could not write {dst}: {first_line(e)}") from e
         try:
             self._add_streams(video_in, audio_in)
         except BaseException:
@@ -601,7 +445,7 @@ class _Writer:
         self.time_base = Fraction(video_in.time_base or Fraction(1, 90_000))
         # The input's time base and timestamps are kept, so variable frame rate survives.
         stream = self.container.add_stream(
-            "libx264", rate=_rate(video_in), time_base=self.time_base, options=dict(X264_OPTIONS)
+            "libx264", rate=frame_rate(video_in), time_base=self.time_base, options=dict(X264_OPTIONS)
         )
         stream.width, stream.height = width, height
         self.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
@@ -610,7 +454,7 @@ class _Writer:
         # Tag what we convert with, so players do not guess: BT.709, limited range.
         cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = 1, 1, 1, 1
         self.video = stream
-        self.default_step = max(1, round(1 / (_rate(video_in) * self.time_base)))
+        self.default_step = max(1, round(1 / (frame_rate(video_in) * self.time_base)))
         self.last_pts: int | None = None
         self.first_pts: int | None = None
         self.end_pts = 0
@@ -695,13 +539,13 @@ class _Writer:
             if self.audio_mode == "re-encoded":
                 self._mux(self.audio.encode(None))
             self.container.close()
-            os.replace(self.partial, self.dst)
+            self.file.commit()
         except (av.error.FFmpegError, OSError) as e:
             self.abort()
-            raise StyleTransferError(f"could not write {self.dst}: {_first_line(e)}") from e
+            raise StyleTransferError(f"could not write {self.dst}: {first_line(e)}") from e
 
     def abort(self) -> None:
         with contextlib.suppress(Exception):
             self.container.close()
         with contextlib.suppress(OSError):
-            self.partial.unlink(missing_ok=True)
+            self.file.discard()

@@ -100,6 +100,13 @@ def deepest(layers: Iterable[str]) -> str:
 @functools.lru_cache(maxsize=4)
 def pretrained_vgg16(last_layer: str = "relu5_3", pooling: str = "max") -> VGG16Features:
     """The ImageNet-trained network, loaded once per process (weights lookup: weights.py)."""
-    from styletransfer import weights  # late import: building a random network needs no weights
+    from styletransfer.perceptual import weights  # late import: building a random network needs no weights
 
     return VGG16Features(weights.load_vgg16_state_dict(), last_layer=last_layer, pooling=pooling)
+
+
+def random_vgg16(layers: Iterable[str], seed: int = 0) -> VGG16Features:
+    """An untrained VGG16 (tests and smoke runs: no weights needed), the same on every rank."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return VGG16Features(None, last_layer=deepest(layers))

@@ -3,16 +3,16 @@
 import pytest
 import torch
 
-from styletransfer import fast, runtime
+from styletransfer.networks import onnx
 from styletransfer.errors import StyleTransferError
-from styletransfer.transformer import ARCHS, TransformerConfig, build
+from styletransfer.networks.transformer import ARCHS, TransformerConfig, build
 
 
 @pytest.mark.parametrize("arch", ARCHS)
 def test_onnx_backend_matches_torch_at_odd_sizes(arch, tmp_path):
     torch.manual_seed(0)
     net = build(TransformerConfig(arch=arch)).eval()
-    model = runtime.OnnxModel(runtime.export_onnx(net, tmp_path / f"{arch}.onnx"), threads=1)
+    model = onnx.OnnxModel(onnx.export_onnx(net, tmp_path / f"{arch}.onnx"), threads=1)
     for shape in [(1, 3, 37, 53), (2, 3, 17, 10), (1, 3, 64, 64)]:
         image = torch.rand(shape)
         with torch.no_grad():
@@ -22,15 +22,8 @@ def test_onnx_backend_matches_torch_at_odd_sizes(arch, tmp_path):
         assert (out - expected).abs().max() < 1e-4
 
 
-def test_onnx_backend_works_with_fast_apply(tmp_path):
-    net = build(TransformerConfig(arch="lite")).eval()
-    model = runtime.OnnxModel(runtime.export_onnx(net, tmp_path / "lite.onnx"), threads=1)
-    photo = torch.rand(1, 3, 30, 41)
-    assert torch.allclose(fast.apply(model, photo, strength=0.7), fast.apply(net, photo, strength=0.7), atol=1e-4)
-
-
 def test_corrupt_onnx_file_is_a_clear_error(tmp_path):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not a model")
     with pytest.raises(StyleTransferError, match="cannot load ONNX model"):
-        runtime.OnnxModel(bad)
+        onnx.OnnxModel(bad)

@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import StyleTransferError
-from .hub import short_error
-from . import hub
+from styletransfer import hub
+from styletransfer.errors import StyleTransferError, first_line, short_error
+from styletransfer.files import ENV_CACHE, AtomicFile, atomic_write, cache_dir
 
 # torchvision's `vgg16().features` indices of the 13 conv layers (ReLUs and pools between).
 VGG16_CONV_INDICES = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)
@@ -58,7 +58,6 @@ EXPECTED_SHAPES: dict[str, tuple[int, ...]] = {
 }
 
 ENV_WEIGHTS = "STYLETRANSFER_VGG16_WEIGHTS"
-ENV_CACHE = "STYLETRANSFER_CACHE"
 CACHE_FILENAME = "vgg16.safetensors"
 SIDECAR_FILENAME = "vgg16.json"
 
@@ -79,14 +78,6 @@ _FIX_HINT = (
 
 
 # ---------------------------------------------------------------------------- public API
-
-
-def cache_dir() -> pathlib.Path:
-    """$STYLETRANSFER_CACHE or ~/.cache/styletransfer. Not created here."""
-    env = os.environ.get(ENV_CACHE)
-    if env:
-        return pathlib.Path(env).expanduser()
-    return pathlib.Path.home() / ".cache" / "styletransfer"
 
 
 def load_vgg16_state_dict(
@@ -212,7 +203,7 @@ def _load_weights_file(path: pathlib.Path, how: str) -> dict[str, torch.Tensor]:
             # weights_only: a .pth is a pickle; never run code from a file we did not write.
             tensors = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as e:  # corrupt file, wrong format, refused pickle: all the user's to fix
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        reason = first_line(e)
         raise StyleTransferError(
             f"{origin} could not be read as .pth or .safetensors: {reason[:200]}"
         ) from e
@@ -269,38 +260,26 @@ def _store_in_cache(state: dict[str, torch.Tensor], source: str) -> pathlib.Path
 
     d = cache_dir()
     final, sidecar = d / CACHE_FILENAME, d / SIDECAR_FILENAME
-    tmp_weights = tmp_sidecar = None
+    weights_file = None
     try:
-        d.mkdir(parents=True, exist_ok=True)
-        fd, tmp_weights = tempfile.mkstemp(dir=d, prefix=".vgg16.", suffix=".safetensors.tmp")
-        os.close(fd)
+        weights_file = AtomicFile(final, suffix=".tmp")
         layout = "torchvision vgg16 features, conv layers only"
-        save_file(state, tmp_weights, metadata={"source": source, "layout": layout})
+        save_file(state, str(weights_file.tmp), metadata={"source": source, "layout": layout})
         meta = {
             "file": CACHE_FILENAME,
-            "sha256": _sha256_file(tmp_weights),
-            "size": os.path.getsize(tmp_weights),
+            "sha256": _sha256_file(weights_file.tmp),
+            "size": os.path.getsize(weights_file.tmp),
             "source": source,
             "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        fd, tmp_sidecar = tempfile.mkstemp(dir=d, prefix=".vgg16.", suffix=".json.tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(meta, f, indent=2)
-            f.write("\n")
-        os.chmod(tmp_sidecar, 0o644)
-        os.replace(tmp_sidecar, sidecar)
-        tmp_sidecar = None
-        os.chmod(tmp_weights, 0o644)  # mkstemp makes it 0600; the cache is an ordinary file
-        os.replace(tmp_weights, final)
-        tmp_weights = None
+        atomic_write(sidecar, lambda tmp: tmp.write_text(json.dumps(meta, indent=2) + "\n"), suffix=".tmp")
+        weights_file.commit()
     except OSError as e:
+        if weights_file is not None:
+            weights_file.discard()
         raise StyleTransferError(
             f"cannot write the weights cache in {d} ({e}); set {ENV_CACHE} to a writable folder"
         ) from e
-    finally:
-        for leftover in (tmp_weights, tmp_sidecar):
-            if leftover is not None and os.path.exists(leftover):
-                os.unlink(leftover)
     return final
 
 

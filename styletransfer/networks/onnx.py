@@ -2,7 +2,8 @@
 
 The exported model takes float32 NCHW RGB in [0, 1] of any height and width (and batch) and
 returns the same layout and range, so it can replace the torch network anywhere: OnnxModel
-is called like the torch module, tensor in, tensor out.
+is called like the torch module, tensor in, tensor out, and ``run`` takes and returns the
+float32 arrays of the frame path (networks.Network.stylize) without touching torch.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import os
 import pathlib
 import warnings
 
+import numpy as np
 import torch
 
-from styletransfer.errors import StyleTransferError
-from styletransfer.files import atomic_write
-from styletransfer.transformer import TransformerNet
+from styletransfer.errors import StyleTransferError, first_line
+from styletransfer.files import atomic_write, cache_dir
+from styletransfer.networks.transformer import TransformerNet
 
 OPSET = 17
 _DYNAMIC = {0: "batch", 2: "height", 3: "width"}
@@ -56,12 +58,15 @@ class OnnxModel:
         try:
             self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as e:  # missing or corrupt file
-            raise StyleTransferError(f"cannot load ONNX model {path}: {str(e).splitlines()[0][:200]}") from e
+            raise StyleTransferError(f"cannot load ONNX model {path}: {first_line(e)}") from e
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """(B, 3, H, W) float32 in [0, 1] -> the same, stylized."""
+        (out,) = self.session.run(None, {"image": batch})
+        return out
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
-        array = image.detach().to(torch.float32).contiguous().numpy()
-        (out,) = self.session.run(None, {"image": array})
-        return torch.from_numpy(out)
+        return torch.from_numpy(self.run(image.detach().to(torch.float32).contiguous().numpy()))
 
 
 def weights_sha256(net: torch.nn.Module) -> str:
@@ -74,13 +79,18 @@ def weights_sha256(net: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def onnx_model(net: torch.nn.Module, name: str, cache_dir, *, threads: int | None = None) -> OnnxModel:
-    """``net`` in onnxruntime, exported once to ``cache_dir/NAME.SHA.onnx`` and reused later.
+def cache_folder() -> pathlib.Path:
+    return cache_dir() / "onnx"
+
+
+def onnx_model(net: torch.nn.Module, name: str, folder=None, *, threads: int | None = None) -> OnnxModel:
+    """``net`` in onnxruntime, exported once to ``folder/NAME.SHA.onnx`` (default
+    cache_folder()) and reused later.
 
     The file name carries the weights' fingerprint, so a re-trained model of the same name
     gets a new export instead of the stale one. A damaged cache file is exported again.
     """
-    folder = pathlib.Path(cache_dir)
+    folder = pathlib.Path(folder) if folder is not None else cache_folder()
     path = folder / f"{name}.{weights_sha256(net)[:16]}.onnx"
     if path.is_file():
         try:

@@ -1,0 +1,207 @@
+"""Training a feed-forward style network (Johnson et al. 2016): the loop, top to bottom.
+
+One painting, a folder of photos: the network learns to turn any photo into that painting's
+style by minimising the perceptual loss (perceptual/loss.py), optionally plus compound
+regularisation for steady video (regularisation.py), distillation from a trained teacher
+(how `lite` models learn from `full` ones) and L1 to the photo itself (an autoencoder to
+start from). Config in config.py, data in data.py, checkpoints in checkpoint.py, the log in
+log.py, torchrun in distributed.py. Training 2 + 2 steps gives bit-identical weights to 4.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from styletransfer.errors import StyleTransferError
+from styletransfer.files import atomic_write
+from styletransfer.io import images
+from styletransfer.networks.network import load_network
+from styletransfer.networks.transformer import TransformerNet, build
+from styletransfer.perceptual.loss import STYLE_SCALE, PerceptualLoss, total_variation
+from styletransfer.perceptual.vgg import VGG16Features
+from styletransfer.training import checkpoint, distributed, log
+from styletransfer.training.config import TrainConfig
+from styletransfer.training.data import StepBatches, list_images, step_generator
+from styletransfer.training.regularisation import compound_loss, moved_photo, random_flow
+
+
+@dataclass
+class TrainStep:
+    """Progress of one training step (given to the callback on rank 0)."""
+
+    step: int  # 1-based
+    total_steps: int
+    losses: dict[str, float]  # averaged over ranks; "total" is weighted
+    elapsed: float  # training seconds, over all sessions of a resumed run
+
+
+def train(
+    config: TrainConfig,
+    out,
+    *,
+    resume: bool = False,
+    callback: Callable[[TrainStep], None] | None = None,
+    lossnet: VGG16Features | None = None,
+) -> Path:
+    """Train to config.steps, writing checkpoint.pt, losses.csv/.png and config.json in out.
+
+    resume: continue from out/checkpoint.pt (the config may differ only in RUNTIME_FIELDS).
+    lossnet: VGG16 to measure losses with (default: the pretrained one). Returns the
+    checkpoint path. Under torchrun, call it on every rank.
+    """
+    dist = distributed.from_env()
+    device = distributed.device_for(config, dist)
+    with distributed.process_group(config, dist, device):
+        return _train(config, Path(out), dist, device, resume, callback, lossnet)
+
+
+def _train(config: TrainConfig, out: Path, dist: distributed.Dist, device: torch.device, resume: bool,
+           callback, lossnet) -> Path:
+    # ---- the run so far
+    path = out / checkpoint.CHECKPOINT
+    if not config.style or not config.content_dir:
+        raise StyleTransferError("training needs a painting (style) and a folder of photos (content_dir)")
+    files = list_images(config.content_dir, config.exclude)
+    painting = images.load_tensor(config.style, long_side=config.style_size)
+    if path.exists() and not resume:
+        raise StyleTransferError(f"{path} already exists: pass --resume to continue it, or choose another --out folder")
+    if resume and not path.exists():
+        raise StyleTransferError(f"cannot resume: {path} does not exist")
+    ckpt = checkpoint.load_for_resume(path, config) if resume else None
+    start = ckpt["step"] if ckpt else 0
+    if start >= config.steps:
+        raise StyleTransferError(f"{path} is already at step {start}: ask for more --steps than that to continue")
+
+    # ---- model, optimiser, losses
+    memory = torch.channels_last if config.channels_last else torch.contiguous_format
+    with torch.random.fork_rng(devices=[]):  # initial weights from the seed, global RNG untouched
+        torch.manual_seed(config.seed)
+        model = build(config.model_config)
+    if ckpt:
+        model.load_state_dict(ckpt["model"])
+    elif config.init:
+        _init_from(model, config)
+    model = model.to(device, memory_format=memory).train()
+    net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) if dist.enabled else model
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    use_amp = config.amp != "off" and device.type == "cuda"  # CPU autocast would only slow this down
+    amp_dtype = torch.float16 if config.amp == "fp16" else torch.bfloat16
+    # fp16 gradients underflow without loss scaling; bf16 has fp32's range and needs none.
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and config.amp == "fp16")
+    if ckpt:
+        optimizer.load_state_dict(ckpt["optimizer"])
+        if ckpt.get("scaler"):
+            scaler.load_state_dict(ckpt["scaler"])
+    perceptual = None
+    if config.content_weight or config.style_weight:  # pure distillation needs no VGG pass at all
+        perceptual = PerceptualLoss(
+            [painting.to(device)],
+            content_layers=(config.content_layer,),
+            style_layers=config.style_layers,
+            weights=config.perceptual_weights,
+            lossnet=lossnet.to(device) if lossnet is not None else None,
+        )
+        perceptual.net.to(device)
+    teacher = load_network(config.teacher, backend="torch", device=str(device)).module if config.teacher else None
+
+    # ---- data and the log
+    data = StepBatches(files, config, dist.rank, dist.world_size)
+    loader = torch.utils.data.DataLoader(
+        data, batch_size=None, sampler=range(start, config.steps), num_workers=config.num_workers, pin_memory=device.type == "cuda"
+    )
+    csv_path = out / "losses.csv"
+    rows: list[dict[str, float]] = []
+    if dist.main:
+        out.mkdir(parents=True, exist_ok=True)
+        rows = [r for r in log.read_csv(csv_path) if r["step"] <= start]  # drop rows logged after the checkpoint
+        log.write_csv(csv_path, rows)
+        text = json.dumps({"train_config": asdict(config), "model_config": asdict(config.model_config)}, indent=2)
+        atomic_write(out / "config.json", lambda tmp: tmp.write_text(text + "\n"))
+    weights = config.loss_weights
+    elapsed_before = ckpt["elapsed"] if ckpt else 0.0
+    began = time.perf_counter()
+    pending: list[torch.Tensor] = []
+
+    # ---- the loop
+    for step, batch in zip(range(start + 1, config.steps + 1), loader):
+        photo = batch.to(device, non_blocking=True).contiguous(memory_format=memory)
+        autocast = torch.autocast("cuda", dtype=amp_dtype) if use_amp else contextlib.nullcontext()
+        with autocast:
+            terms = _loss_terms(config, net, photo, perceptual, teacher, step, dist, memory)
+        total = sum(weights[name] * (STYLE_SCALE if name == "style" else 1) * terms[name] for name in log.TERMS)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(total).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+        values = torch.stack([terms[n].detach().float() for n in log.TERMS] + [total.detach().float()])
+        if dist.enabled:
+            torch.distributed.all_reduce(values)
+            values /= dist.world_size
+        losses = dict(zip((*log.TERMS, "total"), values.tolist()))
+        if not math.isfinite(losses["total"]):
+            raise StyleTransferError(f"training diverged at step {step} (loss {losses['total']}); lower --lr or the style weight")
+        elapsed = elapsed_before + time.perf_counter() - began
+        pending.append(values.cpu())
+        if step % config.log_every == 0 or step == config.steps:
+            if dist.main:
+                mean = torch.stack(pending).mean(0).tolist()  # the interval's mean: a smoother curve
+                rows.append({"step": step, **dict(zip((*log.TERMS, "total"), mean)), "seconds": round(elapsed, 3)})
+                log.write_csv(csv_path, rows)
+            pending = []
+        if dist.main and (step % config.checkpoint_every == 0 or step == config.steps):
+            checkpoint.save(path, model=model, config=config, optimizer=optimizer, scaler=scaler, step=step, elapsed=elapsed)
+            log.plot_losses(rows, out / "losses.png")
+        if dist.main and callback is not None:
+            callback(TrainStep(step=step, total_steps=config.steps, losses=losses, elapsed=elapsed))
+    if dist.enabled:
+        torch.distributed.barrier()  # no rank returns before rank 0 has written the checkpoint
+    return path
+
+
+def _loss_terms(config: TrainConfig, net, photo: torch.Tensor, perceptual: PerceptualLoss | None,
+                teacher: TransformerNet | None, step: int, dist: distributed.Dist, memory) -> dict[str, torch.Tensor]:
+    """Every term of log.TERMS for one batch (unweighted); zero for the terms switched off."""
+    temporal = config.temporal_weight > 0
+    if temporal:
+        # Drawn for the whole batch and sliced, so any split over ranks trains the same.
+        g = step_generator(config.seed, step - 1, 3)
+        b, _, h, w = photo.shape
+        mine = slice(dist.rank * b, (dist.rank + 1) * b)
+        flow = random_flow(config.batch_size, h, w, config.temporal_flow, config.temporal_shift, g)[mine].to(photo.device)
+        noise = torch.randn((config.batch_size, 3, h, w), generator=g)[mine].mul(config.temporal_noise).to(photo.device)
+        # One forward for both: DDP allows one forward per backward, and instance norm is
+        # per image, so batching changes nothing.
+        both = torch.cat([photo, moved_photo(photo, flow, noise).contiguous(memory_format=memory)])
+        output, moved_output = net(both).chunk(2)
+    else:
+        output = net(photo)
+    zero = output.new_zeros((), dtype=torch.float32)
+    if perceptual is not None:
+        terms = perceptual(output, perceptual.encode_content(photo))
+    else:
+        terms = {"content": zero, "style": zero, "tv": total_variation(output.float())}
+    terms["temporal"] = compound_loss(output, moved_output, flow) if temporal else zero
+    terms["reconstruct"] = (output.float() - photo.float()).abs().mean() if config.reconstruct_weight else zero
+    terms["distill"] = zero
+    if teacher is not None:
+        with torch.no_grad():
+            target = teacher(photo).float()
+        terms["distill"] = (output.float() - target).abs().mean()
+    return terms
+
+
+def _init_from(model: TransformerNet, config: TrainConfig) -> None:
+    source = load_network(config.init, backend="torch").module
+    if source.config != model.config:
+        raise StyleTransferError(f"--init {config.init} is a {source.config.arch} network (blur={source.config.blur}); this run trains {config.arch} (blur={config.blur})")
+    model.load_state_dict({k: v.float() for k, v in source.state_dict().items()})

@@ -1,0 +1,126 @@
+"""Steadying a per-frame stylisation as it runs: a cheap flow-guided blend with the previous
+output (TemporalBlender), used by the video loop and the webcam."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+
+from styletransfer.errors import StyleTransferError
+from styletransfer.video.flow import PRESETS, dis, grey_uint8, maps, to_float, warp
+
+
+
+@dataclass(frozen=True)
+class BlendConfig:
+    """Settings of ``TemporalBlender``. Defaults chosen by measurement on four shared clips
+    at 640x360 with synthetic per-frame flicker: E_warp fell 5-9x (2x on a clip with cuts),
+    contrast moved < 3%. A forward-backward check in place of the photometric confidence
+    cost twice as much and left more flicker and more ghosting; flow at full width instead
+    of 320 px gained little; "fast" no better than "ultrafast" here. Normal motion left at
+    most 63% of pixels unconfident (a 10 fps pan), real cuts and unrelated photos >= 85%."""
+
+    preset: str = "ultrafast"  # DIS preset for the per-frame flow
+    strength: float = 0.7  # weight of the warped previous output where the flow is trusted
+    flow_width: int = 320  # flow is computed on greyscale input scaled down to this width (0: full size)
+    tolerance: float = 0.06  # grey-level error (0..1) at which a pixel's confidence reaches 0
+    cut_threshold: float = 0.75  # share of unconfident pixels above which a frame is a scene cut
+
+    def __post_init__(self):
+        if self.preset not in PRESETS:
+            raise StyleTransferError(f"unknown optical-flow preset {self.preset!r}; use one of {', '.join(PRESETS)}")
+        if not 0.0 <= self.strength < 1.0:
+            raise StyleTransferError(f"blend strength must be in [0, 1), got {self.strength}")
+        if self.tolerance <= 0:
+            raise StyleTransferError(f"blend tolerance must be positive, got {self.tolerance}")
+        if not 0.0 < self.cut_threshold <= 1.0:
+            raise StyleTransferError(f"cut threshold must be in (0, 1], got {self.cut_threshold}")
+        if self.flow_width < 0:
+            raise StyleTransferError(f"flow width must be >= 0, got {self.flow_width}")
+
+
+class TemporalBlender:
+    """Steadies a stylised video frame by frame: ``out = blender(input_frame, stylised_frame)``.
+
+    Each output is the stylised frame blended with the previous OUTPUT, warped along the
+    optical flow of the input frames (an exponential moving average that follows motion):
+    ``out_t = (1 - s c) * stylised_t + s c * warp(out_{t-1})`` with strength ``s`` and a
+    per-pixel confidence ``c`` in [0, 1] that falls to 0 where the previous input, warped
+    the same way, does not match the current input (occlusions, flow errors, new content).
+    This photometric check costs one small warp instead of the second (backward) flow a
+    forward-backward check needs. When most of the frame is unconfident (a scene cut), or
+    the frame size changes, the blender starts afresh and returns the stylised frame.
+
+    Frames are HxWx3 RGB, uint8 or float in [0, 1]; the output has the stylised frame's
+    dtype. The input and stylised frames may differ in size (same aspect ratio): flow is
+    computed on the input and scaled to the stylised frame. Not thread-safe: one blender
+    per video stream.
+    """
+
+    def __init__(self, config: BlendConfig | None = None, **options):
+        self.config = replace(config or BlendConfig(), **options)  # replace() re-runs the checks
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the previous frame: the next output is its stylised frame unchanged."""
+        self._prev_grey: np.ndarray | None = None  # small greyscale input, uint8
+        self._prev_out: np.ndarray | None = None  # float32 HxWx3 output
+        self._sizes: tuple | None = None
+        self.last_was_cut = False  # for callers and tests: did the last call start afresh?
+
+    def _small_grey(self, frame: np.ndarray) -> np.ndarray:
+        grey = grey_uint8(frame)
+        width = self.config.flow_width
+        if width and grey.shape[1] > width:
+            height = max(8, round(grey.shape[0] * width / grey.shape[1]))
+            grey = cv2.resize(grey, (width, height), interpolation=cv2.INTER_AREA)
+        return grey
+
+    def __call__(self, frame, stylised) -> np.ndarray:
+        frame, stylised = np.asarray(frame), np.asarray(stylised)
+        for name, image in (("input", frame), ("stylised", stylised)):
+            if image.ndim != 3 or image.shape[2] != 3:
+                raise ValueError(f"{name} frame must be HxWx3 RGB, got shape {image.shape}")
+        styled = to_float(stylised)
+        grey = self._small_grey(frame)
+        sizes = (frame.shape, stylised.shape)
+
+        blended = None
+        if self._prev_out is not None and sizes == self._sizes:
+            blended = self._blend(grey, styled)
+        self.last_was_cut = blended is None
+        out = styled.copy() if blended is None else blended
+
+        self._prev_grey, self._prev_out, self._sizes = grey, out, sizes
+        if stylised.dtype == np.uint8:
+            # out blends uint8-derived values, so it lies in [0, 1] and abs() does nothing;
+            # convertScaleAbs rounds and saturates 5x faster than numpy.
+            return cv2.convertScaleAbs(out, alpha=255.0)
+        return out.copy()  # the caller may modify its frame; keep ours
+
+    def _blend(self, grey: np.ndarray, styled: np.ndarray) -> np.ndarray | None:
+        config = self.config
+        # Backward flow: where each pixel of this frame was in the previous one.
+        flow = dis(config.preset).calc(grey, self._prev_grey, None)
+        map_x, map_y, inside = maps(flow)
+        warped_grey = cv2.remap(self._prev_grey, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        error = cv2.absdiff(grey, warped_grey).astype(np.float32) / 255.0
+        # A 3x3 box keeps single noisy pixels from punching holes in the confidence.
+        error = cv2.blur(error, (3, 3))
+        confidence = np.clip(1.0 - error / config.tolerance, 0.0, 1.0) * inside
+        if (confidence < 0.5).mean() > config.cut_threshold:
+            return None
+
+        height, width = styled.shape[:2]
+        if flow.shape[:2] != (height, width):
+            sx, sy = width / flow.shape[1], height / flow.shape[0]
+            flow = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR)
+            flow[..., 0] *= sx
+            flow[..., 1] *= sy
+            confidence = cv2.resize(confidence, (width, height), interpolation=cv2.INTER_LINEAR)
+        warped = warp(self._prev_out, flow)
+        weight = (config.strength * confidence).astype(np.float32)
+        # One pass instead of numpy's temporaries (0.3 vs 0.9 ms at 640x360).
+        return cv2.blendLinear(styled, warped, 1.0 - weight, weight)

@@ -1,0 +1,119 @@
+"""networks.load_network, the one way to a ready network, and the frame path every caller shares."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from styletransfer import colors
+from styletransfer.errors import StyleTransferError
+from styletransfer.io import frames
+from styletransfer.networks import Network, load_network, network, zoo
+from styletransfer.networks.transformer import TransformerConfig, build
+
+
+def _model(arch="lite", seed=0, spread=0.3):
+    torch.manual_seed(seed)
+    net = build(TransformerConfig(arch=arch))
+    with torch.no_grad():  # off the initialisation, so outputs differ from a flat grey
+        for p in net.parameters():
+            p.add_(spread * torch.randn_like(p))
+    return net.eval()
+
+
+@pytest.fixture
+def folder(tmp_path):
+    zoo.save(_model("lite"), zoo.ModelCard(name="wave", arch="lite", title="The Great Wave"), tmp_path)
+    return tmp_path
+
+
+def _photo(height=20, width=30, seed=0):
+    return (np.random.default_rng(seed).random((height, width, 3)) * 255).astype(np.uint8)
+
+
+def test_a_name_a_file_and_a_checkpoint_give_the_same_network(folder, tmp_path):
+    by_name = load_network("wave", "lite", folder=folder)
+    by_file = load_network(folder / "wave.lite.safetensors")
+    module = by_name.module
+    ckpt = tmp_path / "run" / "checkpoint.pt"
+    ckpt.parent.mkdir()
+    torch.save({"model": module.state_dict(), "model_config": {"arch": "lite", "blur": True}, "step": 3}, ckpt)
+    by_checkpoint = load_network(ckpt)
+    photo = _photo()
+    assert by_name.card.title == "The Great Wave" and by_checkpoint.card.steps == 3
+    assert np.array_equal(by_name.stylize(photo), by_file.stylize(photo))
+    assert np.array_equal(by_name.stylize(photo), by_checkpoint.stylize(photo))
+
+
+def test_loaded_once_and_again_when_the_file_changes(folder):
+    first = load_network("wave", "lite", folder=folder)
+    assert load_network("wave", "lite", folder=folder) is first
+    path = folder / "wave.lite.safetensors"
+    zoo.save(_model("lite", seed=1), zoo.ModelCard(name="wave", arch="lite"), folder)
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))  # a later mtime, whatever the clock
+    second = load_network("wave", "lite", folder=folder)
+    assert second is not first
+    assert not np.array_equal(first.stylize(_photo()), second.stylize(_photo()))
+
+
+def test_backends_agree_and_export_once(folder, tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLETRANSFER_CACHE", str(tmp_path / "cache"))
+    network.clear_cache()
+    torch_net = load_network("wave", "lite", folder=folder)
+    onnx_net = load_network("wave", "lite", backend="onnxruntime", folder=folder, threads=1)
+    assert (torch_net.backend, onnx_net.backend) == ("torch", "onnxruntime")
+    photo = _photo(37, 53)
+    assert np.abs(torch_net.stylize(photo).astype(int) - onnx_net.stylize(photo).astype(int)).max() <= 1
+    exports = list((tmp_path / "cache" / "onnx").glob("wave.lite.*.onnx"))
+    assert len(exports) == 1
+    network.clear_cache()
+    load_network("wave", "lite", backend="onnxruntime", folder=folder, threads=1)
+    assert list((tmp_path / "cache" / "onnx").glob("*.onnx")) == exports  # reused, not exported again
+    auto = load_network("wave", "lite", backend="auto", folder=folder)
+    assert auto.backend == ("torch" if torch.cuda.is_available() else "onnxruntime")
+
+
+def test_bad_requests_are_one_clear_line(folder, tmp_path):
+    with pytest.raises(StyleTransferError, match="no model named 'nope'"):
+        load_network("nope", "lite", folder=folder)
+    with pytest.raises(StyleTransferError, match="unknown arch 'huge'"):
+        load_network("wave", "huge", folder=folder)
+    with pytest.raises(StyleTransferError, match="unknown backend 'tpu'"):
+        load_network("wave", "lite", backend="tpu", folder=folder)
+    with pytest.raises(StyleTransferError, match="model file not found"):
+        load_network(tmp_path / "missing" / "checkpoint.pt")
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a checkpoint")
+    with pytest.raises(StyleTransferError, match="not a training checkpoint"):
+        load_network(broken)
+
+
+def test_frame_path_strength_and_colours():
+    net = Network.from_module(_model("lite", spread=0.05))  # mid-tones: little clipping to the gamut
+    photo = _photo()
+    assert np.array_equal(net.stylize(photo, strength=0.0), photo)
+    full = net.stylize(photo)
+    half = net.stylize(photo, strength=0.5)
+    assert np.abs(half.astype(float) - (photo.astype(float) + full) / 2).max() <= 1
+    kept = net.stylize(photo, keep_colors=True)
+    # Chroma comes back except where the painting's luminance is near black or white, where
+    # the colour has to be clipped to stay in gamut.
+    iq = lambda rgb: colors.rgb_to_yiq(frames.to_tensor(rgb))[:, 1:]  # noqa: E731
+    chroma_error = (iq(kept) - iq(photo)).abs()
+    assert chroma_error.mean() < 0.02
+    assert chroma_error.mean() < 0.25 * (iq(full) - iq(photo)).abs().mean()
+    for bad in (1.5, -0.1, True):
+        with pytest.raises(StyleTransferError, match="strength"):
+            net.stylize(photo, strength=bad)
+
+
+def test_frame_path_matches_the_tensor_path_one_frame_or_a_batch():
+    net = Network.from_module(_model("full"))
+    batch = np.stack([_photo(seed=k) for k in range(3)])  # (3, H, W, 3)
+    one_by_one = np.stack([net.stylize(f) for f in batch])
+    assert np.abs(net.stylize(batch).astype(int) - one_by_one).max() <= 1  # batched convs round a little differently
+    expected = frames.to_numpy(net(frames.to_tensor(batch[1])))
+    assert np.abs(one_by_one[1].astype(int) - expected.astype(int)).max() <= 1
+    with pytest.raises(ValueError, match="uint8"):
+        net.stylize(batch.astype(np.float32))
