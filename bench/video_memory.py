@@ -22,6 +22,7 @@ import av
 import numpy as np
 
 from bench.report import markdown_table
+from styletransfer.networks import ARCHS
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -68,7 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, nargs="+", default=[1, 10])
     parser.add_argument("--size", default="320x180")
-    parser.add_argument("--arch", default="lite", choices=["full", "lite"])
+    parser.add_argument("--arch", default="lite", choices=ARCHS)
     parser.add_argument("--style", default="starry_night")
     args = parser.parse_args()
     width, height = map(int, args.size.split("x"))

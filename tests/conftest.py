@@ -125,7 +125,7 @@ def pretrained_zoo():
     if not cards:
         pytest.fail(
             f"no pretrained models in {zoo.PRETRAINED}: these tests need the model zoo "
-            "(python scripts/train_zoo.py publish)"
+            "(python -m scripts.train_zoo publish)"
         )
     return cards
 

@@ -172,7 +172,7 @@ def zoo_cards() -> list[zoo.ModelCard]:
     if not cards:
         pytest.fail(
             f"no pretrained models in {zoo.PRETRAINED}: the instant-mode tests need the model zoo "
-            "(python scripts/train_zoo.py publish)"
+            "(python -m scripts.train_zoo publish)"
         )
     return cards
 

@@ -134,7 +134,7 @@ def test_empty_folder_says_how_to_get_models(tmp_path):
     assert "zoo-styles" not in components
     text = components["zoo-empty"]["props"]["value"]
     assert f"No pretrained styles in `{tmp_path}` yet." in text
-    assert "python scripts/train_zoo.py train" in text and "python scripts/train_zoo.py publish" in text
+    assert "python -m scripts.train_zoo train" in text and "python -m scripts.train_zoo publish" in text
     assert "run" in components  # Gatys mode is still there
 
 

@@ -364,6 +364,6 @@ def test_without_models_the_tabs_say_how_to_get_them(tmp_path):
     messages = {b.elem_id: b.value for b in blocks.blocks.values() if str(getattr(b, "elem_id", "")).endswith("-empty")}
     for tab in ("video", "webcam"):
         assert "No pretrained styles in" in messages[f"{tab}-zoo-empty"]
-        assert "scripts/train_zoo.py publish" in messages[f"{tab}-zoo-empty"]
+        assert "scripts.train_zoo publish" in messages[f"{tab}-zoo-empty"]
     names = {fn.name for fn in blocks.fns.values()}
     assert "run_gatys" in names and "run" not in names and "on_frame" not in names  # Gatys still works

@@ -144,3 +144,15 @@ def test_style_scale_sets_the_painting_size(random_vgg, monkeypatch):
     content, style = _images()
     list(iterate(content, [style], GatysConfig(size=64, steps=1, coarse_to_fine=False, style_scale=0.5), lossnet=random_vgg))
     assert seen == [64, 32]  # photo at the output size, painting at half of it
+
+
+@pytest.mark.parametrize("init", ["content", "noise"])
+def test_lbfgs_never_ends_worse_than_it_started(random_vgg, init):
+    """L-BFGS without a line search can overshoot by orders of magnitude; what a user sees is
+    the best image so far, so the reported loss never rises and the end is below the start."""
+    content, style = _images()
+    for seed in range(3):
+        config = GatysConfig(size=48, steps=10, optimizer="lbfgs", init=init, seed=seed, coarse_to_fine=False)
+        totals = [e.losses["total"] for e in iterate(content, [style], config, lossnet=random_vgg)]
+        assert totals == sorted(totals, reverse=True)
+        assert totals[-1] < totals[0]

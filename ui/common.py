@@ -135,8 +135,8 @@ def no_models_message(folder: Path, problem: str | None) -> str:
     else:
         why = f"No pretrained styles in `{folder}` yet."
     return (
-        f"**{why}** Train the zoo with `python scripts/train_zoo.py train` and copy the models here with "
-        "`python scripts/train_zoo.py publish` (or point `$STYLETRANSFER_PRETRAINED` at a folder of models). "
+        f"**{why}** Train the zoo with `python -m scripts.train_zoo train` and copy the models here with "
+        "`python -m scripts.train_zoo publish` (or point `$STYLETRANSFER_PRETRAINED` at a folder of models). "
         "Meanwhile, *Any painting (Gatys)* works with any painting."
     )
 

@@ -56,7 +56,7 @@ class TrainConfig:
     log_every: int = 10
     device: str = "auto"  # "cpu", "cuda" or "auto"
     amp: str = "off"  # "off", "bf16" or "fp16"; CUDA only (ignored on CPU)
-    channels_last: bool = False  # faster on GPUs; slower on the 2-core CPU (NOTES.md)
+    channels_last: bool = False  # faster on GPUs; slower on the 2-core CPU (measured: convolutions lost speed)
     num_workers: int = 0  # DataLoader processes decoding photos
 
     def __post_init__(self):
@@ -110,13 +110,3 @@ def validate(c: TrainConfig) -> None:
     need(c.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda, got {c.device!r}")
     need(c.amp in ("off", "bf16", "fp16"), f"amp must be off, bf16 or fp16, got {c.amp!r}")
     need(c.num_workers >= 0, "num_workers must be >= 0")
-
-
-@dataclass
-class TrainStep:
-    """Progress of one training step (given to the callback on rank 0)."""
-
-    step: int  # 1-based
-    total_steps: int
-    losses: dict[str, float]  # averaged over ranks; "total" is weighted
-    elapsed: float  # training seconds, over all sessions of a resumed run
