@@ -117,3 +117,20 @@ def test_frame_path_matches_the_tensor_path_one_frame_or_a_batch():
     assert np.abs(one_by_one[1].astype(int) - expected.astype(int)).max() <= 1
     with pytest.raises(ValueError, match="uint8"):
         net.stylize(batch.astype(np.float32))
+
+
+def test_load_network_blends_styles_of_one_file(tmp_path):
+    torch.manual_seed(2)
+    net = build(TransformerConfig(arch="lite")).widen(2)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    card = zoo.ModelCard(name="pair", arch="lite", styles=[{"name": "a", "title": "A"}, {"name": "b", "title": "B"}])
+    zoo.save(net, card, tmp_path)
+    half = load_network({"a": 0.5, "b": 0.5}, "lite", folder=tmp_path)
+    assert load_network({"b": 0.5000001, "a": 0.5}, "lite", folder=tmp_path) is half  # a slider's step: one entry
+    photo = _photo()
+    a, b = load_network("a", "lite", folder=tmp_path), load_network("b", "lite", folder=tmp_path)
+    assert half.card.title == "A 50% + B 50%"
+    assert not np.array_equal(half.stylize(photo), a.stylize(photo)) and not np.array_equal(half.stylize(photo), b.stylize(photo))
+    assert np.array_equal(load_network({"a": 1.0, "b": 0.0}, "lite", folder=tmp_path).stylize(photo), a.stylize(photo))

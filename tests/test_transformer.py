@@ -181,3 +181,52 @@ def test_blur_makes_the_output_follow_a_one_pixel_shift_more_closely(arch):
         return sum(errors) / len(errors)
 
     assert shift_error(blur=True) < 0.9 * shift_error(blur=False)
+
+
+# ---------------------------------------------------------------- several styles (conditional instance norm)
+
+
+def _several(arch, styles=3, seed=0):
+    torch.manual_seed(seed)
+    net = build(TransformerConfig(arch=arch)).widen(styles)
+    with torch.no_grad():  # give every style rows of its own
+        for p in net.parameters():
+            if p.ndim == 2:
+                p.add_(0.2 * torch.randn_like(p))
+    return net
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_several_styles_share_convs_and_keys(arch):
+    one = build(TransformerConfig(arch=arch))
+    many = one.widen(4)
+    assert set(many.state_dict()) == set(one.state_dict())  # the same keys: rows (S, C) where one has (C,)
+    norms = {k: v for k, v in many.state_dict().items() if v.ndim == 2}
+    assert norms and all(v.shape[0] == 4 for v in norms.values())
+    x = torch.rand(2, 3, 37, 50)
+    with torch.no_grad():
+        assert torch.allclose(many(x, 2), one(x), atol=1e-6)  # every style starts as the network widened
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_a_row_or_a_blend_is_a_one_style_network(arch):
+    net = _several(arch)
+    x = torch.rand(3, 3, 29, 40)
+    with torch.no_grad():
+        mixed = net(x, torch.tensor([2, 0, 1]))  # one style per image in one batch
+        for b, s in enumerate((2, 0, 1)):
+            single = net.select(s)
+            assert single.config.styles == 1
+            assert torch.allclose(mixed[b : b + 1], single(x[b : b + 1]), atol=1e-5)
+        blend = torch.tensor([0.25, 0.75, 0.0])
+        assert torch.allclose(net(x, blend), net.select(blend)(x), atol=1e-5)
+        assert not torch.allclose(net.select(0)(x), net.select(1)(x), atol=1e-3)
+
+
+def test_several_styles_need_a_style_and_one_style_refuses_one():
+    with pytest.raises(ValueError, match="say which"):
+        _several("lite")(torch.rand(1, 3, 16, 16))
+    with pytest.raises(ValueError, match="one style"):
+        build(TransformerConfig(arch="lite"))(torch.rand(1, 3, 16, 16), 0)
+    with pytest.raises(StyleTransferError, match="styles"):
+        TransformerConfig(styles=0)

@@ -130,3 +130,56 @@ def test_saved_models_get_ordinary_file_permissions(tmp_path):
         os.umask(old)
     for p in (path, path.with_suffix(".json")):
         assert p.stat().st_mode & 0o777 == 0o644
+
+
+# ---------------------------------------------------------------- several styles in one file
+
+
+def _several_card(names=("wave", "night", "scream")):
+    entries = [{"name": n, "title": n.title(), "artist": "A" + n, "year": "1900"} for n in names]
+    return zoo.ModelCard(name="zoo", arch="lite", styles=entries, steps=9)
+
+
+def _several_model(styles=3):
+    torch.manual_seed(1)
+    net = build(TransformerConfig(arch="lite")).widen(styles)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    return net.eval()
+
+
+def test_each_style_of_a_several_style_file_is_a_model_of_its_own(tmp_path):
+    net = _several_model()
+    zoo.save(net, _several_card(), tmp_path)
+    cards = zoo.available(tmp_path)
+    assert [(c.name, c.arch, c.title, c.artist) for c in cards] == [
+        ("night", "lite", "Night", "Anight"), ("scream", "lite", "Scream", "Ascream"), ("wave", "lite", "Wave", "Awave")]
+    loaded, card = zoo.load("scream", "lite", folder=tmp_path)
+    assert card.name == "scream" and card.steps == 9 and loaded.config.styles == 1
+    x = torch.rand(1, 3, 24, 31)
+    with torch.no_grad():
+        assert torch.allclose(loaded(x), _fp16_rounded(net).select(2)(x), atol=1e-5)
+    with pytest.raises(StyleTransferError, match="no model named 'nope'"):
+        zoo.load("nope", "lite", folder=tmp_path)
+
+
+def test_styles_of_one_file_blend(tmp_path):
+    zoo.save(_several_model(), _several_card(), tmp_path)
+    blended, card = zoo.load_blend({"wave": 3, "night": 1}, "lite", folder=tmp_path)
+    assert card.name == "wave+night" and card.title == "Wave 75% + Night 25%"
+    wave, _ = zoo.load("wave", "lite", folder=tmp_path)
+    night, _ = zoo.load("night", "lite", folder=tmp_path)
+    # Blending mixes scale and shift linearly: the blended parameters are the mix of the styles'.
+    for (k, b), w, n in zip(blended.state_dict().items(), wave.state_dict().values(), night.state_dict().values()):
+        assert torch.allclose(b, 0.75 * w + 0.25 * n, atol=1e-6), k
+    zoo.save(_model("lite"), _card(name="solo"), tmp_path)
+    for bad, words in (({"wave": 1, "solo": 1}, "only styles of one several-style model"), ({"wave": 0}, "not all zero"),
+                       ({"wave": -1, "night": 2}, ">= 0")):
+        with pytest.raises(StyleTransferError, match=words):
+            zoo.load_blend(bad, "lite", folder=tmp_path)
+
+
+def test_a_card_must_list_every_style():
+    with pytest.raises(StyleTransferError, match="needs a card that lists 3"):
+        zoo.save(_several_model(3), _several_card(("wave", "night")), "/nonexistent")

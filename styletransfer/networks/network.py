@@ -4,7 +4,8 @@ Whatever the caller (the CLI, every tab of the app, video, the webcam, training'
 teachers, the benchmarks), a network comes from here, ready on its backend and device:
 
 - a zoo name (pretrained/, then a Hub repo: networks/zoo.py), a model ``.safetensors`` with
-  its card beside it, or a training ``checkpoint.pt`` (training/checkpoint.py writes them);
+  its card beside it, a training ``checkpoint.pt`` (training/checkpoint.py writes them), or
+  a blend of styles of one several-style model, ``{name: weight, ...}``;
 - backend "torch" (the module, on ``device``), "onnxruntime" (exported once per weights to
   the cache, networks/onnx.py; 1.3x torch's speed for full and 2.5x for lite on the 2-core
   CPU, bench/fast.py) or "auto" (torch on a GPU when there is one, else onnxruntime);
@@ -125,12 +126,22 @@ def load_network(source, arch: str = "full", *, backend: str = "torch", device: 
     folder: where zoo names are looked up (default pretrained/); hub_repo: the Hub repo tried
     next (default $STYLETRANSFER_HUB_REPO). Cached per process; a changed file loads anew.
     """
-    source = str(source)
+    if isinstance(source, dict):  # a blend: hashable, and rounded so a slider's steps share entries
+        source = tuple(sorted((str(name), round(float(w), 3)) for name, w in source.items()))
+    else:
+        source = str(source)
     if arch not in ARCHS:
         raise StyleTransferError(f"unknown arch {arch!r}: choose one of {', '.join(ARCHS)}")
     if backend not in BACKENDS:
         raise StyleTransferError(f"unknown backend {backend!r}: choose {', '.join(BACKENDS)}")
-    local = Path(source) if _is_file_source(source) else zoo.local_path(source, arch, folder)
+    if isinstance(source, tuple):
+        place = zoo.find(source[0][0], arch, folder) if source else None
+        local = place[0] if place else None
+    elif _is_file_source(source):
+        local = Path(source)
+    else:
+        place = zoo.find(source, arch, folder)
+        local = place[0] if place else None
     stamp = None
     if local is not None and local.is_file():
         stat = local.stat()
@@ -142,7 +153,9 @@ def load_network(source, arch: str = "full", *, backend: str = "torch", device: 
 @functools.lru_cache(maxsize=32)
 def _load(source, arch, backend, device, folder, hub_repo, threads, stamp) -> Network:
     del stamp  # part of the cache key only
-    if source.endswith(".pt"):
+    if isinstance(source, tuple):
+        module, card = zoo.load_blend(dict(source), arch, folder=folder)
+    elif source.endswith(".pt"):
         module, card = read_checkpoint(Path(source))
     else:
         try:
@@ -169,6 +182,7 @@ def read_checkpoint(path: Path) -> tuple[TransformerNet, zoo.ModelCard]:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         net = build(TransformerConfig(**ckpt["model_config"]))
         net.load_state_dict(ckpt["model"])
+        net = net.select(0)  # a several-style run: its first style (zoo files name every style)
     except Exception as e:
         raise StyleTransferError(f"{path} is not a training checkpoint that can be loaded ({short_error(e)})") from e
     name = path.parent.name or path.stem

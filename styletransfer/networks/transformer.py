@@ -36,6 +36,14 @@ the same size. Departures from the reference, and why:
 - Instance norm never tracks running statistics, so training and eval compute the same
   thing and exports need no batch-statistics buffers.
 
+Several styles in one network (``styles`` > 1): conditional instance norm, Dumoulin et al. 2017
+("A Learned Representation for Artistic Style"). The convolutions are shared; every affine
+norm (and each residual block's gain) holds one scale-and-shift row per style, weight and bias
+of shape (S, C) under the same state_dict keys as the one-style network's (C,). Row s with
+the shared convolutions is a one-style network (``select``), and so is any mix of rows
+(a blend of styles, ``select`` with weights), which is what inference, ONNX export, video
+and the webcam run: they never see the multi-style network.
+
 A checkpoint stores dataclasses.asdict(config) and rebuilds with build(TransformerConfig(**d)).
 An arch name is therefore a frozen recipe: never change what an existing name builds; add a
 new name instead.
@@ -43,6 +51,7 @@ new name instead.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -83,12 +92,15 @@ class TransformerConfig:
 
     arch: str = "full"  # one of ARCHS
     blur: bool = True  # anti-aliased downsampling: steadier video for 0.3% (full) / 3% (lite) more MACs
+    styles: int = 1  # > 1: conditional instance norm, one scale-and-shift per style
 
     def __post_init__(self):
         if self.arch not in ARCHS:
             raise StyleTransferError(f"Unknown network architecture {self.arch!r}: choose one of {', '.join(ARCHS)}.")
         if not isinstance(self.blur, bool):
             raise StyleTransferError(f"blur must be true or false, not {self.blur!r}.")
+        if isinstance(self.styles, bool) or not isinstance(self.styles, int) or self.styles < 1:
+            raise StyleTransferError(f"styles must be a whole number >= 1, not {self.styles!r}.")
 
 
 def build(config: TransformerConfig = TransformerConfig()) -> TransformerNet:
@@ -121,9 +133,39 @@ def _conv(cin: int, cout: int, kernel: int, stride: int = 1, separable: bool = F
     ]
 
 
-def _norm_relu(channels: int) -> list[nn.Module]:
+class StyleChoice:
+    """The style mix of the forward pass under way, shared by a network's conditional norms:
+    (B, S) weights, one row per image. Set by TransformerNet.forward only."""
+
+    weights: torch.Tensor | None = None
+
+
+class StyleNorm(nn.Module):
+    """Instance norm, then a scale (and shift) mixed from per-style rows: weight, bias (S, C)."""
+
+    def __init__(self, channels: int, styles: int, choice: StyleChoice, shift: bool = True, normalize: bool = True):
+        super().__init__()
+        self.choice, self.normalize = choice, normalize
+        self.weight = nn.Parameter(torch.ones(styles, channels))
+        self.bias = nn.Parameter(torch.zeros(styles, channels)) if shift else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.choice.weights  # (B, S)
+        if self.normalize:
+            x = F.instance_norm(x)
+        x = x * (w @ self.weight)[:, :, None, None]
+        return x + (w @ self.bias)[:, :, None, None] if self.bias is not None else x
+
+
+def _norm(channels: int, styles: int, choice: StyleChoice) -> nn.Module:
     # track_running_stats=False (the default, spelled out): train and eval behave the same.
-    return [nn.InstanceNorm2d(channels, affine=True, track_running_stats=False), nn.ReLU(inplace=True)]
+    if styles == 1:
+        return nn.InstanceNorm2d(channels, affine=True, track_running_stats=False)
+    return StyleNorm(channels, styles, choice)
+
+
+def _norm_relu(channels: int, styles: int = 1, choice: StyleChoice | None = None) -> list[nn.Module]:
+    return [_norm(channels, styles, choice), nn.ReLU(inplace=True)]
 
 
 class Down(nn.Sequential):
@@ -134,12 +176,12 @@ class Down(nn.Sequential):
     pad costs onnxruntime a layout round trip (lite: ~4 ms a frame at 640x360).
     """
 
-    def __init__(self, cin: int, cout: int, blur: bool):
+    def __init__(self, cin: int, cout: int, blur: bool, styles: int = 1, choice: StyleChoice | None = None):
         super().__init__(
             nn.ReflectionPad2d(2 if blur else 1),
             Blur(cin) if blur else nn.Identity(),  # Identity: same layer indices, same state_dict keys
             nn.Conv2d(cin, cout, 3, stride=2, bias=False),
-            *_norm_relu(cout),
+            *_norm_relu(cout, styles, choice),
         )
 
 
@@ -150,14 +192,14 @@ class Up(nn.Sequential):
     resolution (4x cheaper) and only the depthwise 3x3 runs at the new size.
     """
 
-    def __init__(self, cin: int, cout: int, separable: bool):
+    def __init__(self, cin: int, cout: int, separable: bool, styles: int = 1, choice: StyleChoice | None = None):
         upsample = nn.Upsample(scale_factor=2, mode="nearest")
         if separable:
             layers = [nn.Conv2d(cin, cout, 1, bias=False), upsample, nn.ReflectionPad2d(1)]
             layers.append(nn.Conv2d(cout, cout, 3, groups=cout, bias=False))
         else:
             layers = [upsample, *_conv(cin, cout, 3)]
-        super().__init__(*layers, *_norm_relu(cout))
+        super().__init__(*layers, *_norm_relu(cout, styles, choice))
 
 
 class Scale(nn.Module):
@@ -180,14 +222,18 @@ class Residual(nn.Module):
     parameter whose gradient is exactly zero.
     """
 
-    def __init__(self, channels: int, separable: bool):
+    def __init__(self, channels: int, separable: bool, styles: int = 1, choice: StyleChoice | None = None):
         super().__init__()
+        if styles == 1:
+            gain = Scale(channels)
+        else:  # the gain alone, per style (the norm before it has no parameters)
+            gain = StyleNorm(channels, styles, choice, shift=False, normalize=False)
         self.body = nn.Sequential(
             *_conv(channels, channels, 3, separable=separable),
-            *_norm_relu(channels),
+            *_norm_relu(channels, styles, choice),
             *_conv(channels, channels, 3, separable=separable),
             nn.InstanceNorm2d(channels, affine=False, track_running_stats=False),
-            Scale(channels),
+            gain,
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -202,22 +248,56 @@ class TransformerNet(nn.Module):
         self.config = config
         spec = _SPECS[config.arch]
         c1, c2, c3 = spec.channels
+        s, self.choice = config.styles, StyleChoice()
         self.encoder = nn.Sequential(
-            nn.Sequential(*_conv(3, c1, spec.stem_kernel), *_norm_relu(c1)),
-            Down(c1, c2, config.blur),  # 1/2 resolution
-            Down(c2, c3, config.blur),  # 1/4 resolution
+            nn.Sequential(*_conv(3, c1, spec.stem_kernel), *_norm_relu(c1, s, self.choice)),
+            Down(c1, c2, config.blur, s, self.choice),  # 1/2 resolution
+            Down(c2, c3, config.blur, s, self.choice),  # 1/4 resolution
         )
-        self.residuals = nn.Sequential(*(Residual(c3, spec.separable) for _ in range(spec.blocks)))
-        self.decoder = nn.Sequential(Up(c3, c2, spec.separable), Up(c2, c1, spec.separable))
+        self.residuals = nn.Sequential(*(Residual(c3, spec.separable, s, self.choice) for _ in range(spec.blocks)))
+        self.decoder = nn.Sequential(Up(c3, c2, spec.separable, s, self.choice), Up(c2, c1, spec.separable, s, self.choice))
         # The only conv with a bias: no norm follows it; sigmoid(bias) sets the mean colour.
         self.head = nn.Sequential(nn.ReflectionPad2d(spec.head_kernel // 2), nn.Conv2d(c1, 3, spec.head_kernel))
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, style=None) -> torch.Tensor:
+        """style (several-style networks only): an index for the whole batch, (B,) indices, or
+        blend weights (S,) or (B, S). Not thread-safe for those: one forward at a time."""
         _check_input(image)
+        if self.config.styles > 1:
+            self.choice.weights = self.style_weights(style, image.shape[0], image.device)
+        elif style is not None:
+            raise ValueError("this network has one style: call it without one")
         height, width = image.shape[-2], image.shape[-1]
         x = pad_to_multiple(image, MULTIPLE)  # never modifies the caller's tensor
         x = self.head(self.decoder(self.residuals(self.encoder(x))))
         return torch.sigmoid(x[:, :, :height, :width])
+
+    def style_weights(self, style, batch: int, device) -> torch.Tensor:
+        """(B, S) style weights from an index, (B,) indices, or (S,) / (B, S) blend weights."""
+        styles = self.config.styles
+        if style is None:
+            raise ValueError(f"this network has {styles} styles: say which (an index or blend weights)")
+        style = torch.as_tensor(style, device=device)
+        if not style.is_floating_point():
+            style = F.one_hot(style.long().expand(batch), styles)
+        return style.float().expand(batch, styles)
+
+    def select(self, style) -> "TransformerNet":
+        """A one-style network: row ``style`` of every norm, or rows mixed by weights (S,)."""
+        if self.config.styles == 1:
+            return self
+        w = self.style_weights(style, 1, "cpu")[0]  # (S,)
+        net = TransformerNet(dataclasses.replace(self.config, styles=1))
+        state = {k: (w @ v.detach().cpu().float() if v.ndim == 2 else v.detach().cpu()) for k, v in self.state_dict().items()}
+        net.load_state_dict(state)
+        return net.eval().requires_grad_(False)
+
+    def widen(self, styles: int) -> "TransformerNet":
+        """This one-style network as a ``styles``-style one whose every style starts as it is."""
+        net = TransformerNet(dataclasses.replace(self.config, styles=styles))
+        wide = net.state_dict()
+        net.load_state_dict({k: v.expand_as(wide[k]).clone() for k, v in self.state_dict().items()})
+        return net
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:

@@ -3,6 +3,10 @@
 A model is two files side by side, ``NAME.ARCH.safetensors`` (fp16 weights: half the size,
 and the networks do not need more precision to be stored) and ``NAME.ARCH.json``, its card:
 what the painting is, how the network was built and trained, and how training ended.
+
+A file may hold several styles (a network with conditional instance norm, transformer.py):
+its card then lists them in ``styles``, one entry (name, title, artist, year, style_sha256)
+per row of its norms, and each style is found by its own name like a one-style model.
 Lookup: an explicit file path, then the local folder, then the Hub repo (argument or
 $STYLETRANSFER_HUB_REPO).
 """
@@ -39,6 +43,14 @@ class ModelCard:
     steps: int = 0
     losses: dict = field(default_factory=dict)  # final training losses
     style_sha256: str = ""  # of the painting the model was trained on
+    # A several-style file: one dict per style, in the order of its norms' rows.
+    styles: list = field(default_factory=list)
+
+    def style_card(self, index: int) -> "ModelCard":
+        """The card of one style of a several-style file, as if it were a model of its own."""
+        entry = self.styles[index]
+        known = {f.name for f in dataclasses.fields(ModelCard)} - {"styles"}
+        return dataclasses.replace(self, styles=[], **{k: v for k, v in entry.items() if k in known})
 
     @classmethod
     def from_json(cls, path: pathlib.Path) -> "ModelCard":
@@ -58,11 +70,37 @@ def _folder(folder) -> pathlib.Path:
     return pathlib.Path(folder) if folder is not None else PRETRAINED
 
 
+def _files(folder) -> list[tuple[pathlib.Path, ModelCard]]:
+    """(weights, card) of every model file in ``folder`` that has both."""
+    found = []
+    for card_path in sorted(_folder(folder).glob("*.json")):
+        card = ModelCard.from_json(card_path)
+        weights = _folder(folder) / f"{_stem(card.name, card.arch)}.safetensors"
+        if weights.is_file():
+            found.append((weights, card))
+    return found
+
+
 def available(folder=None) -> list[ModelCard]:
-    """Cards of the models in ``folder`` (default pretrained/), sorted by name then arch."""
-    cards = [ModelCard.from_json(p) for p in sorted(_folder(folder).glob("*.json"))]
-    cards = [c for c in cards if (_folder(folder) / f"{_stem(c.name, c.arch)}.safetensors").is_file()]
+    """Cards of the styles in ``folder`` (default pretrained/), one per style and arch (a
+    several-style file gives one each), sorted by name then arch."""
+    cards = []
+    for _, card in _files(folder):
+        cards += [card.style_card(i) for i in range(len(card.styles))] if card.styles else [card]
     return sorted(cards, key=lambda c: (c.name, ARCHS.index(c.arch) if c.arch in ARCHS else len(ARCHS)))
+
+
+def find(name: str, arch: str, folder=None) -> tuple[pathlib.Path, int | None] | None:
+    """(weights file, row) holding style ``name`` for ``arch`` in ``folder``: its own file
+    (row None) first, else a several-style file that lists it."""
+    own = local_path(name, arch, folder)
+    if own.is_file():
+        return own, None
+    for weights, card in _files(folder):
+        names = [entry.get("name") for entry in card.styles]
+        if card.arch == arch and name in names:
+            return weights, names.index(name)
+    return None
 
 
 def thumbnail(name: str, folder=None) -> pathlib.Path | None:
@@ -75,6 +113,8 @@ def save(net: TransformerNet, card: ModelCard, folder=None) -> pathlib.Path:
     """Write the weights (fp16) and the card; returns the weights' path."""
     from safetensors.torch import save_file
 
+    if net.config.styles != max(1, len(card.styles)):
+        raise StyleTransferError(f"a network of {net.config.styles} styles needs a card that lists {net.config.styles}, not {len(card.styles)}")
     folder = _folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
     card = dataclasses.replace(card, arch=net.config.arch, model_config=dataclasses.asdict(net.config))
@@ -86,8 +126,9 @@ def save(net: TransformerNet, card: ModelCard, folder=None) -> pathlib.Path:
     return weights
 
 
-def load_file(weights: pathlib.Path) -> tuple[TransformerNet, ModelCard]:
-    """A model from its .safetensors file and the .json card beside it."""
+def load_file(weights: pathlib.Path, row: int | None = None) -> tuple[TransformerNet, ModelCard]:
+    """A model from its .safetensors file and the .json card beside it; ``row``: one style of a
+    several-style file, as a one-style network (without it, the several-style network)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file as read
 
@@ -102,7 +143,31 @@ def load_file(weights: pathlib.Path) -> tuple[TransformerNet, ModelCard]:
         net.load_state_dict(state, strict=True)
     except (RuntimeError, TypeError, ValueError, OSError, SafetensorError) as e:
         raise StyleTransferError(f"{weights} is damaged or does not match its card ({short_error(e)})") from e
+    if row is not None:
+        return net.select(row), card.style_card(row)
     return net.eval().requires_grad_(False), card
+
+
+def load_blend(weights: dict[str, float], arch: str = "full", *, folder=None) -> tuple[TransformerNet, ModelCard]:
+    """Several styles of one several-style file mixed into one network (Dumoulin et al.'s
+    interpolation: their scale-and-shift rows blended by ``weights``, which need not sum to 1)."""
+    if not weights or min(weights.values()) < 0 or sum(weights.values()) <= 0:
+        raise StyleTransferError("blend weights must be >= 0 and not all zero")
+    places = {name: find(name, arch, folder) for name in weights}
+    files = {place[0] for place in places.values() if place is not None and place[1] is not None}
+    if len(files) != 1 or any(place is None or place[1] is None for place in places.values()):
+        raise StyleTransferError(
+            f"only styles of one several-style model can be blended; {', '.join(weights)} ({arch}) are not"
+        )
+    net, card = load_file(files.pop())
+    mix = torch.zeros(net.config.styles)
+    total = sum(weights.values())
+    for name, weight in weights.items():
+        mix[places[name][1]] = weight / total
+    parts = [f"{card.style_card(places[n][1]).title or n} {w / total:.0%}" for n, w in weights.items() if w > 0]
+    blended = dataclasses.replace(card, styles=[], name="+".join(n for n, w in weights.items() if w > 0),
+                                  title=" + ".join(parts), artist="", year="")
+    return net.select(mix), blended
 
 
 def local_path(name: str, arch: str, folder=None) -> pathlib.Path:
@@ -120,9 +185,9 @@ def load(name: str, arch: str = "full", *, folder=None, hub_repo: str | None = N
         return load_file(pathlib.Path(name))
     if arch not in ARCHS:
         raise StyleTransferError(f"unknown arch {arch!r}: choose one of {', '.join(ARCHS)}")
-    local = local_path(name, arch, folder)
-    if local.is_file():
-        return load_file(local)
+    place = find(name, arch, folder)
+    if place is not None:
+        return load_file(*place)
     repo = hub_repo or os.environ.get(ENV_HUB_REPO)
     if repo:
         weights = hub.download(repo, f"{_stem(name, arch)}.safetensors")
