@@ -303,7 +303,9 @@ def _add_train(subparsers) -> None:
         help="train a feed-forward style network on a folder of photos",
         argument_default=argparse.SUPPRESS,
     )
-    p.add_argument("--style", help="the painting (required unless --resume)")
+    p.add_argument("--style", help="the painting (required unless --resume or --styles)")
+    p.add_argument("--styles", nargs="+", metavar="PAINTING",
+                   help="several paintings: one network with a scale-and-shift per painting (conditional instance norm)")
     p.add_argument("--content-dir", help="folder of training photos, searched recursively (required unless --resume)")
     p.add_argument("--arch", choices=ARCHS, help=f"network (default {defaults.arch})")
     p.add_argument("--out", required=True, help="run folder: checkpoint.pt, losses.csv, losses.png, config.json")
@@ -333,9 +335,10 @@ def _run_train(args) -> int:
     if getattr(args, "resume", False):
         config = training.config_from_checkpoint(Path(args.out) / training.CHECKPOINT, **given)
     else:
-        for name in ("style", "content_dir"):
-            if name not in given:
-                raise StyleTransferError(f"--{name.replace('_', '-')} is required to start a run (or pass --resume)")
+        if "style" not in given and "styles" not in given:
+            raise StyleTransferError("--style (or --styles) is required to start a run (or pass --resume)")
+        if "content_dir" not in given:
+            raise StyleTransferError("--content-dir is required to start a run (or pass --resume)")
         config = training.TrainConfig(**given)
     layers = (config.content_layer, *config.style_layers)
     lossnet = None

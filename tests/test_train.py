@@ -20,6 +20,7 @@ from PIL import Image
 
 from styletransfer import training
 from styletransfer.networks import load_network
+from styletransfer.networks.network import load_module
 from styletransfer.perceptual.vgg import random_vgg16
 from styletransfer.training import data as training_data
 from styletransfer.training import log, regularisation
@@ -299,6 +300,16 @@ def test_cli_trains_and_resumes(painting, photos, tmp_path):
     assert ckpt["step"] == 3 and ckpt["train_config"]["crop_size"] == 32
 
 
+def test_cli_trains_several_paintings_in_one_network(painting, photos, shared_data, tmp_path):
+    run = tmp_path / "run"
+    wave = shared_data / "styles" / "great_wave.jpg"
+    result = run_module(["train", "--styles", painting, wave, "--content-dir", photos, "--steps", 2, "--out", run,
+                         "--temporal-weight", 1.0, "--quiet", *TINY_ARGS], tmp_path)
+    assert result.returncode == 0, result.stderr
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert ckpt["model_config"]["styles"] == 2 and list(ckpt["train_config"]["styles"]) == [str(painting), str(wave)]
+
+
 def test_cli_missing_style_is_a_one_line_error(photos, tmp_path):
     result = run_module(["train", "--content-dir", photos, "--out", tmp_path / "run"], tmp_path)
     assert result.returncode == 2
@@ -331,3 +342,43 @@ def test_ddp_two_processes_match_one_process(painting, photos, tmp_path):
     rows = read_csv(tmp_path / "ddp" / "losses.csv")
     assert [int(r["step"]) for r in rows] == [2] and float(rows[0]["temporal"]) > 0
     assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == ["checkpoint.pt", "config.json", "losses.csv", "losses.png"]
+
+
+# ---------------------------------------------------------------- several paintings in one network
+
+
+def test_several_paintings_train_one_network_with_a_row_each(painting, photos, shared_data, tmp_path, vgg):
+    paintings = [str(painting), str(shared_data / "styles" / "great_wave.jpg"), str(shared_data / "styles" / "the_scream.jpg")]
+    config = tiny(painting, photos, style="", styles=paintings, steps=3, batch_size=2)
+    assert config.model_config.styles == 3
+    # Images take the paintings in turn: step 1 has 0, 1; step 2 has 2, 0; step 3 has 1, 2.
+    assert [training_data.style_indices(config, k).tolist() for k in (1, 2, 3)] == [[0, 1], [2, 0], [1, 2]]
+    assert training_data.style_indices(config, 2, rank=1, world_size=2).tolist() == [0]  # ranks split a step's batch
+    path = training.train(config, tmp_path / "run", lossnet=vgg)
+    net = load_module(path)
+    assert net.config.styles == 3
+    before = build(TransformerConfig(arch="lite")).widen(3)
+    trained = {k: v for k, v in net.state_dict().items() if v.ndim == 2}
+    for key, rows in trained.items():  # every painting's row moved, each its own way
+        assert not torch.allclose(rows, before.state_dict()[key])
+    assert any(not torch.allclose(rows[0], rows[1]) for rows in trained.values())
+    # A one-style network (an autoencoder, another style's) starts every painting of a run.
+    one = training.train(tiny(painting, photos, steps=1), tmp_path / "one", lossnet=vgg)
+    again = training.train(dataclasses.replace(config, init=str(one), steps=1), tmp_path / "from_one", lossnet=vgg)
+    assert load_module(again).config.styles == 3
+    with pytest.raises(StyleTransferError, match="not both"):
+        tiny(painting, photos, styles=paintings)
+
+
+def test_a_several_style_loss_matches_each_image_to_its_painting(painting, shared_data, vgg):
+    from styletransfer.io import images
+    from styletransfer.perceptual.loss import PerceptualLoss
+
+    a = images.load_tensor(painting, long_side=48)
+    b = images.load_tensor(shared_data / "styles" / "great_wave.jpg", long_side=48)
+    loss = PerceptualLoss([a, b], content_layers=("relu2_2",), lossnet=vgg, each=True)
+    assert loss.style_distance(a, torch.tensor([0])) == pytest.approx(0, abs=1e-6)
+    assert loss.style_distance(b, torch.tensor([1])) == pytest.approx(0, abs=1e-6)
+    assert loss.style_distance(a, torch.tensor([1])) > 0.01
+    with pytest.raises(ValueError, match="style indices"):
+        loss.style_distance(a)

@@ -174,15 +174,27 @@ def _is_file_source(source: str) -> bool:
     return source.endswith((".safetensors", ".pt"))
 
 
-def read_checkpoint(path: Path) -> tuple[TransformerNet, zoo.ModelCard]:
-    """The network in a training checkpoint: its ``model`` weights built from ``model_config``."""
+def load_module(source) -> TransformerNet:
+    """The torch module in a model .safetensors or a training checkpoint.pt, as trained: a
+    several-style network stays one (training's --init and teachers; everything that runs a
+    network takes load_network's one-style Network instead)."""
+    path = Path(source)
+    if path.suffix == ".safetensors":
+        return zoo.load_file(path)[0]
+    return read_checkpoint(path, select=False)[0]
+
+
+def read_checkpoint(path: Path, select: bool = True) -> tuple[TransformerNet, zoo.ModelCard]:
+    """The network in a training checkpoint: its ``model`` weights built from ``model_config``
+    (a several-style run's first style, unless ``select`` is False)."""
     if not path.is_file():
         raise StyleTransferError(f"model file not found: {path}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         net = build(TransformerConfig(**ckpt["model_config"]))
         net.load_state_dict(ckpt["model"])
-        net = net.select(0)  # a several-style run: its first style (zoo files name every style)
+        if select:
+            net = net.select(0)  # a several-style run: its first style (zoo files name every style)
     except Exception as e:
         raise StyleTransferError(f"{path} is not a training checkpoint that can be loaded ({short_error(e)})") from e
     name = path.parent.name or path.stem

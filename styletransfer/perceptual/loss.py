@@ -78,6 +78,8 @@ class PerceptualLoss:
     paintings: (1, 3, H, W) images whose Gram matrices are the style target, blended by
     ``blend`` (one weight each; equal when None). Blending Grams is exact:
     sum_i b_i ||G - A_i||^2 = ||G - sum_i b_i A_i||^2 + const.
+    each=True instead keeps one target per painting, and every call says which painting each
+    image is matched to (``style``: (B,) indices): training a several-style network.
     content: what ``encode_content(photo)`` returned; the image batch and the photo batch
     match one to one. Every term is a per-image relative error averaged over the batch.
     """
@@ -92,6 +94,7 @@ class PerceptualLoss:
         blend: Sequence[float] | None = None,
         weights: LossWeights = LossWeights(),
         lossnet: VGG16Features | None = None,
+        each: bool = False,
     ):
         self.content_layers, self.style_layers = tuple(content_layers), tuple(style_layers)
         self.weights = weights
@@ -101,13 +104,17 @@ class PerceptualLoss:
         self.layer_weights = {n: w / total for n, w in zip(self.style_layers, layer_weights)}
         shares = torch.tensor(blend or (1.0,) * len(paintings), dtype=torch.float64)
         shares = (shares / shares.sum()).tolist()
+        self.each = each
         with torch.no_grad():
-            self.grams: dict[str, torch.Tensor] = {}
-            for share, painting in zip(shares, paintings):
+            grams: dict[str, list[torch.Tensor]] = {name: [] for name in self.style_layers}
+            for painting in paintings:
                 features = self.net(painting, self.style_layers)
                 for name in self.style_layers:
-                    gram = share * gram_matrix(features[name].float())  # (1, C, C)
-                    self.grams[name] = self.grams[name] + gram if name in self.grams else gram
+                    grams[name].append(gram_matrix(features[name].float()))  # (1, C, C)
+            if each:  # (P, C, C): one target per painting
+                self.grams = {name: torch.cat(found) for name, found in grams.items()}
+            else:  # (1, C, C): the blend
+                self.grams = {name: sum(share * g for share, g in zip(shares, found)) for name, found in grams.items()}
 
     @property
     def layers(self) -> set[str]:
@@ -118,31 +125,35 @@ class PerceptualLoss:
         with torch.no_grad():
             return {n: f.float() for n, f in self.net(photo, self.content_layers).items()}
 
-    def style_loss(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
-        style = 0
+    def style_loss(self, features: dict[str, torch.Tensor], style: torch.Tensor | None = None) -> torch.Tensor:
+        if self.each and style is None:
+            raise ValueError("a loss with one target per painting needs each image's painting (style indices)")
+        total = 0
         for name, weight in self.layer_weights.items():
             gram = gram_matrix(features[name].float())  # (B, C, C)
-            style = style + weight * batch_relative_mse(gram, self.grams[name].expand_as(gram))
-        return style
+            target = self.grams[name][style] if self.each else self.grams[name].expand_as(gram)
+            total = total + weight * batch_relative_mse(gram, target)
+        return total
 
     def content_loss(self, features: dict[str, torch.Tensor], content: dict[str, torch.Tensor]) -> torch.Tensor:
         terms = [batch_relative_mse(features[n].float(), content[n]) for n in self.content_layers]
         return sum(terms) / len(terms)
 
-    def __call__(self, image: torch.Tensor, content: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def __call__(self, image: torch.Tensor, content: dict[str, torch.Tensor],
+                 style: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         features = self.net(image, self.layers)
         terms = {
             "content": self.content_loss(features, content),
-            "style": self.style_loss(features),
+            "style": self.style_loss(features, style),
             "tv": total_variation(image.float()),
         }
         terms["total"] = weighted_total(terms, self.weights)
         return terms
 
-    def style_distance(self, image: torch.Tensor) -> float:
+    def style_distance(self, image: torch.Tensor, style: torch.Tensor | None = None) -> float:
         """The style term alone, for measuring: 0 for the painting itself."""
         with torch.no_grad():
-            return float(self.style_loss(self.net(image, self.style_layers)))
+            return float(self.style_loss(self.net(image, self.style_layers), style))
 
 
 def weighted_total(terms: dict[str, torch.Tensor], weights: LossWeights) -> torch.Tensor:

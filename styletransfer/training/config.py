@@ -16,6 +16,9 @@ RUNTIME_FIELDS = frozenset({"steps", "checkpoint_every", "log_every", "device", 
 @dataclass(frozen=True)
 class TrainConfig:
     style: str = ""  # the painting
+    # Several paintings: one network with a scale-and-shift per painting (conditional instance
+    # norm, Dumoulin et al. 2017); each image of a batch is matched to one of them in turn.
+    styles: tuple[str, ...] = ()
     content_dir: str = ""  # photos, searched recursively
     # File-name patterns (fnmatch) of photos kept out of training, e.g. the held-out photos
     # that bench/quality.py and the app's examples judge the models on.
@@ -68,8 +71,12 @@ class TrainConfig:
         validate(self)
 
     @property
+    def paintings(self) -> tuple[str, ...]:
+        return self.styles or ((self.style,) if self.style else ())
+
+    @property
     def model_config(self) -> TransformerConfig:
-        return TransformerConfig(arch=self.arch, blur=self.blur)
+        return TransformerConfig(arch=self.arch, blur=self.blur, styles=max(1, len(self.styles)))
 
     @property
     def loss_weights(self) -> dict[str, float]:
@@ -94,6 +101,7 @@ def validate(c: TrainConfig) -> None:
             raise StyleTransferError(message)
 
     c.model_config  # unknown arch: its own message
+    need(not (c.style and c.styles), "give one painting (style) or several (styles), not both")
     need(c.steps >= 1, f"steps must be >= 1, got {c.steps}")
     need(c.batch_size >= 1, f"batch size must be >= 1, got {c.batch_size}")
     need(16 <= c.crop_size <= 2048, f"crop size must be 16..2048 px, got {c.crop_size}")

@@ -106,3 +106,15 @@ def random_crop(photo: torch.Tensor, size: int, scale: tuple[float, float], u: S
     left = min(int(u[1] * (width - side + 1)), width - side)
     crop = images.resize_to(photo[..., top : top + side, left : left + side], (size, size))
     return crop.flip(-1) if u[3] < 0.5 else crop
+
+
+def style_indices(config: TrainConfig, step: int, rank: int = 0, world_size: int = 1) -> torch.Tensor | None:
+    """The painting each image of step ``step`` is matched to, (B / world,) indices, or None
+    for a one-painting run. Images take the paintings in turn across steps, so every painting
+    gets the same share of the training however the batch is split over ranks."""
+    count = len(config.styles)
+    if not count:
+        return None
+    local = config.batch_size // world_size
+    first = (step - 1) * config.batch_size + rank * local
+    return torch.arange(first, first + local) % count

@@ -24,13 +24,13 @@ from torch import nn
 from styletransfer.errors import StyleTransferError
 from styletransfer.files import atomic_write
 from styletransfer.io import images
-from styletransfer.networks.network import load_network
+from styletransfer.networks.network import load_module
 from styletransfer.networks.transformer import TransformerNet, build
 from styletransfer.perceptual.loss import STYLE_SCALE, PerceptualLoss, total_variation
 from styletransfer.perceptual.vgg import VGG16Features
 from styletransfer.training import checkpoint, distributed, log
 from styletransfer.training.config import TrainConfig
-from styletransfer.training.data import StepBatches, list_images, step_generator
+from styletransfer.training.data import StepBatches, list_images, step_generator, style_indices
 from styletransfer.training.regularisation import compound_loss, moved_photo, random_flow
 
 
@@ -68,10 +68,10 @@ def _train(config: TrainConfig, out: Path, dist: distributed.Dist, device: torch
            callback, lossnet) -> Path:
     # ---- the run so far
     path = out / checkpoint.CHECKPOINT
-    if not config.style or not config.content_dir:
-        raise StyleTransferError("training needs a painting (style) and a folder of photos (content_dir)")
+    if not config.paintings or not config.content_dir:
+        raise StyleTransferError("training needs a painting (style, or styles) and a folder of photos (content_dir)")
     files = list_images(config.content_dir, config.exclude)
-    painting = images.load_tensor(config.style, long_side=config.style_size)
+    paintings = [images.load_tensor(path, long_side=config.style_size) for path in config.paintings]
     if path.exists() and not resume:
         raise StyleTransferError(f"{path} already exists: pass --resume to continue it, or choose another --out folder")
     if resume and not path.exists():
@@ -104,14 +104,17 @@ def _train(config: TrainConfig, out: Path, dist: distributed.Dist, device: torch
     perceptual = None
     if config.content_weight or config.style_weight:  # pure distillation needs no VGG pass at all
         perceptual = PerceptualLoss(
-            [painting.to(device)],
+            [painting.to(device) for painting in paintings],
             content_layers=(config.content_layer,),
             style_layers=config.style_layers,
             weights=config.perceptual_weights,
             lossnet=lossnet.to(device) if lossnet is not None else None,
+            each=bool(config.styles),  # several paintings: one target each, not their blend
         )
         perceptual.net.to(device)
-    teacher = load_network(config.teacher, backend="torch", device=str(device)).module if config.teacher else None
+    teacher = load_module(config.teacher).to(device) if config.teacher else None
+    if teacher is not None and teacher.config.styles != model.config.styles:
+        raise StyleTransferError(f"the teacher {config.teacher} has {teacher.config.styles} styles; this run trains {model.config.styles}")
 
     # ---- data and the log
     data = StepBatches(files, config, dist.rank, dist.world_size)
@@ -135,8 +138,10 @@ def _train(config: TrainConfig, out: Path, dist: distributed.Dist, device: torch
     for step, batch in zip(range(start + 1, config.steps + 1), loader):
         photo = batch.to(device, non_blocking=True).contiguous(memory_format=memory)
         autocast = torch.autocast("cuda", dtype=amp_dtype) if use_amp else contextlib.nullcontext()
+        style = style_indices(config, step, dist.rank, dist.world_size)
+        style = style.to(device) if style is not None else None
         with autocast:
-            terms = _loss_terms(config, net, photo, perceptual, teacher, step, dist, memory)
+            terms = _loss_terms(config, net, photo, style, perceptual, teacher, step, dist, memory)
         total = sum(weights[name] * (STYLE_SCALE if name == "style" else 1) * terms[name] for name in log.TERMS)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(total).backward()
@@ -168,9 +173,12 @@ def _train(config: TrainConfig, out: Path, dist: distributed.Dist, device: torch
     return path
 
 
-def _loss_terms(config: TrainConfig, net, photo: torch.Tensor, perceptual: PerceptualLoss | None,
+def _loss_terms(config: TrainConfig, net, photo: torch.Tensor, style: torch.Tensor | None, perceptual: PerceptualLoss | None,
                 teacher: TransformerNet | None, step: int, dist: distributed.Dist, memory) -> dict[str, torch.Tensor]:
-    """Every term of log.TERMS for one batch (unweighted); zero for the terms switched off."""
+    """Every term of log.TERMS for one batch (unweighted); zero for the terms switched off.
+    style: each image's painting, (B,) indices, for a several-style run (else None)."""
+    # A one-style network takes no style argument; a several-style one, each image's.
+    run = (lambda x, s: net(x)) if style is None else net
     temporal = config.temporal_weight > 0
     if temporal:
         # Drawn for the whole batch and sliced, so any split over ranks trains the same.
@@ -182,12 +190,12 @@ def _loss_terms(config: TrainConfig, net, photo: torch.Tensor, perceptual: Perce
         # One forward for both: DDP allows one forward per backward, and instance norm is
         # per image, so batching changes nothing.
         both = torch.cat([photo, moved_photo(photo, flow, noise).contiguous(memory_format=memory)])
-        output, moved_output = net(both).chunk(2)
+        output, moved_output = run(both, None if style is None else style.repeat(2)).chunk(2)
     else:
-        output = net(photo)
+        output = run(photo, style)
     zero = output.new_zeros((), dtype=torch.float32)
     if perceptual is not None:
-        terms = perceptual(output, perceptual.encode_content(photo))
+        terms = perceptual(output, perceptual.encode_content(photo), style)
     else:
         terms = {"content": zero, "style": zero, "tv": total_variation(output.float())}
     terms["temporal"] = compound_loss(output, moved_output, flow) if temporal else zero
@@ -195,13 +203,15 @@ def _loss_terms(config: TrainConfig, net, photo: torch.Tensor, perceptual: Perce
     terms["distill"] = zero
     if teacher is not None:
         with torch.no_grad():
-            target = teacher(photo).float()
+            target = (teacher(photo) if style is None else teacher(photo, style)).float()
         terms["distill"] = (output.float() - target).abs().mean()
     return terms
 
 
 def _init_from(model: TransformerNet, config: TrainConfig) -> None:
-    source = load_network(config.init, backend="torch").module
+    source = load_module(config.init)
+    if source.config.styles == 1 and model.config.styles > 1:
+        source = source.widen(model.config.styles)  # every painting starts from that network
     if source.config != model.config:
         raise StyleTransferError(f"--init {config.init} is a {source.config.arch} network (blur={source.config.blur}); this run trains {config.arch} (blur={config.blur})")
     model.load_state_dict({k: v.float() for k, v in source.state_dict().items()})
