@@ -96,9 +96,9 @@ def held_out_patterns(styles: dict[str, dict[str, zoo.ModelCard]]) -> tuple[str,
 
 def painting_path(card: zoo.ModelCard) -> Path:
     """The painting a model was trained on: its recorded path, else the shared styles folder."""
-    recorded = str(card.train_config.get("style", ""))
+    recorded = card.painting or str(card.train_config.get("style", ""))  # a several-style file's entry, or the run's painting
     if not recorded:
-        raise StyleTransferError(f"model {card.name} ({card.arch}): its card records no style image (train_config['style'])")
+        raise StyleTransferError(f"model {card.name} ({card.arch}): its card records no painting (painting, or train_config['style'])")
     candidates = [Path(recorded), REPO / recorded, SHARED / "styles" / Path(recorded).name]
     for path in candidates:
         if path.is_file():

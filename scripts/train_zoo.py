@@ -1,17 +1,29 @@
-"""The recipe behind pretrained/: train, look at, and publish the zoo's models.
+"""The recipe behind pretrained/: one network per arch holding every painting, trained,
+looked at, and published.
 
-    python -m scripts.train_zoo train [--only NAME ...] [--arch full|lite]   # resumable
-    python -m scripts.train_zoo preview NAME [--arch lite] [-o sheet.png]   # held-out photos
-    python -m scripts.train_zoo publish [--only NAME ...]                   # -> pretrained/
+    python -m scripts.train_zoo train [--device cpu|cuda] [--arch full lite]   # resumable
+    python -m scripts.train_zoo preview [--arch lite] [-o sheet.png]         # held-out photos
+    python -m scripts.train_zoo publish [--folder pretrained/]               # -> zoo.ARCH.*
 
-The first style (The Starry Night) is trained from scratch (BASE_STEPS); every other one starts
-from its weights and is fine-tuned (FULL_STEPS): styles differ mostly in instance-norm
-statistics, so a fine-tune needs a fraction of the steps a fresh network does, which is what
-makes a zoo trainable on a 2-core CPU. Each `lite` twin is distilled from its `full` model
-(the base's from scratch, the others starting from the base's lite twin), then fine-tuned for
-steady video (`lite_stable`), as is each full model (`full_stable`); those ship. Runs live in --runs
-(default ../runs/zoo) and resume where they stopped: kill this script at any time.
-Photos named in HELD_OUT_PHOTOS are never trained on; the models' cards record that (their
+(After `pip install -e .`, `python scripts/train_zoo.py ...` works the same.)
+
+Dumoulin et al. 2017 ("A Learned Representation for Artistic Style"): the paintings share
+every convolution and differ in their norms' scale and shift (transformer.py, styles > 1),
+so each batch trains several paintings and N paintings cost about what one did. Stages,
+each a resumable run folder under --runs (kill this script at any time):
+
+1. ``autoencoder``: the full network learns to give the photo back (L1, no VGG pass, cheap),
+   so style training starts from a network that keeps the photo instead of a texture
+   generator that has to learn the photo back (measured: from scratch on the CPU, the photo
+   was gone after 1,200 steps).
+2. ``full``: every painting at once, perceptual losses plus compound regularisation
+   (steady video from the start), starting from the autoencoder.
+3. ``lite``: the real-time network, distilled from ``full`` painting by painting (its outputs
+   as targets, no VGG pass), with compound regularisation.
+
+``--device cuda`` is the paper's scale (256 px crops, batch 16, 20k steps, bf16, channels-last,
+photos decoded by worker processes); ``cpu`` is what a 2-core machine can do across sessions.
+Photos named in HELD_OUT_PHOTOS are never trained on; the cards record that (their
 train_config's "exclude"), and previews and bench/quality.py judge the models on them.
 """
 
@@ -20,135 +32,127 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from styletransfer import training
 from styletransfer.io import images
-from styletransfer.networks import ARCHS, load_network, zoo
+from styletransfer.networks import ARCHS, Network, zoo
+from styletransfer.networks.network import load_module
 from styletransfer.training import log
 
 ROOT = Path(__file__).resolve().parent.parent
-
 DATA = Path("../shared/data")  # relative to the repo root (main() changes to it), as in the run configs
 PAINTINGS = DATA / "styles"
 PHOTOS = DATA / "photos"
-PREVIEW_PHOTOS = ("skimage_chelsea.jpg", "skimage_astronaut.jpg", "skimage_coffee.jpg", "skimage_rocket.jpg")
-
-# Photos of ../shared/data/photos that the zoo models never train on: bench/quality.py and the
+# Photos of ../shared/data/photos that the zoo never trains on: bench/quality.py and the
 # previews judge the models on them (the app's example photos are among them).
 HELD_OUT_PHOTOS = ("skimage_*", "sklearn_*", "set5_*", "set14_*")
+PREVIEW_PHOTOS = ("skimage_chelsea.jpg", "skimage_astronaut.jpg", "skimage_coffee.jpg")
 THUMBNAIL_SIZE = 256
-WARMUP_STEPS = 400
-WARMUP_STYLE_WEIGHT = 0.15
-BASE_STEPS = 600
-FULL_STEPS = 350
-LITE_BASE_STEPS = 600
-LITE_STEPS = 300
-# Then each lite model is fine-tuned for steady video (compound regularisation, Wang et al.
-# 2020), still distilling its full twin. Measured on starry_night (bench/temporal.py, 3 clips):
-# weight 5 cut E_warp to 0.23-0.38x of per-frame at -1..-3% contrast and +15% style loss;
-# 30 cut it to 0.03-0.10x but blurred the strokes (+32% style loss).
-STABLE_STEPS = 300
-STABLE_TEMPORAL_WEIGHT = 5.0
-STABLE_LR = 5e-4
-# The full models get the same fine-tune against their perceptual losses. Measured on
-# starry_night (3 clips): weight 30 gave E_warp 0.41-0.45x of per-frame at -0.6..-6.5% contrast
-# and +5-8% style loss; 200 washed the picture out (-24..-35% contrast). A low learning rate:
-# the fresh Adam state of a fine-tune otherwise knocks the style loss up for a hundred steps.
-FULL_STABLE_STEPS = 200
-FULL_STABLE_TEMPORAL_WEIGHT = 30.0
-FULL_STABLE_LR = 2e-4
+COLLECTION = "zoo"  # the published files: zoo.full.safetensors, zoo.lite.safetensors
 
 
 @dataclass(frozen=True)
-class Style:
+class Painting:
     name: str
     file: str
     title: str
     artist: str
     year: str
-    style_weight: float = 0.05
-    style_size: int = 384  # smaller = finer strokes
 
 
+# All 16 public-domain paintings of ../shared/data/styles (styles_SOURCES.tsv); titles marked
+# there as unverified are given as descriptions.
 STYLES = (
-    Style("starry_night", "starry_night.jpg", "The Starry Night", "Vincent van Gogh", "1889"),
-    Style("great_wave", "great_wave.jpg", "The Great Wave off Kanagawa", "Katsushika Hokusai", "c. 1830-1831"),
-    Style("the_scream", "the_scream.jpg", "The Scream", "Edvard Munch", "1893"),
-    Style("composition_vii", "composition_vii.jpg", "Composition VII", "Wassily Kandinsky", "1913"),
-    Style("udnie", "udnie_picabia.jpg", "Udnie (Young American Girl, The Dance)", "Francis Picabia", "1913"),
-    Style("woman_with_hat", "woman_with_hat_matisse.jpg", "Woman with a Hat", "Henri Matisse", "1905"),
-    Style("shipwreck", "shipwreck_turner.jpg", "The Wreck of a Transport Ship", "J. M. W. Turner", "c. 1810"),
-    Style("water_lilies", "water_lilies_monet.jpg", "Water Lilies", "Claude Monet", "1919"),
+    Painting("starry_night", "starry_night.jpg", "The Starry Night", "Vincent van Gogh", "1889"),
+    Painting("great_wave", "great_wave.jpg", "The Great Wave off Kanagawa", "Katsushika Hokusai", "c. 1830-1831"),
+    Painting("the_scream", "the_scream.jpg", "The Scream", "Edvard Munch", "1893"),
+    Painting("composition_vii", "composition_vii.jpg", "Composition VII", "Wassily Kandinsky", "1913"),
+    Painting("shipwreck", "shipwreck_turner.jpg", "The Wreck of a Transport Ship", "J. M. W. Turner", "c. 1810"),
+    Painting("udnie", "udnie_picabia.jpg", "Udnie (Young American Girl, The Dance)", "Francis Picabia", "1913"),
+    Painting("water_lilies", "water_lilies_monet.jpg", "Water Lilies", "Claude Monet", "1919"),
+    Painting("grande_jatte", "grande_jatte_seurat.jpg", "A Sunday Afternoon on the Island of La Grande Jatte", "Georges Seurat", "1884-1886"),
+    Painting("cezanne_landscape", "cezanne_landscape.jpg", "Landscape with trees and houses", "Paul Cézanne", "c. 1880s"),
+    Painting("mondrian_grid", "mondrian_composition.jpg", "Cubist composition in grey and ochre", "Piet Mondrian", "c. 1913-1914"),
+    Painting("woman_with_hat", "woman_with_hat_matisse.jpg", "Woman with a Hat", "Henri Matisse", "1905"),
+    Painting("wheat_field", "wheat_field_cypresses_vangogh.jpg", "Wheat Field with Cypresses", "Vincent van Gogh", "1889"),
+    Painting("straw_hat", "self_portrait_straw_hat_vangogh.jpg", "Self-Portrait with Straw Hat", "Vincent van Gogh", "1887"),
+    Painting("tahitian_women", "tahitian_women_gauguin.jpg", "Tahitian women", "Paul Gauguin", "1890s"),
+    Painting("edtaonisl", "edtaonisl_picabia.jpg", "Edtaonisl (Ecclésiastique)", "Francis Picabia", "1913"),
+    Painting("duncanson_landscape", "landscape_duncanson.jpg", "Lake and mountain landscape", "Robert S. Duncanson", "19th c."),
 )
-BY_NAME = {s.name: s for s in STYLES}
 
 
-def base_config(**changes) -> training.TrainConfig:
-    """What every zoo run shares: crops, batch, learning rate, held-out photos."""
+@dataclass(frozen=True)
+class Preset:
+    """How big a run the hardware affords; what is learned is the same."""
+
+    crop_size: int
+    style_size: int  # the painting's long side against crop_size: sets the brush-stroke scale
+    batch_size: int
+    autoencoder_steps: int
+    full_steps: int
+    lite_steps: int
+    amp: str = "off"
+    channels_last: bool = False
+    num_workers: int = 0
+    checkpoint_every: int = 100
+    log_every: int = 10
+
+
+PRESETS = {
+    # 2 cores: a full step of batch 4 at 128 px takes ~2 s (NOTES), so `full` is ~11 h over sessions.
+    "cpu": Preset(crop_size=128, style_size=256, batch_size=4, autoencoder_steps=300, full_steps=20_000,
+                  lite_steps=4_000),
+    # One H100/H200: Johnson et al.'s 256 px and more than their batch, bf16, no per-step host syncs
+    # (training/loop.py), photos decoded by 12 worker processes.
+    "cuda": Preset(crop_size=256, style_size=512, batch_size=16, autoencoder_steps=1_000, full_steps=20_000,
+                   lite_steps=10_000, amp="bf16", channels_last=True, num_workers=12, checkpoint_every=2_000,
+                   log_every=100),
+}
+
+# Loss settings, the same on every device. A starting point from the CPU pilot (../runs/pilot):
+# relu2_2 content (Johnson et al.), style weight 0.3 after the autoencoder start; compound
+# regularisation 10 for full (weight 30 as a fine-tune cost 6.9% contrast on the old zoo), 5 for lite.
+CONTENT_LAYER = "relu2_2"
+STYLE_WEIGHT = 0.3
+FULL_TEMPORAL_WEIGHT = 10.0
+LITE_TEMPORAL_WEIGHT = 5.0
+LR = 1e-3
+
+
+def stages(runs: Path, preset: Preset, device: str = "auto") -> dict[str, tuple[Path, training.TrainConfig]]:
+    """The run folders and configs, in training order."""
     common = dict(
-        content_dir=str(PHOTOS),
-        exclude=HELD_OUT_PHOTOS,
-        batch_size=2,
-        crop_size=192,
-        lr=1e-3,
-        checkpoint_every=100,
-        log_every=10,
+        content_dir=str(PHOTOS), exclude=HELD_OUT_PHOTOS, crop_size=preset.crop_size, batch_size=preset.batch_size,
+        lr=LR, checkpoint_every=preset.checkpoint_every, log_every=preset.log_every, device=device, amp=preset.amp,
+        channels_last=preset.channels_last, num_workers=preset.num_workers, style_size=preset.style_size,
     )
-    return training.TrainConfig(**{**common, **changes})
-
-
-def runs_for(runs: Path, style: Style) -> dict[str, tuple[Path, training.TrainConfig]]:
-    """The run folders and configs of one style, in training order.
-
-    The first style is the base. Its `warmup` run starts from random weights with a higher
-    style weight (WARMUP_STYLE_WEIGHT: from scratch, a low one leaves the network stuck
-    near flat images), then its `full` run continues at the style's own weight. Every other
-    style's `full` starts from the base's.
-    """
-    base = STYLES[0]
-    painting = str(PAINTINGS / style.file)
-    full_dir, lite_dir = runs / f"{style.name}.full", runs / f"{style.name}.lite"
-    settings = dict(style=painting, style_weight=style.style_weight, style_size=style.style_size)
-    stages = {}
-    if style == base:
-        warmup_dir = runs / f"{style.name}.warmup"
-        stages["warmup"] = (warmup_dir, base_config(**{**settings, "style_weight": WARMUP_STYLE_WEIGHT}, arch="full", steps=WARMUP_STEPS))
-        full = base_config(**settings, arch="full", steps=BASE_STEPS, init=str(warmup_dir / training.CHECKPOINT), seed=1)
-    else:
-        full = base_config(**settings, arch="full", steps=FULL_STEPS, init=str(runs / f"{base.name}.full" / training.CHECKPOINT))
-    stages["full"] = (full_dir, full)
-    full_stable = replace(full, steps=FULL_STABLE_STEPS, temporal_weight=FULL_STABLE_TEMPORAL_WEIGHT, lr=FULL_STABLE_LR,
-                          init=str(full_dir / training.CHECKPOINT), seed=2)
-    stages["full_stable"] = (runs / f"{style.name}.full_stable", full_stable)
-    # Distillation only (content and style weights 0): no VGG pass, a few times cheaper a step.
-    lite = base_config(
-        style=painting,
-        style_size=style.style_size,
-        arch="lite",
-        steps=LITE_BASE_STEPS if style == base else LITE_STEPS,
-        content_weight=0,
-        style_weight=0,
-        teacher=str(full_dir / training.CHECKPOINT),
-        init="" if style == base else str(runs / f"{base.name}.lite" / training.CHECKPOINT),
+    paintings = tuple(str(PAINTINGS / p.file) for p in STYLES)
+    folders = {name: runs / name for name in ("autoencoder", "full", "lite")}
+    autoencoder = training.TrainConfig(
+        **common, style=paintings[0], arch="full", steps=preset.autoencoder_steps,
+        content_weight=0, style_weight=0, reconstruct_weight=1.0,  # no VGG pass
     )
-    stages["lite"] = (lite_dir, lite)
-    stable = replace(lite, steps=STABLE_STEPS, temporal_weight=STABLE_TEMPORAL_WEIGHT, lr=STABLE_LR, init=str(lite_dir / training.CHECKPOINT))
-    stages["lite_stable"] = (runs / f"{style.name}.lite_stable", stable)
-    return stages
-
-
-def _checkpoint(folder: Path) -> dict | None:
-    import torch
-
-    path = folder / training.CHECKPOINT
-    return torch.load(path, map_location="cpu", weights_only=True) if path.exists() else None
+    full = training.TrainConfig(
+        **common, styles=paintings, arch="full", steps=preset.full_steps, content_layer=CONTENT_LAYER,
+        style_weight=STYLE_WEIGHT, temporal_weight=FULL_TEMPORAL_WEIGHT,
+        init=str(folders["autoencoder"] / training.CHECKPOINT), seed=1,
+    )
+    lite = training.TrainConfig(
+        **common, styles=paintings, arch="lite", steps=preset.lite_steps, content_weight=0, style_weight=0,
+        temporal_weight=LITE_TEMPORAL_WEIGHT, teacher=str(folders["full"] / training.CHECKPOINT), seed=2,
+    )
+    return {"autoencoder": (folders["autoencoder"], autoencoder), "full": (folders["full"], full),
+            "lite": (folders["lite"], lite)}
 
 
 def _steps_done(folder: Path) -> int:
-    ckpt = _checkpoint(folder)
-    return ckpt["step"] if ckpt else 0
+    import torch
+
+    path = folder / training.CHECKPOINT
+    return torch.load(path, map_location="cpu", weights_only=True)["step"] if path.exists() else 0
 
 
 def run(folder: Path, config: training.TrainConfig) -> None:
@@ -161,98 +165,104 @@ def run(folder: Path, config: training.TrainConfig) -> None:
     with tqdm(total=config.steps, initial=done, desc=folder.name, unit="step", mininterval=5) as bar:
 
         def show(event: training.TrainStep) -> None:
-            bar.update(1)
+            bar.n = event.step
             bar.set_postfix({k: f"{v:.3g}" for k, v in event.losses.items() if v})
 
         training.train(config, folder, resume=done > 0, callback=show)
 
 
 def cmd_train(args) -> None:
-    styles = [BY_NAME[n] for n in args.only] if args.only else list(STYLES)
-    for arch in args.arch:
-        for style in [STYLES[0], *(s for s in styles if s != STYLES[0])]:  # the base first
-            stages = runs_for(args.runs, style)
-            if arch == "lite" and _steps_done(stages["full"][0]) < stages["full"][1].steps:
-                print(f"{style.name}.lite: waiting for {style.name}.full to finish (its teacher)")
-                continue
-            for stage in ("warmup", "full", "full_stable") if arch == "full" else ("lite", "lite_stable"):
-                if stage in stages:
-                    run(*stages[stage])
+    plan = stages(args.runs, PRESETS[args.device], args.device)
+    order = [name for name in ("autoencoder", "full", "lite") if name == "autoencoder" or name in args.arch]
+    if "full" not in args.arch:  # lite alone still needs its teacher finished
+        order.insert(1, "full")
+    for name in order:
+        run(*plan[name])
+
+
+def _trained(folder: Path, config: training.TrainConfig):
+    import torch
+
+    path = folder / training.CHECKPOINT
+    ckpt = torch.load(path, map_location="cpu", weights_only=True) if path.exists() else None
+    return ckpt if ckpt is not None and ckpt["step"] >= config.steps else None
 
 
 def cmd_preview(args) -> None:
-    """A contact sheet: the painting, then held-out photos stylized by the run's checkpoint."""
+    """A contact sheet: per painting, the painting then held-out photos in its style."""
     from PIL import Image
 
-    folder, config = runs_for(args.runs, BY_NAME[args.name])[args.arch]
-    network = load_network(args.checkpoint or folder / training.CHECKPOINT)
-    tiles = [images.to_pil(images.load_tensor(config.style, long_side=args.size))]
-    for name in PREVIEW_PHOTOS:
-        tiles.append(Image.fromarray(network.stylize(images.load_array(PHOTOS / name, long_side=args.size))))
-    height = args.size
-    tiles = [t.resize((round(t.width * height / t.height), height)) for t in tiles]
-    sheet = Image.new("RGB", (sum(t.width for t in tiles), height), "white")
-    x = 0
-    for t in tiles:
-        sheet.paste(t, (x, 0))
-        x += t.width
-    out = args.output or folder / "preview.png"
-    sheet.save(out)
+    folder, config = stages(args.runs, PRESETS[args.device])[args.arch]
+    net = load_module(args.checkpoint or folder / training.CHECKPOINT)
+    size = args.size
+    rows = []
+    for index, painting in enumerate(STYLES[: net.config.styles]):
+        network = Network.from_module(net.select(index), painting.name)
+        tiles = [images.to_pil(images.load_tensor(PAINTINGS / painting.file, long_side=size))]
+        tiles += [Image.fromarray(network.stylize(images.load_array(PHOTOS / name, long_side=size))) for name in PREVIEW_PHOTOS]
+        rows.append([t.resize((round(t.width * size / t.height), size)) for t in tiles])
+    width = max(sum(t.width for t in row) for row in rows)
+    sheet = Image.new("RGB", (width, size * len(rows)), "white")
+    for r, row in enumerate(rows):
+        x = 0
+        for t in row:
+            sheet.paste(t, (x, r * size))
+            x += t.width
+    out = args.output or folder / "preview.jpg"
+    sheet.save(out, quality=88)
     print(out)
 
 
 def cmd_publish(args) -> None:
-    styles = [BY_NAME[n] for n in args.only] if args.only else list(STYLES)
-    for style in styles:
-        stages = runs_for(args.runs, style)
-        # The steady fine-tunes ship; a full model whose steady run has not finished yet ships as it is.
-        full_stage = "full_stable" if _steps_done(stages["full_stable"][0]) >= stages["full_stable"][1].steps else "full"
-        for arch, stage in (("full", full_stage), ("lite", "lite_stable")):
-            folder, config = stages[stage]
-            path = folder / training.CHECKPOINT
-            ckpt = _checkpoint(folder)
-            if ckpt is None or ckpt["step"] < config.steps:
-                print(f"skip {style.name}.{arch}: not trained yet ({ckpt['step'] if ckpt else 0} of {config.steps} steps)")
-                continue
-            rows = log.read_csv(folder / "losses.csv")
-            card = zoo.ModelCard(
-                name=style.name,
-                arch=arch,
-                title=style.title,
-                artist=style.artist,
-                year=style.year,
-                train_config=ckpt["train_config"],
-                steps=ckpt["step"],
-                losses={k: v for k, v in rows[-1].items() if k not in ("step", "seconds")} if rows else {},
-                style_sha256=hashlib.sha256(Path(config.style).read_bytes()).hexdigest(),
-            )
-            print(zoo.save(load_network(path).module, card, args.folder))
-        # The app's gallery shows the painting: a small copy beside the models (zoo.thumbnail).
-        thumb = images.to_pil(images.load_tensor(PAINTINGS / style.file, long_side=THUMBNAIL_SIZE))
-        thumb.save(Path(args.folder) / f"{style.name}.jpg", quality=88)
+    plan = stages(args.runs, PRESETS[args.device])
+    folder = Path(args.folder)
+    entries = [
+        {"name": p.name, "title": p.title, "artist": p.artist, "year": p.year, "painting": str(PAINTINGS / p.file),
+         "style_sha256": hashlib.sha256((PAINTINGS / p.file).read_bytes()).hexdigest()}
+        for p in STYLES
+    ]
+    for arch in args.arch:
+        run_folder, config = plan[arch]
+        ckpt = _trained(run_folder, config)
+        if ckpt is None:
+            print(f"skip {arch}: not trained yet ({_steps_done(run_folder)} of {config.steps} steps)")
+            continue
+        rows = log.read_csv(run_folder / "losses.csv")
+        card = zoo.ModelCard(
+            name=COLLECTION, arch=arch, title="The painted zoo", styles=entries, train_config=ckpt["train_config"],
+            steps=ckpt["step"], losses={k: v for k, v in rows[-1].items() if k not in ("step", "seconds")} if rows else {},
+        )
+        print(zoo.save(load_module(run_folder / training.CHECKPOINT), card, folder))
+        # The one-style files these styles replace would be found first (zoo.find): remove them.
+        for p in STYLES:
+            for old in (folder / f"{p.name}.{arch}.safetensors", folder / f"{p.name}.{arch}.json"):
+                old.unlink(missing_ok=True)
+    for p in STYLES:  # the app's gallery shows the painting: a small copy beside the models
+        thumb = images.to_pil(images.load_tensor(PAINTINGS / p.file, long_side=THUMBNAIL_SIZE))
+        thumb.save(folder / f"{p.name}.jpg", quality=88)
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=Path, default=ROOT.parent / "runs" / "zoo")
+    parser.add_argument("--runs", type=Path, default=ROOT.parent / "runs" / "painted_zoo")
+    parser.add_argument("--device", choices=sorted(PRESETS), default="cpu", help="the preset (and device) to train with")
     sub = parser.add_subparsers(required=True)
     p = sub.add_parser("train")
-    p.add_argument("--only", nargs="+", choices=list(BY_NAME))
     p.add_argument("--arch", nargs="+", default=list(ARCHS), choices=ARCHS)
     p.set_defaults(run=cmd_train)
     p = sub.add_parser("preview")
-    p.add_argument("name", choices=list(BY_NAME))
-    p.add_argument("--arch", default="full", choices=["full", "full_stable", "lite", "lite_stable"])
+    p.add_argument("--arch", default="full", choices=ARCHS)
     p.add_argument("--checkpoint", type=Path)
-    p.add_argument("--size", type=int, default=320)
+    p.add_argument("--size", type=int, default=256)
     p.add_argument("-o", "--output", type=Path)
     p.set_defaults(run=cmd_preview)
     p = sub.add_parser("publish")
-    p.add_argument("--only", nargs="+", choices=list(BY_NAME))
+    p.add_argument("--arch", nargs="+", default=list(ARCHS), choices=ARCHS)
     p.add_argument("--folder", type=Path, default=zoo.PRETRAINED)
     p.set_defaults(run=cmd_publish)
     args = parser.parse_args(argv)
     args.runs = args.runs.resolve()
+    args.folder = Path(args.folder).resolve() if hasattr(args, "folder") else None
     os.chdir(ROOT)
     args.run(args)
 

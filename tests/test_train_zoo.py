@@ -1,52 +1,63 @@
-"""The zoo recipe (scripts/train_zoo.py): the stages each style trains through, in order."""
+"""The zoo recipe (scripts/train_zoo.py): its stages, presets, and its whole code path at tiny sizes."""
 
+import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from scripts import train_zoo as recipe
 from styletransfer import training
+from styletransfer.networks import load_network, zoo
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def recipe():
-    from scripts import train_zoo
-
-    return train_zoo
-
-
-def test_the_base_style_starts_from_scratch_and_every_other_from_the_base(recipe, tmp_path):
-    base = recipe.runs_for(tmp_path, recipe.STYLES[0])
-    assert list(base) == ["warmup", "full", "full_stable", "lite", "lite_stable"]
-    assert base["warmup"][1].init == "" and base["lite"][1].init == ""
-    assert base["full"][1].init == str(base["warmup"][0] / training.CHECKPOINT)
-    other = recipe.runs_for(tmp_path, recipe.STYLES[1])
-    assert "warmup" not in other
-    assert other["full"][1].init == str(base["full"][0] / training.CHECKPOINT)
-    assert other["lite"][1].init == str(base["lite"][0] / training.CHECKPOINT)
+def test_stages_start_from_the_autoencoder_and_lite_learns_from_full(tmp_path):
+    plan = recipe.stages(tmp_path, recipe.PRESETS["cpu"])
+    assert list(plan) == ["autoencoder", "full", "lite"]
+    autoencoder, full, lite = (config for _, config in plan.values())
+    assert autoencoder.content_weight == autoencoder.style_weight == 0 and autoencoder.reconstruct_weight > 0  # no VGG
+    assert full.init == str(plan["autoencoder"][0] / training.CHECKPOINT) and full.arch == "full"
+    assert full.model_config.styles == len(recipe.STYLES) == 16 and full.temporal_weight > 0
+    assert lite.teacher == str(plan["full"][0] / training.CHECKPOINT) and lite.arch == "lite"
+    assert lite.content_weight == lite.style_weight == 0 and lite.temporal_weight > 0  # distilled, steady
+    assert lite.styles == full.styles
 
 
-def test_lite_models_distil_their_full_twin_and_are_then_made_steady(recipe, tmp_path):
-    for style in recipe.STYLES:
-        stages = recipe.runs_for(tmp_path, style)
-        full_dir, lite_dir = stages["full"][0], stages["lite"][0]
-        stable_dir, stable = stages["lite_stable"]
-        for config in (stages["lite"][1], stable):
-            assert config.arch == "lite" and config.teacher == str(full_dir / training.CHECKPOINT)
-            assert config.content_weight == 0 and config.style_weight == 0  # no VGG pass
-        assert stages["lite"][1].temporal_weight == 0
-        assert stable.temporal_weight == recipe.STABLE_TEMPORAL_WEIGHT > 0
-        assert stable.init == str(lite_dir / training.CHECKPOINT)
-        assert stable_dir.name == f"{style.name}.lite_stable"
-        steady_full = stages["full_stable"][1]
-        assert steady_full.init == str(full_dir / training.CHECKPOINT) and steady_full.arch == "full"
-        assert steady_full.temporal_weight == recipe.FULL_STABLE_TEMPORAL_WEIGHT > 0
-        assert steady_full.style_weight == stages["full"][1].style_weight and steady_full.style == stages["full"][1].style
+def test_every_painting_is_shared_and_no_run_sees_the_held_out_photos(tmp_path):
+    assert len({p.name for p in recipe.STYLES}) == len(recipe.STYLES)
+    for _, config in recipe.stages(tmp_path, recipe.PRESETS["cpu"]).values():
+        assert tuple(config.exclude) == recipe.HELD_OUT_PHOTOS
+        for painting in config.paintings:
+            assert (REPO / painting).is_file()  # paths are relative to the repo root
 
 
-def test_no_style_trains_on_the_held_out_photos(recipe, tmp_path):
-    for style in recipe.STYLES:
-        for _, config in recipe.runs_for(tmp_path, style).values():
-            assert tuple(config.exclude) == tuple(recipe.HELD_OUT_PHOTOS)
-            assert (REPO / config.style).is_file()  # paths are relative to the repo root
+def test_the_gpu_preset_is_the_papers_scale():
+    cuda = recipe.PRESETS["cuda"]
+    assert cuda.crop_size >= 256 and cuda.batch_size >= 8 and cuda.full_steps >= 20_000
+    assert cuda.amp == "bf16" and cuda.channels_last and cuda.num_workers > 0
+    assert cuda.log_every >= 100  # the loop syncs with the host only at log steps
+
+
+def test_train_preview_publish_at_tiny_sizes(tmp_path, monkeypatch, shared_data):
+    tiny = recipe.Preset(crop_size=32, style_size=48, batch_size=2, autoencoder_steps=1, full_steps=2, lite_steps=2,
+                         checkpoint_every=1, log_every=1)
+    monkeypatch.setitem(recipe.PRESETS, "cpu", tiny)
+    runs, folder = tmp_path / "runs", tmp_path / "pretrained"
+    (folder).mkdir()
+    (folder / "starry_night.lite.json").write_text("{}")  # a one-style file the zoo replaces
+    recipe.main(["--runs", str(runs), "train"])
+    recipe.main(["--runs", str(runs), "preview", "--arch", "lite", "--size", "32", "-o", str(tmp_path / "sheet.jpg")])
+    assert (tmp_path / "sheet.jpg").is_file()
+    recipe.main(["--runs", str(runs), "publish", "--folder", str(folder)])
+    assert sorted(p.name for p in folder.glob("*.safetensors")) == ["zoo.full.safetensors", "zoo.lite.safetensors"]
+    assert not (folder / "starry_night.lite.json").exists()
+    cards = zoo.available(folder)
+    assert len(cards) == 2 * 16 and {c.name for c in cards} == {p.name for p in recipe.STYLES}
+    assert all(zoo.thumbnail(p.name, folder) for p in recipe.STYLES)
+    photo = (np.random.default_rng(0).random((24, 32, 3)) * 255).astype(np.uint8)
+    for arch in ("full", "lite"):
+        wave = load_network("great_wave", arch, folder=folder)
+        assert wave.card.title == "The Great Wave off Kanagawa" and wave.stylize(photo).shape == photo.shape
+    assert dataclasses.asdict(cards[0])["styles"] == []

@@ -5,8 +5,8 @@ and the networks do not need more precision to be stored) and ``NAME.ARCH.json``
 what the painting is, how the network was built and trained, and how training ended.
 
 A file may hold several styles (a network with conditional instance norm, transformer.py):
-its card then lists them in ``styles``, one entry (name, title, artist, year, style_sha256)
-per row of its norms, and each style is found by its own name like a one-style model.
+its card then lists them in ``styles``, one entry (name, title, artist, year, style_sha256,
+painting) per row of its norms, and each style is found by its own name like a one-style model.
 Lookup: an explicit file path, then the local folder, then the Hub repo (argument or
 $STYLETRANSFER_HUB_REPO).
 """
@@ -43,6 +43,7 @@ class ModelCard:
     steps: int = 0
     losses: dict = field(default_factory=dict)  # final training losses
     style_sha256: str = ""  # of the painting the model was trained on
+    painting: str = ""  # that painting's file, as training read it
     # A several-style file: one dict per style, in the order of its norms' rows.
     styles: list = field(default_factory=list)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -36,7 +35,7 @@ from styletransfer.training.regularisation import compound_loss, moved_photo, ra
 
 @dataclass
 class TrainStep:
-    """Progress of one training step (given to the callback on rank 0)."""
+    """Progress, given to the callback on rank 0 at every log step (config.log_every)."""
 
     step: int  # 1-based
     total_steps: int
@@ -152,22 +151,24 @@ def _train(config: TrainConfig, out: Path, dist: distributed.Dist, device: torch
         if dist.enabled:
             torch.distributed.all_reduce(values)
             values /= dist.world_size
-        losses = dict(zip((*log.TERMS, "total"), values.tolist()))
-        if not math.isfinite(losses["total"]):
-            raise StyleTransferError(f"training diverged at step {step} (loss {losses['total']}); lower --lr or the style weight")
+        pending.append(values)  # stays on the device: no host sync but at log steps (a GPU never waits)
         elapsed = elapsed_before + time.perf_counter() - began
-        pending.append(values.cpu())
         if step % config.log_every == 0 or step == config.steps:
+            steps = torch.stack(pending).cpu()  # (interval, terms): the one sync per interval
+            pending = []
+            if not steps.isfinite().all():
+                bad = step - len(steps) + 1 + int((~steps.isfinite().all(1)).nonzero()[0])
+                raise StyleTransferError(f"training diverged at step {bad}; lower --lr or the style weight")
+            losses = dict(zip((*log.TERMS, "total"), steps[-1].tolist()))
             if dist.main:
-                mean = torch.stack(pending).mean(0).tolist()  # the interval's mean: a smoother curve
+                mean = steps.mean(0).tolist()  # the interval's mean: a smoother curve
                 rows.append({"step": step, **dict(zip((*log.TERMS, "total"), mean)), "seconds": round(elapsed, 3)})
                 log.write_csv(csv_path, rows)
-            pending = []
+                if callback is not None:
+                    callback(TrainStep(step=step, total_steps=config.steps, losses=losses, elapsed=elapsed))
         if dist.main and (step % config.checkpoint_every == 0 or step == config.steps):
             checkpoint.save(path, model=model, config=config, optimizer=optimizer, scaler=scaler, step=step, elapsed=elapsed)
             log.plot_losses(rows, out / "losses.png")
-        if dist.main and callback is not None:
-            callback(TrainStep(step=step, total_steps=config.steps, losses=losses, elapsed=elapsed))
     if dist.enabled:
         torch.distributed.barrier()  # no rank returns before rank 0 has written the checkpoint
     return path
