@@ -4,7 +4,6 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from scripts import train_zoo as recipe
 from styletransfer import training
