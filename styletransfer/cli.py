@@ -313,6 +313,11 @@ def _add_train(subparsers) -> None:
     _add_config_options(p, defaults, _TRAIN_HELP, set_defaults=False)  # unset: --resume keeps the run's own
     p.add_argument("--crop-scale", type=float, nargs=2, metavar=("LO", "HI"), help=f"crop covers this fraction of the shorter side (default {defaults.crop_scale})")
     p.add_argument("--style-layers", nargs="+", help=f"VGG16 layers for the style loss (default {' '.join(defaults.style_layers)})")
+    p.add_argument("--add-style", dest="add_style", metavar="PAINTING",
+                   help="add this painting to a trained model (--to): fits only its scale-and-shift, the convolutions "
+                        "stay; the grown model is written to OUT/model/")
+    p.add_argument("--to", dest="add_to", metavar="MODEL", help="the model --add-style adds to (.safetensors with its card, or checkpoint.pt)")
+    p.add_argument("--name", help="the added style's name (default: the painting's file name)")
     p.add_argument("--exclude", nargs="+", metavar="PATTERN", help="photo file names (glob) kept out of training, e.g. held-out test photos")
     p.add_argument("--no-blur", dest="blur", action="store_false", help="plain strided downsampling")
     p.add_argument("--channels-last", action="store_true", help="channels-last memory layout (GPUs)")
@@ -332,6 +337,10 @@ def _run_train(args) -> int:
     from styletransfer.perceptual.vgg import VGG16Features, deepest, random_vgg16
 
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(training.TrainConfig) if hasattr(args, f.name)}
+    if hasattr(args, "add_style") != hasattr(args, "add_to"):
+        raise StyleTransferError("--add-style PAINTING and --to MODEL go together")
+    if hasattr(args, "add_style"):
+        given["style"] = args.add_style
     if getattr(args, "resume", False):
         config = training.config_from_checkpoint(Path(args.out) / training.CHECKPOINT, **given)
     else:
@@ -359,10 +368,34 @@ def _run_train(args) -> int:
             )
             bar.refresh()
 
+        # The grown model's card first: a clash of names fails now, not after the training.
+        grown = _grown_card(config, getattr(args, "name", None)) if config.add_to else None
         path = training.train(config, args.out, resume=getattr(args, "resume", False), callback=progress, lossnet=lossnet)
     if not quiet:
         print(f"saved {path}", file=sys.stderr)
+    if grown is not None and int(os.environ.get("RANK", "0")) == 0:
+        from styletransfer.networks import zoo
+        from styletransfer.networks.network import load_module
+
+        # A model folder of its own (the run folder's config.json is not a model card).
+        print(zoo.save(load_module(path), grown, Path(args.out) / "model"))
     return 0
+
+
+def _grown_card(config, name: str | None):
+    """The card of the model --add-style makes: the --to model's styles, then the new painting."""
+    import hashlib
+
+    from styletransfer.networks import zoo
+    from styletransfer.networks.network import read_checkpoint
+
+    source = Path(config.add_to)
+    card = zoo.ModelCard.from_json(source.with_suffix(".json")) if source.suffix == ".safetensors" else read_checkpoint(source)[1]
+    painting = Path(config.style)
+    name = name or painting.stem
+    entry = {"name": name, "title": name.replace("_", " "), "painting": str(painting),
+             "style_sha256": hashlib.sha256(painting.read_bytes()).hexdigest()}
+    return zoo.with_added_style(card, entry)
 
 
 class _OneLineParser(argparse.ArgumentParser):

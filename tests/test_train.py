@@ -382,3 +382,35 @@ def test_a_several_style_loss_matches_each_image_to_its_painting(painting, share
     assert loss.style_distance(a, torch.tensor([1])) > 0.01
     with pytest.raises(ValueError, match="style indices"):
         loss.style_distance(a)
+
+
+def test_cli_adds_a_painting_by_fitting_only_its_scale_and_shift(painting, photos, shared_data, tmp_path):
+    from styletransfer.networks import zoo
+
+    torch.manual_seed(0)
+    base = build(TransformerConfig(arch="lite")).widen(2)
+    with torch.no_grad():
+        for p in base.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    entries = [{"name": "night", "title": "Night"}, {"name": "wave", "title": "Wave"}]
+    model = zoo.save(base, zoo.ModelCard(name="zoo", arch="lite", styles=entries), tmp_path / "zoo")
+    out = tmp_path / "added"
+    def add(name, out):
+        return run_module(["train", "--add-style", shared_data / "styles" / "the_scream.jpg", "--to", model, "--name", name,
+                           "--content-dir", photos, "--steps", 2, "--lr", 0.05, "--out", out, "--quiet", *TINY_ARGS], tmp_path)
+
+    result = add("scream", out)
+    assert result.returncode == 0, result.stderr
+    assert [c.name for c in zoo.available(out / "model")] == ["night", "scream", "wave"]
+    grown = load_module(out / "model" / "zoo.lite.safetensors")
+    before = load_module(model)
+    assert grown.config.styles == 3
+    for key, value in grown.state_dict().items():
+        old = before.state_dict()[key]
+        if value.ndim == 2:  # the old rows as they were, the new one fitted from their mean
+            assert torch.equal(value[:2], old) and not torch.allclose(value[2], old.mean(0), atol=1e-4), key
+        else:
+            assert torch.equal(value, old), key  # the convolutions stay
+    clash = add("wave", tmp_path / "again")
+    assert clash.returncode == 2 and "already has a style named 'wave'" in clash.stderr
+    assert not (tmp_path / "again" / "checkpoint.pt").exists()

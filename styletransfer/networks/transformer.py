@@ -292,6 +292,20 @@ class TransformerNet(nn.Module):
         net.load_state_dict(state)
         return net.eval().requires_grad_(False)
 
+    def add_style(self) -> "TransformerNet":
+        """This network with one more style, whose scale-and-shift starts as the mean of its
+        styles' (a neutral point to fit a new painting from); the convolutions are shared."""
+        if self.config.styles == 1:
+            return self.widen(2)  # the mean of one style is that style
+        net = TransformerNet(dataclasses.replace(self.config, styles=self.config.styles + 1))
+        net.load_state_dict({k: torch.cat([v, v.mean(0, keepdim=True)]) if v.ndim == 2 else v
+                             for k, v in self.state_dict().items()})
+        return net
+
+    def style_parameters(self) -> list[nn.Parameter]:
+        """The per-style scale-and-shift rows: what adding a painting trains."""
+        return [p for p in self.parameters() if p.ndim == 2]
+
     def widen(self, styles: int) -> "TransformerNet":
         """This one-style network as a ``styles``-style one whose every style starts as it is."""
         net = TransformerNet(dataclasses.replace(self.config, styles=styles))

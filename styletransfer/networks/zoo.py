@@ -149,6 +149,19 @@ def load_file(weights: pathlib.Path, row: int | None = None) -> tuple[Transforme
     return net.eval().requires_grad_(False), card
 
 
+def with_added_style(card: ModelCard, entry: dict) -> ModelCard:
+    """The card of ``card``'s model grown by one style (training's add_to): its styles, then ``entry``."""
+    if card.styles:
+        styles = list(card.styles)
+    else:  # a one-style model becomes the first style of a several-style file
+        styles = [{k: getattr(card, k) for k in ("name", "title", "artist", "year", "style_sha256", "painting")}]
+    if entry["name"] in {s.get("name") for s in styles}:
+        raise StyleTransferError(f"the model already has a style named {entry['name']!r}; choose another --name")
+    name = card.name if card.styles else "zoo"
+    return dataclasses.replace(card, name=name, title="", artist="", year="", style_sha256="", painting="",
+                               styles=[*styles, entry])
+
+
 def load_blend(weights: dict[str, float], arch: str = "full", *, folder=None) -> tuple[TransformerNet, ModelCard]:
     """Several styles of one several-style file mixed into one network (Dumoulin et al.'s
     interpolation: their scale-and-shift rows blended by ``weights``, which need not sum to 1)."""

@@ -26,7 +26,7 @@ def save(path: Path, *, model, config: TrainConfig, optimizer, scaler, step: int
     state = {
         "version": VERSION,
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "model_config": asdict(config.model_config),
+        "model_config": asdict(model.config),  # not config.model_config: adding a style grows it
         "train_config": asdict(config),
         "optimizer": optimizer.state_dict(),
         "scaler": scaler.state_dict() if scaler.is_enabled() else {},

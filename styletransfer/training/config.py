@@ -19,6 +19,9 @@ class TrainConfig:
     # Several paintings: one network with a scale-and-shift per painting (conditional instance
     # norm, Dumoulin et al. 2017); each image of a batch is matched to one of them in turn.
     styles: tuple[str, ...] = ()
+    # Add the painting (style) to this trained model (a .safetensors or checkpoint.pt): one more
+    # scale-and-shift row, the only thing trained; the convolutions stay as they are.
+    add_to: str = ""
     content_dir: str = ""  # photos, searched recursively
     # File-name patterns (fnmatch) of photos kept out of training, e.g. the held-out photos
     # that bench/quality.py and the app's examples judge the models on.
@@ -102,6 +105,7 @@ def validate(c: TrainConfig) -> None:
 
     c.model_config  # unknown arch: its own message
     need(not (c.style and c.styles), "give one painting (style) or several (styles), not both")
+    need(not (c.add_to and (c.styles or c.init or c.teacher)), "adding a style takes one painting (style) and the model (add_to) only")
     need(c.steps >= 1, f"steps must be >= 1, got {c.steps}")
     need(c.batch_size >= 1, f"batch size must be >= 1, got {c.batch_size}")
     need(16 <= c.crop_size <= 2048, f"crop size must be 16..2048 px, got {c.crop_size}")

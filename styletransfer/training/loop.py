@@ -24,7 +24,7 @@ from styletransfer.errors import StyleTransferError
 from styletransfer.files import atomic_write
 from styletransfer.io import images
 from styletransfer.networks.network import load_module
-from styletransfer.networks.transformer import TransformerNet, build
+from styletransfer.networks.transformer import TransformerConfig, TransformerNet, build
 from styletransfer.perceptual.loss import STYLE_SCALE, PerceptualLoss, total_variation
 from styletransfer.perceptual.vgg import VGG16Features
 from styletransfer.training import checkpoint, distributed, log
@@ -85,13 +85,23 @@ def _train(config: TrainConfig, out: Path, dist: distributed.Dist, device: torch
     with torch.random.fork_rng(devices=[]):  # initial weights from the seed, global RNG untouched
         torch.manual_seed(config.seed)
         model = build(config.model_config)
+    if config.add_to:  # the model grown by one style (a resume rebuilds that shape below)
+        model = load_module(config.add_to).add_style()
     if ckpt:
+        model = build(TransformerConfig(**ckpt["model_config"]))
         model.load_state_dict(ckpt["model"])
     elif config.init:
         _init_from(model, config)
     model = model.to(device, memory_format=memory).train()
+    # Adding a style trains its row alone: the other rows get zero gradients (one-hot style
+    # weights), and the shared convolutions are frozen.
+    trained = model.style_parameters() if config.add_to else list(model.parameters())
+    if config.add_to:
+        model.requires_grad_(False)
+        for p in trained:
+            p.requires_grad_(True)
     net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) if dist.enabled else model
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimizer = torch.optim.Adam(trained, lr=config.lr)
     use_amp = config.amp != "off" and device.type == "cuda"  # CPU autocast would only slow this down
     amp_dtype = torch.float16 if config.amp == "fp16" else torch.bfloat16
     # fp16 gradients underflow without loss scaling; bf16 has fp32's range and needs none.
@@ -138,6 +148,8 @@ def _train(config: TrainConfig, out: Path, dist: distributed.Dist, device: torch
         photo = batch.to(device, non_blocking=True).contiguous(memory_format=memory)
         autocast = torch.autocast("cuda", dtype=amp_dtype) if use_amp else contextlib.nullcontext()
         style = style_indices(config, step, dist.rank, dist.world_size)
+        if config.add_to:  # every image gets the new painting, the last row
+            style = torch.full((photo.shape[0],), model.config.styles - 1)
         style = style.to(device) if style is not None else None
         with autocast:
             terms = _loss_terms(config, net, photo, style, perceptual, teacher, step, dist, memory)
