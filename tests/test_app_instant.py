@@ -162,3 +162,45 @@ def test_instant_events_have_their_own_queue(models):
         assert fn.concurrency_limit == image_tab.INSTANT_CONCURRENCY
         assert fn.preprocess is False and fn.trigger_mode == "always_last"
 
+
+
+# ---------------------------------------------------------------- blending two styles of one model
+
+
+@pytest.fixture(scope="module")
+def several(tmp_path_factory):
+    """'night' and 'wave' in one several-style lite file."""
+    folder = tmp_path_factory.mktemp("several")
+    torch.manual_seed(5)
+    net = build(TransformerConfig(arch="lite")).widen(2)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    entries = [{"name": "night", "title": "Night", "artist": "V"}, {"name": "wave", "title": "Wave", "artist": "H"}]
+    zoo.save(net.eval(), zoo.ModelCard(name="zoo", arch="lite", styles=entries), folder)
+    return folder
+
+
+def test_two_styles_of_one_model_blend(several, photo, one_thread):
+    styles = {s.name: s for s in common.zoo_styles(several)}
+    night, wave = styles["night"], styles["wave"]
+    assert night.blendable and wave.blendable
+
+    def run(blend):
+        return image_tab.stylize_instant(photo, night, "lite", 1.0, False, 256, several, wave, blend)
+
+    alone, _ = image_tab.stylize_instant(photo, night, "lite", 1.0, False, 256, several)
+    other, _ = image_tab.stylize_instant(photo, wave, "lite", 1.0, False, 256, several)
+    assert np.array_equal(run(0.0)[0], alone)
+    assert np.abs(run(1.0)[0].astype(int) - other).max() <= 1
+    half, status = run(0.5)
+    assert status.startswith("Night (V) 50% + Wave (H) 50% · lite · ")
+    assert np.abs(half.astype(int) - alone).mean() > 1 and np.abs(half.astype(int) - other).mean() > 1
+    with pytest.raises(StyleTransferError, match="blend must be 0..1"):
+        run(1.5)
+
+
+def test_styles_of_one_style_files_do_not_blend(styles, models, photo):
+    assert not styles["wave"].blendable
+    with pytest.raises(StyleTransferError, match="only styles of one several-style model can be blended"):
+        image_tab.stylize_instant(photo, styles["wave"], "lite", 1.0, False, 256, models, styles["bare"], 0.5)

@@ -102,6 +102,7 @@ class ZooStyle:
     caption: str  # "The Starry Night — Vincent van Gogh, 1889": the gallery
     archs: tuple[str, ...]
     thumbnail: Path | None
+    blendable: bool = False  # one style of a several-style file: it blends with the others of that file
 
     def require(self, arch: str, folder) -> None:
         """Raise a user-facing error unless this style has a network of that arch."""
@@ -125,6 +126,7 @@ def zoo_styles(folder) -> list[ZooStyle]:
             caption=f"{title} — {by}" if by else title,
             archs=tuple(c.arch for c in same),
             thumbnail=zoo.thumbnail(name, folder),
+            blendable=all((zoo.find(name, c.arch, folder) or (None, None))[1] is not None for c in same),
         ))
     return styles
 
@@ -141,11 +143,17 @@ def no_models_message(folder: Path, problem: str | None) -> str:
     )
 
 
-def style_network(style: ZooStyle, arch: str, folder: Path, backend: str = "torch", threads: int | None = None):
-    """A zoo style's network, ready on its backend (networks.load_network caches it)."""
+def style_network(style: ZooStyle, arch: str, folder: Path, backend: str = "torch", threads: int | None = None,
+                  blend_with: ZooStyle | None = None, blend: float = 0.0):
+    """A zoo style's network, ready on its backend (networks.load_network caches it); with
+    ``blend_with``, that style mixed in by ``blend`` (0..1) when both come from one file."""
     style.require(arch, folder)
+    source = style.name
+    if blend_with is not None and blend > 0:
+        blend_with.require(arch, folder)
+        source = {style.name: 1 - blend, blend_with.name: blend}
     try:
-        return load_network(style.name, arch, backend=backend, folder=folder, threads=threads)
+        return load_network(source, arch, backend=backend, folder=folder, threads=threads)
     except StyleTransferError as error:
         raise StyleTransferError(f"the {style.label} network ({arch}) could not be loaded: {error}") from None
 

@@ -187,8 +187,12 @@ def _add_example_painting(paintings, event: gr.SelectData):
 # ---------------------------------------------------------------- instant (pretrained networks)
 
 
-def stylize_instant(photo, style: ZooStyle | None, arch: str, strength, keep_colors, size, folder: Path):
-    """One pass of a pretrained network -> (RGB uint8 array, status line). Raises StyleTransferError."""
+def stylize_instant(photo, style: ZooStyle | None, arch: str, strength, keep_colors, size, folder: Path,
+                    blend_with: ZooStyle | None = None, blend: float = 0.0):
+    """One pass of a pretrained network -> (RGB uint8 array, status line). Raises StyleTransferError.
+
+    blend_with, blend: a second zoo style mixed in (0..1), when both come from one several-style
+    file: their scale-and-shift are blended (Dumoulin et al. 2017), one network, one pass."""
     photo_path = uploaded_path(photo)
     if not photo_path:
         raise StyleTransferError("upload a photo first (left, 'Photo'), or click an example photo")
@@ -205,11 +209,16 @@ def stylize_instant(photo, style: ZooStyle | None, arch: str, strength, keep_col
         content = images.load_array(original, long_side=min(limit, max(original.size)))
     except StyleTransferError as error:
         raise StyleTransferError(f"photo: {error}") from None
-    network = style_network(style, arch, folder)
+    blend = float(blend or 0)
+    if not 0 <= blend <= 1:
+        raise StyleTransferError(f"blend must be 0..1, got {blend}")
+    mixed = blend_with is not None and blend > 0 and blend_with.name != style.name
+    network = style_network(style, arch, folder, blend_with=blend_with if mixed else None, blend=blend)
     styled = network.stylize(content, strength=float(strength), keep_colors=bool(keep_colors))
     elapsed = time.perf_counter() - started
     height, width = styled.shape[:2]
-    parts = [style.label, arch, f"{width}x{height} in {elapsed:.2f} s"]
+    label = f"{style.label} {1 - blend:.0%} + {blend_with.label} {blend:.0%}" if mixed else style.label
+    parts = [label, arch, f"{width}x{height} in {elapsed:.2f} s"]
     if max(height, width) < limit:
         parts[-1] += f" (the photo's own size, not enlarged to {limit})"
     if float(strength) < 1:
@@ -219,12 +228,12 @@ def stylize_instant(photo, style: ZooStyle | None, arch: str, strength, keep_col
     return styled, " · ".join(parts)
 
 
-def _instant_run(photo, style, arch, strength, keep_colors, size, folder):
+def _instant_run(photo, style, arch, strength, keep_colors, size, folder, blend_with=None, blend=0.0):
     """Yield (result, status) pairs: a busy line, then the image; errors go to the page."""
     try:
         if style is not None:
             yield gr.skip(), status_html(f"Painting with {style.label}, {arch} network…", busy=True)
-        image, status = stylize_instant(photo, style, arch, strength, keep_colors, size, folder)
+        image, status = stylize_instant(photo, style, arch, strength, keep_colors, size, folder, blend_with, blend)
         yield image, status_html(status)
     except Exception as error:
         status, popup = page_error(error, "instant style transfer", "Try another photo or style.")
@@ -239,6 +248,8 @@ class InstantWidgets:
     strength: gr.Slider
     keep_colors: gr.Checkbox
     size: gr.Slider
+    blend_with: gr.Dropdown
+    blend: gr.Slider
 
 
 def _instant_widgets(styles: list[ZooStyle], problem: str | None, folder: Path) -> InstantWidgets | None:
@@ -277,26 +288,34 @@ def _instant_widgets(styles: list[ZooStyle], problem: str | None, folder: Path) 
             label="Output size (long side, px)", elem_id="instant-size",
             info="a smaller photo keeps its own size (never enlarged)",
         )
-    return InstantWidgets(gallery, arch, strength, keep_colors, size)
+    # Styles of one several-style model blend; a zoo of one-style files shows no blend controls.
+    blendable = [s for s in styles if s.blendable]
+    with gr.Row(visible=bool(blendable)):
+        blend_with = gr.Dropdown([("none", "")] + [(s.caption, s.name) for s in blendable], value="",
+                                 label="Blend with a second style", elem_id="instant-blend-with")
+        blend = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Blend", elem_id="instant-blend",
+                          info="0 = the clicked style, 1 = the second style")
+    return InstantWidgets(gallery, arch, strength, keep_colors, size, blend_with, blend)
 
 
 def _wire_instant(widgets: InstantWidgets, styles: list[ZooStyle], folder: Path, photo, result, progress,
                   instant_active, selected) -> None:
     by_name = {s.name: s for s in styles}
-    controls = [widgets.arch, widgets.strength, widgets.keep_colors, widgets.size]
+    controls = [widgets.arch, widgets.strength, widgets.keep_colors, widgets.size, widgets.blend_with, widgets.blend]
 
-    def on_style_click(photo_value, arch, strength, keep_colors, size, event: gr.SelectData):
+    def on_style_click(photo_value, arch, strength, keep_colors, size, blend_with, blend, event: gr.SelectData):
         style = styles[event.index]
         yield style.name, gr.skip(), gr.skip()  # remembered even if this run fails (no photo yet)
-        for image, status in _instant_run(photo_value, style, arch, strength, keep_colors, size, folder):
+        runs = _instant_run(photo_value, style, arch, strength, keep_colors, size, folder, by_name.get(blend_with), blend)
+        for image, status in runs:
             yield gr.skip(), image, status
 
-    def on_change(active, name, photo_value, arch, strength, keep_colors, size):
+    def on_change(active, name, photo_value, arch, strength, keep_colors, size, blend_with, blend):
         """A control or the photo changed: run again if instant mode shows a style, else stay quiet."""
         # A number being typed into a slider's box passes through values out of range ("1" on
         # the way to "1024"); the box clamps on blur, so wait for a valid value.
         try:
-            typing = not (0 <= float(strength) <= 1 and INSTANT_MIN_SIZE <= int(size) <= INSTANT_MAX_SIZE)
+            typing = not (0 <= float(strength) <= 1 and 0 <= float(blend) <= 1 and INSTANT_MIN_SIZE <= int(size) <= INSTANT_MAX_SIZE)
         except (TypeError, ValueError):  # an emptied box
             typing = True
         if not active or typing or not uploaded_path(photo_value):
@@ -306,7 +325,7 @@ def _wire_instant(widgets: InstantWidgets, styles: list[ZooStyle], folder: Path,
         if style is None:
             yield gr.skip(), status_html("Photo ready: click a pretrained style.")
             return
-        yield from _instant_run(photo_value, style, arch, strength, keep_colors, size, folder)
+        yield from _instant_run(photo_value, style, arch, strength, keep_colors, size, folder, by_name.get(blend_with), blend)
 
     # Own queue slot: an instant result never waits behind another user's minutes-long Gatys run.
     # always_last: while one pass runs, only the newest request waits (drags do not pile up).
@@ -319,7 +338,8 @@ def _wire_instant(widgets: InstantWidgets, styles: list[ZooStyle], folder: Path,
     # Sliders: .change, not .release: Gradio 6.31 sends release only on pointer-up or when the
     # number box loses focus, so typing a size and pressing Enter would do nothing.
     gr.on(
-        [photo.change, widgets.arch.input, widgets.keep_colors.input, widgets.strength.change, widgets.size.change],
+        [photo.change, widgets.arch.input, widgets.keep_colors.input, widgets.strength.change, widgets.size.change,
+         widgets.blend_with.input, widgets.blend.change],
         on_change, inputs=[instant_active, selected, photo, *controls], outputs=[result, progress], **instant,
     )
 
