@@ -258,7 +258,7 @@ def _instant_widgets(styles: list[ZooStyle], problem: str | None, folder: Path) 
         gr.Markdown(no_models_message(folder, problem), elem_id="zoo-empty")
         return None
     gr.Markdown(
-        "Networks trained on one painting each: click a style and the photo is repainted in about a "
+        "Networks trained on these paintings: click a style and the photo is repainted in about a "
         "second. For a painting not listed here, use *Any painting (Gatys)*."
     )
     gallery = gr.Gallery(
