@@ -1,9 +1,10 @@
 """The recipe behind pretrained/: one network per arch holding every painting, trained,
 looked at, and published.
 
-    python -m scripts.train_zoo train [--device cpu|cuda] [--arch full lite]   # resumable
-    python -m scripts.train_zoo preview [--arch lite] [-o sheet.png]         # held-out photos
-    python -m scripts.train_zoo publish [--folder pretrained/]               # -> zoo.ARCH.*
+    python -m scripts.train_zoo [--device cpu|cuda] train [--arch full lite]   # resumable
+    python -m scripts.train_zoo [--device cpu|cuda] preview [--arch lite]      # held-out photos
+    python -m scripts.train_zoo [--device cpu|cuda] publish [--folder pretrained/]  # -> zoo.ARCH.*
+    python -m scripts.train_zoo snapshot | restore   # compact checkpoints in checkpoints/, across machines
 
 (After `pip install -e .`, `python scripts/train_zoo.py ...` works the same.)
 
@@ -39,7 +40,7 @@ from styletransfer import training
 from styletransfer.io import images
 from styletransfer.networks import ARCHS, Network, zoo
 from styletransfer.networks.network import load_module
-from styletransfer.training import log
+from styletransfer.training import checkpoint, log
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path("../shared/data")  # relative to the repo root (main() changes to it), as in the run configs
@@ -112,14 +113,16 @@ PRESETS = {
                    log_every=100),
 }
 
-# Loss settings, the same on every device. A starting point from the CPU pilot (../runs/pilot):
-# relu2_2 content (Johnson et al.), style weight 0.3 after the autoencoder start; compound
-# regularisation 10 for full (weight 30 as a fine-tune cost 6.9% contrast on the old zoo), 5 for lite.
+# Loss settings, the same on every device; a starting point, not yet a measured optimum. The CPU
+# pilot (2026-11-29, 128 px, 8 paintings) found the loss favours a texture generator over the
+# photo once STYLE_SCALE x style weight outweighs content's bounded relative error (1-2), and
+# style rows separate slowly: style weight 0.15, lr 5e-4, relu2_2 content (Johnson et al.).
+# Compound regularisation 10 for full (30 as a fine-tune cost 6.9% contrast on the old zoo), 5 for lite.
 CONTENT_LAYER = "relu2_2"
-STYLE_WEIGHT = 0.3
+STYLE_WEIGHT = 0.15
 FULL_TEMPORAL_WEIGHT = 10.0
 LITE_TEMPORAL_WEIGHT = 5.0
-LR = 1e-3
+LR = 5e-4
 
 
 def stages(runs: Path, preset: Preset, device: str = "auto") -> dict[str, tuple[Path, training.TrainConfig]]:
@@ -149,10 +152,8 @@ def stages(runs: Path, preset: Preset, device: str = "auto") -> dict[str, tuple[
 
 
 def _steps_done(folder: Path) -> int:
-    import torch
-
     path = folder / training.CHECKPOINT
-    return torch.load(path, map_location="cpu", weights_only=True)["step"] if path.exists() else 0
+    return _steps_in(path) if path.exists() else 0
 
 
 def run(folder: Path, config: training.TrainConfig) -> None:
@@ -242,10 +243,38 @@ def cmd_publish(args) -> None:
         thumb.save(folder / f"{p.name}.jpg", quality=88)
 
 
+def cmd_snapshot(args) -> None:
+    """Compact copies of the runs' checkpoints into the repository (checkpoints/), so the
+    training goes on from there on another machine (`restore`)."""
+    for name, (folder, _) in stages(args.runs, PRESETS[args.device]).items():
+        if (folder / training.CHECKPOINT).exists():
+            out = args.snapshots / f"{name}.pt"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            checkpoint.compact(folder / training.CHECKPOINT, out)
+            print(f"{out} ({_steps_done(folder)} steps, {out.stat().st_size / 1e6:.1f} MB)")
+
+
+def cmd_restore(args) -> None:
+    """The snapshots back into --runs where a run has no checkpoint (or an older one)."""
+    for name, (folder, _) in stages(args.runs, PRESETS[args.device]).items():
+        snapshot = args.snapshots / f"{name}.pt"
+        if snapshot.exists() and _steps_done(folder) < _steps_in(snapshot):
+            checkpoint.expand(snapshot, folder / training.CHECKPOINT)
+            print(f"{folder} resumes at step {_steps_done(folder)}")
+
+
+def _steps_in(path: Path) -> int:
+    import torch
+
+    return torch.load(path, map_location="cpu", weights_only=True)["step"]
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=Path, default=ROOT.parent / "runs" / "painted_zoo")
     parser.add_argument("--device", choices=sorted(PRESETS), default="cpu", help="the preset (and device) to train with")
+    parser.add_argument("--snapshots", type=Path, default=ROOT / "checkpoints" / "painted_zoo",
+                        help="where snapshot writes and restore reads compact checkpoints")
     sub = parser.add_subparsers(required=True)
     p = sub.add_parser("train")
     p.add_argument("--arch", nargs="+", default=list(ARCHS), choices=ARCHS)
@@ -256,12 +285,14 @@ def main(argv=None) -> None:
     p.add_argument("--size", type=int, default=256)
     p.add_argument("-o", "--output", type=Path)
     p.set_defaults(run=cmd_preview)
+    sub.add_parser("snapshot").set_defaults(run=cmd_snapshot)
+    sub.add_parser("restore").set_defaults(run=cmd_restore)
     p = sub.add_parser("publish")
     p.add_argument("--arch", nargs="+", default=list(ARCHS), choices=ARCHS)
     p.add_argument("--folder", type=Path, default=zoo.PRETRAINED)
     p.set_defaults(run=cmd_publish)
     args = parser.parse_args(argv)
-    args.runs = args.runs.resolve()
+    args.runs, args.snapshots = args.runs.resolve(), args.snapshots.resolve()
     args.folder = Path(args.folder).resolve() if hasattr(args, "folder") else None
     os.chdir(ROOT)
     args.run(args)

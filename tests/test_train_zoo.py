@@ -60,3 +60,15 @@ def test_train_preview_publish_at_tiny_sizes(tmp_path, monkeypatch, shared_data)
         wave = load_network("great_wave", arch, folder=folder)
         assert wave.card.title == "The Great Wave off Kanagawa" and wave.stylize(photo).shape == photo.shape
     assert dataclasses.asdict(cards[0])["styles"] == []
+
+    # Another machine: compact snapshots in the repository carry the runs over.
+    snapshots = tmp_path / "snapshots"
+    recipe.main(["--runs", str(runs), "--snapshots", str(snapshots), "snapshot"])
+    assert sorted(p.name for p in snapshots.iterdir()) == ["autoencoder.pt", "full.pt", "lite.pt"]
+    assert (snapshots / "full.pt").stat().st_size < 0.7 * (runs / "full" / training.CHECKPOINT).stat().st_size
+    fresh = tmp_path / "fresh_runs"
+    recipe.main(["--runs", str(fresh), "--snapshots", str(snapshots), "restore"])
+    assert recipe._steps_done(fresh / "full") == 2
+    monkeypatch.setitem(recipe.PRESETS, "cpu", dataclasses.replace(tiny, full_steps=3))
+    recipe.main(["--runs", str(fresh), "train", "--arch", "full"])  # resumes where the snapshot was
+    assert recipe._steps_done(fresh / "full") == 3

@@ -67,3 +67,33 @@ def config_from_checkpoint(path, **overrides) -> TrainConfig:
         raise StyleTransferError(f"cannot read {path} ({e})") from e
     known = {f.name for f in fields(TrainConfig)}
     return dataclasses.replace(TrainConfig(**{k: v for k, v in saved.items() if k in known}), **overrides)
+
+
+def compact(path: Path, out: Path) -> None:
+    """A small copy of a checkpoint to keep in git between machines: weights in fp16, the
+    optimiser's moments in bf16 (fp32's range: Adam's squared moments underflow in fp16).
+    ``expand`` turns it back into a checkpoint that resumes (not bit for bit)."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt["model"] = {k: v.half() for k, v in ckpt["model"].items()}
+    ckpt["optimizer"] = _cast_state(ckpt["optimizer"], torch.bfloat16)
+    ckpt["compact"] = True
+    atomic_write(out, lambda tmp: torch.save(ckpt, tmp))
+
+
+def expand(path: Path, out: Path) -> None:
+    """The checkpoint a ``compact`` copy came from, in fp32 again, ready to resume."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt["model"] = {k: v.float() for k, v in ckpt["model"].items()}
+    ckpt["optimizer"] = _cast_state(ckpt["optimizer"], torch.float32)
+    ckpt.pop("compact", None)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(out, lambda tmp: torch.save(ckpt, tmp))
+
+
+def _cast_state(optimizer_state: dict, dtype: torch.dtype) -> dict:
+    # Floating tensors of more than one element (moments); Adam's step counters stay as they are.
+    def cast(value):
+        return value.to(dtype) if torch.is_tensor(value) and value.is_floating_point() and value.numel() > 1 else value
+
+    state = {index: {k: cast(v) for k, v in entry.items()} for index, entry in optimizer_state["state"].items()}
+    return {**optimizer_state, "state": state}

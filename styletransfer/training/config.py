@@ -9,8 +9,9 @@ from styletransfer.networks.transformer import TransformerConfig
 from styletransfer.perceptual.loss import STYLE_LAYERS, LossWeights
 from styletransfer.perceptual.vgg import LAYER_INDEX
 
-# Fields that may differ when resuming: they change how a run is executed, not what it computes.
-RUNTIME_FIELDS = frozenset({"steps", "checkpoint_every", "log_every", "device", "num_workers", "channels_last"})
+# Fields that may differ when resuming: they change how a run is executed, not what it computes
+# (init only picks the starting weights, which a resume takes from the checkpoint instead).
+RUNTIME_FIELDS = frozenset({"steps", "checkpoint_every", "log_every", "device", "num_workers", "channels_last", "init"})
 
 
 @dataclass(frozen=True)
