@@ -435,12 +435,26 @@ class VideoWriter:
                 self.file.discard()
             raise StyleTransferError(f"could not write {dst}: {first_line(e)}") from e
         try:
-            self._add_streams(video_in, audio_in)
+            with self._writing():
+                self._add_streams(video_in, audio_in)
         except BaseException:
             self.abort()
             raise
 
+    @contextlib.contextmanager
+    def _writing(self):
+        """FFmpeg errors while writing become one line for the user, not a traceback: an
+        input whose timestamps or codec parameters the muxer refuses is the input's fault."""
+        import av
+
+        try:
+            yield
+        except (av.error.FFmpegError, OSError) as e:
+            raise StyleTransferError(f"could not write {self.dst}: {first_line(e)}") from e
+
     def _add_streams(self, video_in, audio_in) -> None:
+        import av
+
         width, height = self.width, self.height
         self.time_base = Fraction(video_in.time_base or Fraction(1, 90_000))
         # The input's time base and timestamps are kept, so variable frame rate survives.
@@ -460,15 +474,23 @@ class VideoWriter:
         self.end_pts = 0
         self.audio_mode = "none"
         self.audio = None
-        if audio_in is not None:
-            if audio_in.codec_context.name in _COPYABLE_AUDIO:
-                self.audio = self.container.add_stream_from_template(audio_in)
-                self.audio_mode = "copied"
-            else:
-                layout = audio_in.codec_context.layout.name if audio_in.codec_context.channels <= 2 else "stereo"
-                self.audio = self.container.add_stream("aac", rate=audio_in.codec_context.sample_rate or 48_000, layout=layout)
-                self.audio.codec_context.bit_rate = _AAC_BIT_RATE
-                self.audio_mode = "re-encoded"
+        self.last_audio_dts: int | None = None  # copied audio: the muxer wants rising dts
+        self.next_sample: int | None = None  # re-encoded audio: where the last decoded frame ended
+        if audio_in is None:
+            return
+        # The codec's name, not the decoder's: MP3 decodes with "mp3float".
+        if audio_in.codec_context.codec.canonical_name in _COPYABLE_AUDIO:
+            self.audio = self.container.add_stream_from_template(audio_in)
+            self.audio_mode = "copied"
+            return
+        rate = audio_in.codec_context.sample_rate
+        if rate not in av.Codec("aac", "w").audio_rates:
+            rate = 48_000  # PyAV resamples to the encoder's rate
+        # Mono stays mono; anything else is mixed to stereo (a PCM track's layout is often unnamed).
+        layout = "mono" if audio_in.codec_context.channels == 1 else "stereo"
+        self.audio = self.container.add_stream("aac", rate=rate, layout=layout)
+        self.audio.codec_context.bit_rate = _AAC_BIT_RATE
+        self.audio_mode = "re-encoded"
 
     @property
     def video_end(self) -> Fraction:
@@ -493,7 +515,8 @@ class VideoWriter:
         )
         frame.pts, frame.time_base = pts, self.time_base
         frame.duration = duration if duration > 0 else self.default_step
-        self._mux(self.video.encode(frame))
+        with self._writing():
+            self._mux(self.video.encode(frame))
         if self.first_pts is None:
             self.first_pts = pts
         self.last_pts = pts
@@ -510,14 +533,20 @@ class VideoWriter:
             if until is not None and start * packet.time_base >= until:
                 return
             queue.popleft()
-            if self.audio is not None:
-                self._mux_audio(packet)
+            with self._writing():
+                if self.audio_mode == "copied":
+                    self._copy_audio(packet)
+                elif self.audio_mode == "re-encoded":
+                    self._reencode_audio(packet)
 
-    def _mux_audio(self, packet) -> None:
-        if self.audio_mode == "copied":
-            packet.stream = self.audio
-            self.container.mux(packet)
-            return
+    def _copy_audio(self, packet) -> None:
+        if self.last_audio_dts is not None and packet.dts <= self.last_audio_dts:
+            return  # a repeated or backward timestamp: the muxer refuses it (EINVAL), a player skips it
+        self.last_audio_dts = packet.dts
+        packet.stream = self.audio
+        self.container.mux(packet)
+
+    def _reencode_audio(self, packet) -> None:
         import av
 
         try:
@@ -525,24 +554,43 @@ class VideoWriter:
         except av.error.FFmpegError:
             return  # a broken audio packet: a moment of silence, as in a player
         for frame in frames:
-            self._mux(self.audio.encode(frame))
+            self._mux(self.audio.encode(self._counted_in_samples(frame)))
+
+    def _counted_in_samples(self, frame):
+        """The decoded frame with its timestamp counted in samples (time base 1/rate).
+
+        PyAV cuts the frames into the encoder's 1024-sample pieces and stamps each in the
+        frame's time base. In a coarse one (an AVI counts its MP3 or AC-3 in whole packets
+        of 1152 or 1536 samples) neighbouring pieces round to the same stamp, and the muxer
+        refuses the repeat with "Invalid argument"; in milliseconds (WebM, Matroska) they
+        are merely rounded (PyAV issue 1182).
+        """
+        rate = frame.sample_rate
+        if frame.pts is not None and frame.time_base:
+            start = round(frame.pts * frame.time_base * rate)
+        else:
+            start = self.next_sample or 0  # no timestamp: straight after the previous frame
+        if self.next_sample is not None:
+            start = max(start, self.next_sample)  # overlapping frames would repeat stamps too
+        frame.pts, frame.time_base = start, Fraction(1, rate)
+        self.next_sample = start + frame.samples
+        return frame
 
     def _mux(self, packets) -> None:
         for packet in packets:
             self.container.mux(packet)
 
     def finish(self) -> None:
-        import av
-
         try:
-            self._mux(self.video.encode(None))
-            if self.audio_mode == "re-encoded":
-                self._mux(self.audio.encode(None))
-            self.container.close()
-            self.file.commit()
-        except (av.error.FFmpegError, OSError) as e:
+            with self._writing():
+                self._mux(self.video.encode(None))
+                if self.audio_mode == "re-encoded":
+                    self._mux(self.audio.encode(None))
+                self.container.close()
+                self.file.commit()
+        except BaseException:
             self.abort()
-            raise StyleTransferError(f"could not write {self.dst}: {first_line(e)}") from e
+            raise
 
     def abort(self) -> None:
         with contextlib.suppress(Exception):
