@@ -22,7 +22,8 @@ import threading
 
 import gradio as gr
 
-from ui.common import EXAMPLES_DIR, MAX_FILE_SIZE, QUEUE_MAX_SIZE
+from ui.api import build_api
+from ui.common import EXAMPLES_DIR, MAX_FILE_SIZE, PAGE_JS, QUEUE_MAX_SIZE
 from ui.image_tab import build_image_tab
 from ui.video_tab import build_video_tab
 from ui.webcam_tab import build_webcam_tab
@@ -38,6 +39,7 @@ def build_app(models_folder=None) -> gr.Blocks:
             build_image_tab(models_folder)
             build_video_tab(models_folder)
             build_webcam_tab(models_folder)
+        build_api(models_folder)  # /stylize, /gatys, /video for gradio_client (ui/api.py)
     # One long job at a time: a Gatys run or a video (their shared HEAVY_JOBS slot) already
     # uses every CPU core. Instant passes and the webcam have slots of their own
     # (ui/image_tab.py's _wire_instant, ui/webcam_tab.py's build_webcam_tab).
@@ -52,6 +54,7 @@ def launch_options() -> dict:
         # Example paintings are handed back as outputs (added to the painting list); Gradio
         # only serves files it created or allowed folders, whatever the working directory.
         "allowed_paths": [str(EXAMPLES_DIR)],
+        "js": PAGE_JS,
     }
 
 

@@ -6,8 +6,15 @@ temporal blending, H.264 encode, audio copy), as `python -m styletransfer video`
 
 The clip (1280x720, 25 fps, with sound) is scaled to each size; the first --frames frames
 are timed (the run is stopped there, so the file is finished as a user's Stop would), after
-a few warm-up frames, each cell in a process of its own (report.rows_from_child). Speed does not depend on what a network learned: zoo models are used
-when present, else fresh networks of the same architecture.
+a few warm-up frames, each cell in a process of its own (report.rows_from_child). Speed does
+not depend on what a network learned: zoo models are used when present, else fresh networks
+of the same architecture.
+
+Beside each pipeline run, in the same process and just before it, the same network alone
+(Network.run on one frame of the output size, as bench.fast times it) runs as many frames:
+"% of network" is how much of the network's speed the whole pipeline keeps. Decoding and
+encoding overlap the network (video/stylize.py), so it is high when they fit in the CPU time
+the network leaves idle.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from bench.report import markdown_table, rows_from_child
@@ -58,16 +66,32 @@ def fps(src: Path, net, scale: float, frames: int, temporal: bool, out: Path) ->
     return (last - first) / (marks[last] - marks[first])
 
 
+def network_fps(net, width: int, height: int, frames: int) -> float:
+    """Frames per second of the network alone at this size, over `frames` frames after the
+    warm-up: the mean, like the pipeline's, not bench.fast's median."""
+    image = np.random.default_rng(0).random((1, 3, height, width), dtype=np.float32)
+    for _ in range(WARMUP_FRAMES):
+        net.run(image)
+    start = time.perf_counter()
+    for _ in range(frames):
+        net.run(image)
+    return frames / (time.perf_counter() - start)
+
+
 def time_cell(src: Path, info, size: str, arch: str, backend: str, args) -> list[list[str]]:
-    """Rows for one size, arch and backend: temporal blending off, then on."""
+    """Rows for one size, arch and backend: temporal blending off, then on, each after the
+    network alone (the machine's load drifts: neighbours in time compare best)."""
     scale = int(size.split("x")[0]) / info.width
+    width, height = media.output_size(info, scale)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         net = network(arch, backend, args.threads)
         for temporal in (False, True):
+            alone = network_fps(net, width, height, args.frames)
             rate = fps(src, net, scale, args.frames, temporal, tmp / "out.mp4")
-            rows.append([size, arch, backend, "blend" if temporal else "off", f"{rate:.2f}", f"{1000 / rate:.1f}"])
+            rows.append([size, arch, backend, "blend" if temporal else "off", f"{rate:.2f}", f"{1000 / rate:.1f}",
+                         f"{alone:.2f}", f"{100 * rate / alone:.0f}%"])
     return rows
 
 
@@ -98,7 +122,7 @@ def main(argv=None) -> None:
                 for row in rows[-2:]:
                     print(" | ".join(row), file=sys.stderr, flush=True)
 
-    header = ["size", "arch", "backend", "temporal", "fps", "ms/frame"]
+    header = ["size", "arch", "backend", "temporal", "fps", "ms/frame", "network fps", "% of network"]
     print(f"\n{args.clip} ({info.width}x{info.height}, {info.fps:g} fps), {args.frames} frames, {args.threads} threads; "
           "decode + network + blend + H.264 encode + audio copy")
     print(markdown_table(header, rows))

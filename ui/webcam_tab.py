@@ -14,7 +14,7 @@ import gradio as gr
 from styletransfer.errors import StyleTransferError
 from styletransfer.video import webcam
 
-from .common import ZooStyle, jpeg_img, no_models_message, starting_choice, style_network, tab_zoo
+from .common import PAGE_ONLY, ZooStyle, jpeg_img, no_models_message, starting_choice, style_network, tab_zoo
 
 log = logging.getLogger("styletransfer.app")
 
@@ -138,26 +138,26 @@ def build_webcam_tab(models_folder=None) -> None:
                     label="Camera", sources=["webcam"], streaming=True, elem_id="webcam-input", height=360,
                     webcam_options=gr.WebcamOptions(mirror=True, constraints=WEBCAM_CONSTRAINTS),
                 )
+                # Its own row: beside another control, the captions ran under the dropdown's arrow.
+                style = gr.Dropdown(
+                    [(s.caption, s.name) for s in styles], value=first_style, label="Style",
+                    elem_id="webcam-style",
+                )
                 with gr.Row():
-                    style = gr.Dropdown(
-                        [(s.caption, s.name) for s in styles], value=first_style, label="Style",
-                        elem_id="webcam-style",
-                    )
                     arch = gr.Radio(
                         [("Lite (fast)", "lite"), ("Full (best quality, slow)", "full")], value=first_arch,
                         label="Network", elem_id="webcam-arch",
                     )
-                with gr.Row():
                     resolution = gr.Radio(
                         [("320×240 (smooth)", "320x240"), ("640×480 (sharper, slower)", "640x480")],
                         value="320x240", label="Resolution", elem_id="webcam-resolution",
                     )
-                    # On by default: 1.8 ms a frame at 320x240 (measured), against the flicker of
-                    # a network that sees each frame alone.
-                    temporal = gr.Checkbox(
-                        value=True, label="Steady between frames", elem_id="webcam-temporal",
-                        info="temporal blending: less flicker, a little trailing on fast motion",
-                    )
+                # On by default: 1.8 ms a frame at 320x240 (measured), against the flicker of
+                # a network that sees each frame alone.
+                temporal = gr.Checkbox(
+                    value=True, label="Steady between frames", elem_id="webcam-temporal",
+                    info="temporal blending: less flicker, a little trailing on fast motion",
+                )
             with gr.Column(scale=1):
                 output = gr.HTML(_WEBCAM_IDLE, elem_id="webcam-output")
         session = gr.State(None)
@@ -182,9 +182,10 @@ def build_webcam_tab(models_folder=None) -> None:
         stream = camera.stream(
             on_frame, inputs=[camera, style, arch, resolution, temporal, session], outputs=[output, session],
             stream_every=WEBCAM_STREAM_EVERY_S, time_limit=WEBCAM_TIME_LIMIT_S, concurrency_id="webcam",
-            concurrency_limit=WEBCAM_CONCURRENCY, show_progress="hidden", preprocess=False,
+            concurrency_limit=WEBCAM_CONCURRENCY, show_progress="hidden", preprocess=False, **PAGE_ONLY,
         )
-        stream.then(live_ended, inputs=[session], outputs=[output], show_progress="hidden", queue=False)
+        stream.then(live_ended, inputs=[session], outputs=[output], show_progress="hidden", queue=False,
+                    **PAGE_ONLY)
         gr.on([tab.select, style.change, arch.change], prepare, inputs=[style, arch], concurrency_limit=None,
-              show_progress="hidden")
-        tab.select(None, js=_WATCH_CAMERA_JS)
+              show_progress="hidden", **PAGE_ONLY)
+        tab.select(None, js=_WATCH_CAMERA_JS, **PAGE_ONLY)

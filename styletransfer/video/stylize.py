@@ -3,16 +3,20 @@ input's sound. The CLI's ``video`` command and the app's Video tab both run ``st
 
 ``check()`` first: it is cheap (output path, dials, the input's streams, the output size), so
 a bad file fails in one line before a network is loaded. Frames stream through (decode ->
-network -> blender -> encode, io/media.py at both ends), so memory stays bounded however
-long the clip is. Nothing here prints: progress goes to ``callback(VideoProgress(...))``.
+network -> blender -> encode, io/media.py at both ends; decoding and encoding in threads of
+their own, a few frames ahead and behind), so memory stays bounded however long the clip is.
+Nothing here prints: progress goes to ``callback(VideoProgress(...))``.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Generator, Iterator
 
 import numpy as np
 
@@ -31,7 +35,7 @@ The hook for temporal processing (video.blend.TemporalBlender); it may keep stat
 
 @dataclass(frozen=True)
 class VideoProgress:
-    """Sent to the callback after each frame is encoded."""
+    """Sent to the callback after each frame is stylized (its encoding follows in order)."""
 
     frames_done: int
     total_frames: int | None  # None when the container does not say
@@ -131,8 +135,13 @@ def process_video(
     batch in about the time of one frame, a CPU gains nothing from it.
     scale: output size relative to the input's displayed size (e.g. 0.5 for half).
     postprocess: optional (input, stylized) -> frame, all HxWx3 uint8 RGB, called in order.
+    callback: called after each frame is stylized and handed to the encoder.
     should_stop: polled before each frame; when it returns True the file is finished with
     the frames done so far (audio cut to match) and the result says ``stopped``.
+
+    frame_fn, postprocess, callback and should_stop run on the calling thread. Decoding and
+    encoding run in a thread each, a few frames ahead and behind (PyAV releases the GIL
+    while it works), so they overlap the network instead of adding to its time.
 
     The output is written to a temporary file beside ``dst`` and renamed at the end, so an
     interrupted run never leaves a half file under the real name. Raises
@@ -145,65 +154,30 @@ def process_video(
     if not isinstance(batch_size, int) or batch_size < 1:
         raise StyleTransferError(f"batch size must be a whole number >= 1, got {batch_size}")
     started = time.perf_counter()
-    with media.VideoReader(src, scale) as reader:
-        writer: media.VideoWriter | None = None
-        stopped = False
-        done = 0
-        waiting: list[media.Picture] = []  # decoded, not yet through the network
-
-        def run_batch() -> None:
-            """The waiting pictures through frame_fn and postprocess, into the file, in order."""
-            nonlocal writer, done
-            if not waiting:
-                return
-            batch = np.stack([p.rgb for p in waiting])  # (B, H, W, 3)
-            styled = _check_frames(frame_fn(batch), batch.shape, "frame_fn")
-            for picture, out in zip(waiting, styled):
-                if postprocess is not None:
-                    out = _check_frames(postprocess(picture.rgb, out), picture.rgb.shape, "postprocess")
-                out = np.ascontiguousarray(out)
-                if writer is None:  # opened on the first good frame: bad input leaves no file
-                    writer = reader.writer(dst, out.shape[1], out.shape[0])
-                end = writer.write_video(out, picture.pts, picture.duration, picture.time_base)
-                writer.release_audio(reader.pending_audio, until=end)
-                done += 1
-                if callback is not None:
-                    elapsed = time.perf_counter() - started
-                    speed = done / elapsed if elapsed > 0 else 0.0
-                    left = max(reader.total - done, 0) / speed if reader.total and speed > 0 else None
-                    callback(VideoProgress(done, reader.total, speed, left, elapsed, out))
-            waiting.clear()
-
-        try:
-            for picture in reader.pictures():
-                if should_stop is not None and should_stop():
+    depth = 2 * batch_size  # frames queued each side: the batch being worked on and the next
+    done = 0
+    stopped = False
+    with media.VideoReader(src, scale) as reader, _Encoder(reader, dst, depth) as encoder:
+        with _read_ahead(reader.pictures(), depth) as pictures:
+            for batch in _batches(pictures, batch_size, should_stop):
+                if batch is None:
                     stopped = True
                     break
-                waiting.append(picture)
-                if len(waiting) == batch_size:
-                    run_batch()
-            if not stopped:
-                run_batch()  # the last, shorter batch (after Stop, the decoded rest is dropped)
-            if writer is None:
-                if stopped:
-                    raise StyleTransferError(f"stopped before the first frame of {src.name}; nothing was saved")
-                if reader.damage.count:
-                    raise StyleTransferError(
-                        f"{src.name} is damaged: none of its video frames could be decoded; re-export or re-download it"
-                    )
-                raise media.no_frames(src)
-            # Fewer frames than the index lists (beyond what an edit list can trim): the file
-            # breaks off. Containers without an index (declared None) cannot tell.
-            declared = reader.declared
-            truncated = not stopped and declared is not None and done < declared - max(2, declared // 50)
-            # The video ended early (stop, or the file broke off): cut the audio to match.
-            # Otherwise copy all of it, even where it runs a little past the last frame.
-            writer.release_audio(reader.pending_audio, until=writer.video_end if stopped or truncated else None)
-            writer.finish()
-        except BaseException:
-            if writer is not None:
-                writer.abort()
-            raise
+                for picture, out in _stylized(batch, frame_fn, postprocess):
+                    encoder.write(out, picture)
+                    done += 1
+                    if callback is not None:
+                        callback(_progress(done, reader.total, started, out))
+        # Decoding has ended: the reader's audio queue is complete (or, after Stop, cut below).
+        if encoder.writer is None:
+            raise _nothing_written(src, reader, stopped)
+        # Fewer frames than the index lists (beyond what an edit list can trim): the file
+        # breaks off. Containers without an index (declared None) cannot tell.
+        declared = reader.declared
+        truncated = not stopped and declared is not None and done < declared - max(2, declared // 50)
+        # The video ended early (stop, or the file broke off): cut the audio to match.
+        # Otherwise copy all of it, even where it runs a little past the last frame.
+        writer = encoder.finish(cut_audio=stopped or truncated)
     result = VideoResult(
         path=dst,
         frames=done,
@@ -223,6 +197,118 @@ def process_video(
             result,
         )
     return result
+
+
+def _batches(pictures: Iterator[media.Picture], size: int, should_stop) -> Iterator[list[media.Picture] | None]:
+    """Lists of ``size`` pictures (the last may be shorter); None once should_stop() says so
+    (polled before each picture; the batch begun is dropped with the rest)."""
+    batch = []
+    for picture in pictures:
+        if should_stop is not None and should_stop():
+            yield None
+            return
+        batch.append(picture)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _stylized(batch: list[media.Picture], frame_fn: FrameFn, postprocess) -> Iterator[tuple[media.Picture, np.ndarray]]:
+    """(picture, output frame) for each picture of the batch, in order."""
+    frames = np.stack([p.rgb for p in batch])  # (B, H, W, 3)
+    styled = _check_frames(frame_fn(frames), frames.shape, "frame_fn")
+    for picture, out in zip(batch, styled):
+        if postprocess is not None:
+            out = _check_frames(postprocess(picture.rgb, out), picture.rgb.shape, "postprocess")
+        yield picture, np.ascontiguousarray(out)
+
+
+def _progress(done: int, total: int | None, started: float, frame: np.ndarray) -> VideoProgress:
+    elapsed = time.perf_counter() - started
+    speed = done / elapsed if elapsed > 0 else 0.0
+    left = max(total - done, 0) / speed if total and speed > 0 else None
+    return VideoProgress(done, total, speed, left, elapsed, frame)
+
+
+def _nothing_written(src: Path, reader: media.VideoReader, stopped: bool) -> StyleTransferError:
+    if stopped:
+        return StyleTransferError(f"stopped before the first frame of {src.name}; nothing was saved")
+    if reader.damage.count:
+        return StyleTransferError(
+            f"{src.name} is damaged: none of its video frames could be decoded; re-export or re-download it"
+        )
+    return media.no_frames(src)
+
+
+@contextlib.contextmanager
+def _read_ahead(items: Generator, depth: int) -> Iterator[Iterator]:
+    """``items`` advanced in a thread of its own, up to ``depth`` items ahead of the caller,
+    in order; an exception raised there is raised in the caller, at the item it replaced.
+    On leaving, the items not yet read are dropped and the thread has ended."""
+    end = object()
+    thread = ThreadPoolExecutor(1, thread_name_prefix="video-decode")
+    ahead = collections.deque(thread.submit(next, items, end) for _ in range(depth))
+
+    def read() -> Iterator:
+        while (item := ahead.popleft().result()) is not end:
+            ahead.append(thread.submit(next, items, end))
+            yield item
+
+    try:
+        yield read()
+    finally:
+        for future in ahead:
+            future.cancel()
+        thread.shutdown(wait=True)  # the item being made is finished first
+        items.close()  # here and now, not when collected: the reader closes the file next
+
+
+class _Encoder:
+    """The output file, written in a thread of its own, in order, at most ``depth`` frames
+    behind the caller. Its exceptions are raised in the caller at a later ``write`` or at
+    ``finish``. The writer opens on the first frame, so bad input leaves no file; an
+    exception that leaves the ``with`` block discards the file."""
+
+    def __init__(self, reader: media.VideoReader, dst: Path, depth: int):
+        self.reader, self.dst, self.depth = reader, dst, depth
+        self.writer: media.VideoWriter | None = None
+        self.pending: collections.deque[Future] = collections.deque()
+
+    def __enter__(self) -> "_Encoder":
+        self.thread = ThreadPoolExecutor(1, thread_name_prefix="video-encode")
+        return self
+
+    def write(self, out: np.ndarray, picture: media.Picture) -> None:
+        if self.writer is None:
+            self.writer = self.reader.writer(self.dst, out.shape[1], out.shape[0])
+        # A copy: it is encoded later, while frame_fn, postprocess or the callback may reuse
+        # or change the array.
+        job = self.thread.submit(self._write, out.copy(), picture.pts, picture.duration, picture.time_base)
+        self.pending.append(job)
+        while len(self.pending) > self.depth:
+            self.pending.popleft().result()  # wait for room
+
+    def _write(self, out, pts, duration, time_base) -> None:
+        end = self.writer.write_video(out, pts, duration, time_base)
+        self.writer.release_audio(self.reader.pending_audio, until=end)
+
+    def finish(self, *, cut_audio: bool) -> media.VideoWriter:
+        """Write the frames still queued and the audio (up to the last frame if
+        ``cut_audio``), and close the file."""
+        while self.pending:
+            self.pending.popleft().result()
+        self.writer.release_audio(self.reader.pending_audio, until=self.writer.video_end if cut_audio else None)
+        self.writer.finish()
+        return self.writer
+
+    def __exit__(self, kind, error, trace) -> None:
+        for future in self.pending:
+            future.cancel()
+        self.thread.shutdown(wait=True)  # before abort(): the thread may be writing
+        if kind is not None and self.writer is not None:
+            self.writer.abort()
 
 
 def _check_frames(value, shape, what: str) -> np.ndarray:

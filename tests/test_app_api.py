@@ -1,0 +1,136 @@
+"""The API contract (ui/api.py) as another program sees it: gradio_client against the running app.
+
+    client.predict(handle_file(PHOTO), STYLE, "full"|"lite", strength, keep_colors, size, api_name="/stylize")
+    client.submit(handle_file(PHOTO), [handle_file(PAINTING)], size, steps, ..., api_name="/gatys")
+    client.predict(handle_file(CLIP), STYLE, arch, strength, keep_colors, scale, temporal, api_name="/video")
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import av
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from test_containers import make
+
+STYLE = "starry_night"
+
+
+@pytest.fixture(scope="module")
+def client(app_server, pretrained_zoo):
+    return Client(app_server, verbose=False)
+
+
+@pytest.fixture(scope="module")
+def photo(repo_root):
+    return str(sorted((repo_root / "examples" / "photos").glob("*.jpg"))[0])
+
+
+@pytest.fixture(scope="module")
+def painting(repo_root):
+    return str(sorted((repo_root / "examples" / "styles").glob("*.jpg"))[0])
+
+
+def test_the_contract_is_three_documented_endpoints(client):
+    api = client.view_api(return_format="dict", print_info=False)
+    endpoints = api["named_endpoints"]
+    assert set(endpoints) == {"/stylize", "/gatys", "/video"}
+    assert not api["unnamed_endpoints"]
+    params = {name: [p["parameter_name"] for p in e["parameters"]] for name, e in endpoints.items()}
+    assert params["/stylize"] == ["photo", "style", "arch", "strength", "keep_colors", "size"]
+    assert params["/video"] == ["clip", "style", "arch", "strength", "keep_colors", "scale", "temporal"]
+    assert params["/gatys"][:4] == ["photo", "paintings", "size", "steps"]
+    returns = {name: [r["label"] for r in e["returns"]] for name, e in endpoints.items()}
+    assert returns == {"/stylize": ["image"], "/gatys": ["image", "progress"], "/video": ["video"]}
+    # Everything but the files has a default: a client passes only what it wants to change.
+    for name, endpoint in endpoints.items():
+        for p in endpoint["parameters"]:
+            if p["parameter_name"] not in ("photo", "paintings", "clip"):
+                assert p["parameter_has_default"], (name, p["parameter_name"])
+
+
+def test_stylize_answers_with_the_painted_photo(client, photo):
+    out = client.predict(handle_file(photo), STYLE, "lite", 1.0, False, 256, api_name="/stylize")
+    painted = np.asarray(Image.open(out))
+    source = Image.open(photo)
+    assert max(painted.shape[:2]) == 256 and painted.shape[2] == 3
+    assert painted.shape[1] / painted.shape[0] == pytest.approx(source.width / source.height, rel=0.02)
+    original = np.asarray(source.convert("RGB").resize(painted.shape[1::-1]), dtype=float)
+    assert np.abs(painted - original).mean() > 10  # repainted, not handed back
+
+
+def test_stylize_defaults_and_keywords(client, photo):
+    """Only the photo and the style: the rest are the documented defaults (full, 1024 px ceiling)."""
+    out = client.predict(photo=handle_file(photo), style=STYLE, api_name="/stylize")
+    assert max(Image.open(out).size) == min(1024, max(Image.open(photo).size))
+
+
+def test_four_concurrent_calls_all_succeed(client, photo):
+    def call(_):
+        return client.predict(handle_file(photo), STYLE, "lite", 1.0, False, 256, api_name="/stylize")
+
+    with ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(call, range(4)))
+    assert all(max(Image.open(out).size) == 256 for out in outs)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"photo": "truncated"}, "photo: .*(truncated|damaged|cannot)"),
+        ({"photo": "text"}, "photo: "),
+        ({"style": "mona_lisa"}, "no pretrained style named 'mona_lisa'; the styles are: .*starry_night"),
+        ({"size": 99999}, "output size must be 256 to 2048 px, got 99999"),
+        ({"strength": "strong"}, "style strength must be a number, got 'strong'"),
+        ({"arch": "huge"}, "has no huge network"),
+    ],
+)
+def test_mistakes_come_back_as_the_apps_own_line(client, photo, tmp_path, capfd, change, message):
+    args = {"photo": handle_file(photo), "style": STYLE, "arch": "lite", "strength": 1.0, "keep_colors": False,
+            "size": 256}
+    if change.get("photo") == "truncated":
+        data = open(photo, "rb").read()
+        (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 3])
+        change = {"photo": handle_file(str(tmp_path / "cut.jpg"))}
+    elif change.get("photo") == "text":
+        (tmp_path / "notes.png").write_text("not an image")
+        change = {"photo": handle_file(str(tmp_path / "notes.png"))}
+    with pytest.raises(AppError, match=message) as raised:
+        client.predict(**{**args, **change}, api_name="/stylize")
+    assert "\n" not in str(raised.value)
+    assert "Traceback" not in capfd.readouterr().err  # a user's mistake is not a server error
+
+
+def test_gatys_streams_previews_then_the_result(client, photo, painting):
+    job = client.submit(handle_file(photo), [handle_file(painting)], 128, 6, api_name="/gatys")
+    outputs = list(job)  # every streamed (image, progress) pair
+    image, progress = job.result()
+    assert len(outputs) >= 2
+    assert progress.startswith("Step 6/6") and progress.endswith("done")
+    assert max(Image.open(image).size) == 128
+
+
+def test_gatys_without_paintings_says_so(client, photo):
+    with pytest.raises(AppError, match="add at least one painting"):
+        client.predict(handle_file(photo), [], 128, 2, api_name="/gatys")
+
+
+def test_video_answers_with_an_mp4_with_its_sound(client, tmp_path):
+    clip = make(tmp_path / "clip.mkv", "matroska", "libx264", "libopus", 1.0)
+    out = client.predict(handle_file(str(clip)), STYLE, "lite", api_name="/video")
+    with av.open(out) as container:
+        assert container.streams.video[0].frames == 10 and len(container.streams.audio) == 1
+        assert (container.streams.video[0].width, container.streams.video[0].height) == (64, 48)
+
+
+def test_a_broken_video_comes_back_as_one_line(client, tmp_path, capfd):
+    (tmp_path / "clip.mp4").write_bytes(b"\x00" * 2000)
+    with pytest.raises(AppError) as raised:
+        client.predict(handle_file(str(tmp_path / "clip.mp4")), STYLE, "lite", api_name="/video")
+    assert "clip.mp4" in str(raised.value) and "\n" not in str(raised.value)
+    assert "Traceback" not in capfd.readouterr().err

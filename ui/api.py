@@ -1,0 +1,138 @@
+"""The app's API for other programs (gradio_client), a stable contract apart from the page:
+
+    from gradio_client import Client, handle_file
+    client = Client("http://127.0.0.1:7860/")
+    client.predict(handle_file("photo.jpg"), "starry_night", "full", 1.0, False, 1024, api_name="/stylize")
+    client.predict(handle_file("photo.jpg"), [handle_file("painting.jpg")], 512, 100, api_name="/gatys")
+    client.predict(handle_file("clip.mp4"), "starry_night", "lite", api_name="/video")
+
+Each endpoint has inputs of its own, on components the page never shows, so the page can
+change without breaking a client, and the page's own events stay private (not in the API).
+Mistakes come back as the app's one-line message (gradio_client raises AppError with it).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import gradio as gr
+
+from styletransfer.errors import StyleTransferError
+from styletransfer.gatys import MIN_SIZE
+from styletransfer.networks import DEFAULT_STRENGTH
+
+from .common import HEAVY_JOBS, ZooStyle, page_error, tab_zoo
+from .image_tab import (
+    APP_MAX_SIZE,
+    COLOUR_CHOICES,
+    DEFAULTS,
+    INSTANT_CONCURRENCY,
+    INSTANT_DEFAULT_SIZE,
+    INSTANT_MAX_SIZE,
+    INSTANT_MIN_SIZE,
+    gatys_previews,
+    progress_text,
+    stylize_instant,
+)
+from .video_tab import VIDEO_MAX_SCALE, VIDEO_MIN_SCALE, video_job
+
+ARCHS = ["full", "lite"]
+
+
+def _style(name, styles: dict[str, ZooStyle]) -> ZooStyle:
+    style = styles.get(name)
+    if style is None:
+        known = ", ".join(styles) or "none (the model folder is empty)"
+        raise StyleTransferError(f"no pretrained style named {name!r}; the styles are: {known}")
+    return style
+
+
+def _answer(error: Exception, job: str):
+    """Raise the error as the client will see it: the app's own line for the user's mistakes."""
+    _, popup = page_error(error, job, "Try other inputs.")
+    raise popup from None
+
+
+def build_api(models_folder=None) -> None:
+    """The /stylize, /gatys and /video endpoints (inside the app's Blocks)."""
+    folder, found, _ = tab_zoo(models_folder)
+    styles = {s.name: s for s in found}
+    names = list(styles)
+
+    def stylize(photo, style, arch, strength, keep_colors, size):
+        """A photo repainted by a pretrained network (one pass, about a second): the image as PNG."""
+        try:
+            image, _ = stylize_instant(photo, _style(style, styles), arch, strength, keep_colors, size, folder)
+            return image
+        except Exception as error:
+            _answer(error, "API /stylize")
+
+    def gatys(photo, paintings, size, steps, style_strength, preserve_colors, optimizer, seed, style_scale,
+              tv_weight, coarse_to_fine, init, painting_weights):
+        """Gatys optimisation for any paintings: streams (preview image, progress line), the last is the result."""
+        settings = dict(size=size, steps=steps, style_strength=style_strength, preserve_colors=preserve_colors,
+                        optimizer=optimizer, seed=seed, style_scale=style_scale, tv_weight=tv_weight,
+                        coarse_to_fine=coarse_to_fine, init=init, blend_text=painting_weights)
+        try:
+            # A client cancels by closing the connection, which closes this generator: no Stop flag.
+            for preview in gatys_previews(photo, paintings, settings, threading.Event()):
+                if isinstance(preview, str):  # getting ready (the first run downloads VGG16)
+                    yield None, preview
+                else:
+                    image, event, _ = preview
+                    yield image, progress_text(event)
+        except Exception as error:
+            _answer(error, "API /gatys")
+
+    def video(clip, style, arch, strength, keep_colors, scale, temporal):
+        """A clip repainted frame by frame by a pretrained network, its sound kept: the .mp4."""
+        try:
+            chosen = _style(style, styles)
+            for path, _, _ in video_job(clip, chosen, arch, strength, keep_colors, scale, temporal, folder,
+                                        threading.Event()):
+                if isinstance(path, str):  # the finished file (video_job deletes it once resumed)
+                    yield path
+        except Exception as error:
+            _answer(error, "API /video")
+
+    # The inputs, hidden: what the API documents (types, choices, defaults) comes from them.
+    with gr.Column(visible=False, elem_id="api-only"):
+        photo = gr.Image(type="filepath", label="photo")
+        style = gr.Dropdown(names, value=names[0] if names else None, label="style")
+        arch = gr.Radio(ARCHS, value="full", label="arch")
+        strength = gr.Slider(0, 1, value=DEFAULT_STRENGTH, label="strength")
+        keep_colors = gr.Checkbox(False, label="keep_colors")
+        size = gr.Slider(INSTANT_MIN_SIZE, INSTANT_MAX_SIZE, value=INSTANT_DEFAULT_SIZE, step=1, label="size")
+        stylized = gr.Image(type="numpy", format="png", label="image")
+        trigger = gr.Button()
+        trigger.click(stylize, [photo, style, arch, strength, keep_colors, size], stylized, api_name="stylize",
+                      preprocess=False, concurrency_id="instant", concurrency_limit=INSTANT_CONCURRENCY)
+
+        paintings = gr.File(file_count="multiple", file_types=["image"], label="paintings")
+        gatys_size = gr.Slider(MIN_SIZE, APP_MAX_SIZE, value=DEFAULTS.size, step=1, label="size")
+        steps = gr.Slider(1, 1000, value=DEFAULTS.steps, step=1, label="steps")
+        style_strength = gr.Slider(0, 10, value=DEFAULTS.style_weight, label="style_strength")
+        colours = gr.Radio([value for _, value in COLOUR_CHOICES], value=DEFAULTS.preserve_colors,
+                           label="preserve_colors")
+        optimizer = gr.Radio(["lbfgs", "adam"], value=DEFAULTS.optimizer, label="optimizer")
+        seed = gr.Number(DEFAULTS.seed, precision=0, label="seed")
+        style_scale = gr.Slider(0.25, 2.0, value=DEFAULTS.style_scale, label="style_scale")
+        tv_weight = gr.Number(DEFAULTS.tv_weight, minimum=0, label="tv_weight")
+        coarse_to_fine = gr.Checkbox(DEFAULTS.coarse_to_fine, label="coarse_to_fine")
+        init = gr.Radio(["content", "noise"], value=DEFAULTS.init, label="init")
+        weights = gr.Textbox("", label="painting_weights")
+        painted = gr.Image(type="numpy", format="png", label="image")
+        progress = gr.Textbox(label="progress")
+        trigger = gr.Button()
+        trigger.click(gatys, [photo, paintings, gatys_size, steps, style_strength, colours, optimizer, seed,
+                              style_scale, tv_weight, coarse_to_fine, init, weights], [painted, progress],
+                      api_name="gatys", preprocess=False, concurrency_id=HEAVY_JOBS)
+
+        clip = gr.File(file_types=["video"], label="clip")
+        video_arch = gr.Radio(ARCHS, value="lite", label="arch")
+        scale = gr.Slider(VIDEO_MIN_SCALE, VIDEO_MAX_SCALE, value=VIDEO_MAX_SCALE, label="scale")
+        temporal = gr.Checkbox(True, label="temporal")
+        result = gr.File(label="video")
+        trigger = gr.Button()
+        trigger.click(video, [clip, style, video_arch, strength, keep_colors, scale, temporal], result,
+                      api_name="video", preprocess=False, concurrency_id=HEAVY_JOBS)
