@@ -23,7 +23,7 @@ import threading
 import gradio as gr
 
 from ui.api import build_api
-from ui.common import EXAMPLES_DIR, MAX_FILE_SIZE, PAGE_JS, QUEUE_MAX_SIZE
+from ui.common import EXAMPLES_DIR, MAX_FILE_SIZE, PAGE_CSS, PAGE_JS, QUEUE_MAX_SIZE
 from ui.image_tab import build_image_tab
 from ui.video_tab import build_video_tab
 from ui.webcam_tab import build_webcam_tab
@@ -55,6 +55,7 @@ def launch_options() -> dict:
         # only serves files it created or allowed folders, whatever the working directory.
         "allowed_paths": [str(EXAMPLES_DIR)],
         "js": PAGE_JS,
+        "css": PAGE_CSS,
     }
 
 

@@ -132,6 +132,8 @@ def test_bad_file_shows_the_message_and_the_server_keeps_working(page, tmp_path,
     page.click("#run")
     wait_for_step(page, 2, 2, timeout=FIRST_RUN_TIMEOUT_MS)
     assert max(result_image(page).size) == 64
+    # The error pop-up was about the earlier run: the success closed it.
+    page.locator(".toast-body").get_by_text(message).wait_for(state="detached", timeout=5_000)
 
 
 def test_stop_keeps_the_image_so_far(page, repo_root, artifacts):
@@ -140,6 +142,7 @@ def test_stop_keeps_the_image_so_far(page, repo_root, artifacts):
     upload_paintings(page, repo_root / "examples" / "styles" / "great_wave.jpg")
     set_number(page, "size", 128)
     set_number(page, "steps", 500)
+    assert page.locator("#stop").is_disabled()  # nothing to stop yet
     page.click("#run")
     wait_for_step(page, None, 500, timeout=FIRST_RUN_TIMEOUT_MS)
     page.click("#stop")
@@ -151,6 +154,7 @@ def test_stop_keeps_the_image_so_far(page, repo_root, artifacts):
     page.wait_for_timeout(2000)
     assert progress_text(page) == stopped_at
     page.locator("#run:not([disabled])").wait_for()  # Run is offered again
+    page.locator("#stop[disabled]").wait_for()  # and Stop has nothing left to stop
     page.screenshot(path=str(artifacts / "app_stopped.png"), full_page=True)
     # ... and the last preview stays as the result, downloadable as a PNG.
     result = result_image(page)
@@ -160,6 +164,33 @@ def test_stop_keeps_the_image_so_far(page, repo_root, artifacts):
     download = page.request.get(link.get_attribute("href"))
     assert download.ok
     assert Image.open(io.BytesIO(download.body())).size == result.size
+
+
+def test_a_waiting_run_shows_its_place_in_the_queue(page, browser, app_server, repo_root):
+    """One long job runs at a time: a second page's run says it waits, and where in the queue."""
+    other = browser.new_context(viewport={"width": 1400, "height": 1100}).new_page()
+    try:
+        for each in (page, other):
+            if each is other:
+                each.goto(app_server)
+                each.wait_for_selector("#photo", state="visible")
+            open_gatys(each)
+            upload_photo(each, repo_root / "examples" / "photos" / "skimage_coffee.jpg")
+            upload_paintings(each, repo_root / "examples" / "styles" / "great_wave.jpg")
+            set_number(each, "size", 128)
+            set_number(each, "steps", 500)
+        page.click("#run")
+        wait_for_step(page, None, 500, timeout=FIRST_RUN_TIMEOUT_MS)
+        other.click("#run")
+        other.locator("#progress").get_by_text(re.compile(r"queue: 1/1")).wait_for(timeout=30_000)
+        assert "Waiting for a free slot" in progress_text(other)
+        assert other.locator("#progress").get_by_text(re.compile(r"queue: 1/1")).is_visible()
+        page.click("#stop")
+        wait_for_step(other, None, 500, timeout=RUN_TIMEOUT_MS)  # its turn came
+        other.click("#stop")
+        other.locator("#progress .st-progress").get_by_text("stopped").wait_for(timeout=RUN_TIMEOUT_MS)
+    finally:
+        other.context.close()
 
 
 # ---------------------------------------------------------------- instant mode (the model zoo)
@@ -305,3 +336,4 @@ def test_instant_errors_show_a_message_and_the_server_keeps_working(page, zoo_ca
     page.locator(".gallery-item img[src*=skimage_chelsea]").click()
     result = wait_for_instant(page, label, "full", tail=r" \(the photo's own size, not enlarged to 1024\)")
     assert result.size == (451, 300)
+    page.locator(".toast-body").get_by_text(message).wait_for(state="detached", timeout=5_000)

@@ -31,22 +31,22 @@ ARCH_CHOICES = [("Full (best quality)", "full"), ("Lite (fastest)", "lite")]
 
 
 # Runs once in the page (app.launch_options). An error pop-up stays until closed, since the
-# user may need time to read it; once a status line reports anything but an error, the pop-up
-# is out of date, so it goes.
+# user may need time to read it; once a status line changes to anything but an error, the
+# pop-up is out of date, so it goes. (Polled: Gradio's updates of an HTML component do not
+# reliably show up as added nodes to a MutationObserver.)
 PAGE_JS = """
 () => {
-  const isStatus = (node) => node.nodeType === 1 && node.classList.contains('st-progress');
-  new MutationObserver((records) => {
-    for (const record of records) {
-      for (const node of record.addedNodes) {
-        const status = isStatus(node) ? node : (node.nodeType === 1 ? node.querySelector('.st-progress') : null);
-        if (status && !status.textContent.trim().startsWith('Error')) {
-          document.querySelectorAll('button.toast-close.error').forEach((button) => button.click());
-          return;
-        }
+  const seen = new Map();  // status line -> its last text
+  setInterval(() => {
+    for (const status of document.querySelectorAll('#progress .st-progress, #video-progress .st-progress')) {
+      const key = status.closest('#progress, #video-progress').id;
+      const text = status.textContent.trim();
+      if (seen.has(key) && seen.get(key) !== text && !text.startsWith('Error')) {
+        document.querySelectorAll('button.toast-close.error').forEach((button) => button.click());
       }
+      seen.set(key, text);
     }
-  }).observe(document.body, {childList: true, subtree: true});
+  }, 250);
 }
 """
 
@@ -135,9 +135,25 @@ class StopRequests:
                     del self._flags[request.session_hash]
 
 
+WAITING = "Waiting for a free slot (one long job runs at a time)…"
+# Long jobs: Gradio's own tracker on the status line shows the place in the queue while a job
+# waits (our status line says everything else once it runs). PAGE_CSS puts it in the flow.
+SHOW_QUEUE = {"show_progress": "minimal"}
+PAGE_CSS = """
+#progress [data-testid="status-tracker"], #video-progress [data-testid="status-tracker"] {
+  position: static !important; display: block !important; height: auto !important; background: none;
+  padding: 0 0 4px 0 !important; text-align: left;
+}
+#progress .progress-text, #video-progress .progress-text {
+  position: static !important; transform: none !important; font-family: inherit; text-align: left;
+}
+"""
+
+
 def start_run():
-    """A job was asked for: Run waits (one run per page at a time), Stop can end it."""
-    return gr.Button(interactive=False), gr.Button(interactive=True)
+    """A job was asked for: Run waits (one run per page at a time), Stop can end it, and the
+    status line says the job waits until it has the slot."""
+    return gr.Button(interactive=False), gr.Button(interactive=True), status_html(WAITING, busy=True)
 
 
 def end_run():

@@ -27,6 +27,7 @@ from .common import (
     PAGE_ONLY,
     StopRequests,
     ZooStyle,
+    SHOW_QUEUE,
     end_run,
     example_captions,
     start_run,
@@ -49,9 +50,11 @@ PREVIEW_EVERY_S = 0.25  # stream at most ~4 previews a second; the last step is 
 
 # Instant mode (pretrained feed-forward networks): one pass, about a second on a CPU.
 INSTANT_MIN_SIZE, INSTANT_MAX_SIZE, INSTANT_DEFAULT_SIZE = 256, 2048, 1024
-# Instant passes have queue slots of their own (never behind a Gatys run or a video). How many
-# run at once: STYLETRANSFER_INSTANT_CONCURRENCY, for machines with more cores (bench/load.py).
-INSTANT_CONCURRENCY = int(os.environ.get("STYLETRANSFER_INSTANT_CONCURRENCY", "1"))
+# Instant passes have queue slots of their own (never behind a Gatys run or a video). Two at a
+# time on the 2-core CPU: bench/load.py measured 16 clients x 3 full passes at 512 px with 1, 2
+# and 4 slots: p50 29.0 / 25.8 / 24.8 s, 0.53 / 0.59 / 0.58 requests a second, server peak
+# 0.8 / 1.1 / 1.4 GB. More cores: raise STYLETRANSFER_INSTANT_CONCURRENCY.
+INSTANT_CONCURRENCY = int(os.environ.get("STYLETRANSFER_INSTANT_CONCURRENCY", "2"))
 GALLERY_COLUMNS, GALLERY_ROW_PX = 4, 125
 # Gallery stand-in for a style whose painting has no NAME.jpg beside its models.
 _NO_THUMBNAIL = np.full((64, 64, 3), 200, dtype=np.uint8)
@@ -510,8 +513,9 @@ def _wire_gatys(widgets: GatysWidgets, photo, result, progress) -> None:
     # Light handlers skip the one-job-at-a-time limit, so Stop and "add painting" answer at
     # once while a run (this user's or another's) holds the slot.
     quick = {"concurrency_limit": None, "show_progress": "hidden", **PAGE_ONLY}
-    job = w.run.click(_start_run, outputs=[w.run, w.stop], **quick).then(
-        run_gatys, inputs=inputs, outputs=[result, progress], show_progress="hidden", preprocess=False,
+    job = w.run.click(_start_run, outputs=[w.run, w.stop, progress], **quick).then(
+        run_gatys, inputs=inputs, outputs=[result, progress], **SHOW_QUEUE, show_progress_on=[progress],
+        preprocess=False,
         concurrency_id=HEAVY_JOBS,  # one slot with video jobs (see app.build_app)
         **PAGE_ONLY,
     )

@@ -24,6 +24,7 @@ from .common import (
     PAGE_ONLY,
     StopRequests,
     ZooStyle,
+    SHOW_QUEUE,
     end_run,
     start_run,
     stop_button,
@@ -232,9 +233,7 @@ def _wire_video(w: VideoWidgets, styles: list[ZooStyle], folder: Path) -> None:
 
     def start(request: gr.Request):
         VIDEO_STOPS.arm(request)
-        # Shown until the job gets the slot (a Gatys run or another video may hold it).
-        waiting = status_html("Waiting for a free slot (one long job runs at a time)…", busy=True)
-        return *start_run(), waiting
+        return start_run()
 
     def run(source, style_name, arch, strength, keep_colors, scale, temporal, request: gr.Request = None):
         stop = VIDEO_STOPS.flag(request)
@@ -251,7 +250,8 @@ def _wire_video(w: VideoWidgets, styles: list[ZooStyle], folder: Path) -> None:
     quick = {"concurrency_limit": None, "show_progress": "hidden", **PAGE_ONLY}
     inputs = [w.source, w.style, w.arch, w.strength, w.keep_colors, w.scale, w.temporal]
     job = w.run.click(start, outputs=[w.run, w.stop, w.progress], **quick).then(
-        run, inputs=inputs, outputs=[w.result, w.download, w.progress], show_progress="hidden", preprocess=False,
+        run, inputs=inputs, outputs=[w.result, w.download, w.progress], **SHOW_QUEUE, show_progress_on=[w.progress],
+        preprocess=False,
         concurrency_id=HEAVY_JOBS, **PAGE_ONLY,
     )
     job.then(end_run, outputs=[w.run, w.stop], **quick)
