@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -79,8 +80,9 @@ def network_fps(net, width: int, height: int, frames: int) -> float:
 
 
 def time_cell(src: Path, info, size: str, arch: str, backend: str, args) -> list[list[str]]:
-    """Rows for one size, arch and backend: temporal blending off, then on, each after the
-    network alone (the machine's load drifts: neighbours in time compare best)."""
+    """Rows for one size, arch and backend: temporal blending off, then on. The network alone
+    and the pipeline alternate --repeats times (the machine's speed drifts by tens of percent
+    within minutes: neighbours in time compare best); medians of each and of the ratios."""
     scale = int(size.split("x")[0]) / info.width
     width, height = media.output_size(info, scale)
     rows = []
@@ -88,10 +90,13 @@ def time_cell(src: Path, info, size: str, arch: str, backend: str, args) -> list
         tmp = Path(tmp)
         net = network(arch, backend, args.threads)
         for temporal in (False, True):
-            alone = network_fps(net, width, height, args.frames)
-            rate = fps(src, net, scale, args.frames, temporal, tmp / "out.mp4")
+            alone, rates = [], []
+            for _ in range(args.repeats):
+                alone.append(network_fps(net, width, height, args.frames))
+                rates.append(fps(src, net, scale, args.frames, temporal, tmp / "out.mp4"))
+            rate, share = statistics.median(rates), statistics.median(r / a for r, a in zip(rates, alone))
             rows.append([size, arch, backend, "blend" if temporal else "off", f"{rate:.2f}", f"{1000 / rate:.1f}",
-                         f"{alone:.2f}", f"{100 * rate / alone:.0f}%"])
+                         f"{statistics.median(alone):.2f}", f"{100 * share:.0f}%"])
     return rows
 
 
@@ -102,6 +107,7 @@ def main(argv=None) -> None:
     parser.add_argument("--archs", nargs="+", default=["lite", "full"])
     parser.add_argument("--backends", nargs="+", default=["onnxruntime", "torch"])
     parser.add_argument("--frames", type=int, default=60)
+    parser.add_argument("--repeats", type=int, default=3, help="alternations of network alone and pipeline")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # times one size/arch/backend
     args = parser.parse_args(argv)
@@ -118,7 +124,7 @@ def main(argv=None) -> None:
             for backend in args.backends:
                 rows += rows_from_child(__spec__.name, [
                     "--child", "--clip", args.clip, "--sizes", size, "--archs", arch, "--backends", backend,
-                    "--frames", str(args.frames), "--threads", str(args.threads)])
+                    "--frames", str(args.frames), "--threads", str(args.threads), "--repeats", str(args.repeats)])
                 for row in rows[-2:]:
                     print(" | ".join(row), file=sys.stderr, flush=True)
 

@@ -750,3 +750,39 @@ def test_outputs_play_in_chromium_at_their_size(browser, served, clips, tmp_path
                 assert report["bottomRight"][0] > 150, report
     finally:
         context.close()
+
+
+def test_prepare_runs_ahead_in_the_decoding_thread_and_reaches_postprocess(clips, tmp_path):
+    prepared_in, seen = set(), []
+
+    def prepare(frame):
+        prepared_in.add(threading.current_thread().name.split("_")[0])
+        return int(frame[0, 0, 0]), frame.shape
+
+    def postprocess(frame, stylized, prepared):
+        seen.append(prepared == (int(frame[0, 0, 0]), frame.shape))  # this frame's, in order
+        return stylized
+
+    process_video(clips["audio"], tmp_path / "out.mp4", identity, scale=0.25, prepare=prepare, postprocess=postprocess)
+    assert prepared_in == {"video-decode"} and len(seen) == 12 and all(seen)
+
+
+def test_the_video_blend_computes_its_flow_beside_the_network(clips, tmp_path, monkeypatch, one_thread):
+    """stylize_video's temporal blend: the flow (input side) in the decoding thread, the blend here."""
+    from styletransfer.networks import Network
+    from styletransfer.networks.transformer import TransformerConfig, build
+    from styletransfer.video import stylize
+    from styletransfer.video.blend import TemporalBlender
+
+    where = {}
+    for name in ("motion", "apply"):
+        method = getattr(TemporalBlender, name)
+
+        def spy(*args, _method=method, _name=name, **kwargs):
+            where.setdefault(_name, set()).add(threading.current_thread().name.split("_")[0])
+            return _method(*args, **kwargs)
+
+        monkeypatch.setattr(TemporalBlender, name, spy)
+    network = Network.from_module(build(TransformerConfig(arch="lite")), "test.lite", "torch")
+    stylize.stylize_video(clips["audio"], tmp_path / "out.mp4", network, scale=0.25, temporal=True)
+    assert where == {"motion": {"video-decode"}, "apply": {"MainThread"}}

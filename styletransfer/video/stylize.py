@@ -100,17 +100,25 @@ def stylize_video(
     1); the blender still sees them one by one, in order. The rest as in process_video.
     """
     check_strength(strength)
-    blender = None
+    prepare = postprocess = None
     if temporal:
         from styletransfer.video.blend import TemporalBlender  # OpenCV's flow loads only when used
 
         blender = TemporalBlender()
+        # The optical flow needs only the input frames: it is computed ahead, in the decoding
+        # thread, beside the network; the blend itself follows the network's output.
+        prepare = blender.motion
+
+        def postprocess(frame, stylized, motion):
+            return blender.apply(motion, stylized)
+
     return process_video(
         src,
         dst,
         lambda frames: network.stylize(frames, strength=strength, keep_colors=keep_colors),
         scale=scale,
-        postprocess=blender,
+        prepare=prepare,
+        postprocess=postprocess,
         callback=callback,
         should_stop=should_stop,
         batch_size=batch_size if batch_size is not None else network.batch_size,
@@ -124,6 +132,7 @@ def process_video(
     *,
     scale: float = 1.0,
     postprocess: PostProcess | None = None,
+    prepare: Callable[[np.ndarray], object] | None = None,
     callback: Callable[[VideoProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     batch_size: int = 1,
@@ -135,12 +144,15 @@ def process_video(
     batch in about the time of one frame, a CPU gains nothing from it.
     scale: output size relative to the input's displayed size (e.g. 0.5 for half).
     postprocess: optional (input, stylized) -> frame, all HxWx3 uint8 RGB, called in order.
+    prepare: optional input frame -> anything, called in order in the decoding thread, ahead
+    of the network (work that needs only the input, like optical flow); its result is handed
+    to postprocess as a third argument: postprocess(input, stylized, prepared).
     callback: called after each frame is stylized and handed to the encoder.
     should_stop: polled before each frame; when it returns True the file is finished with
     the frames done so far (audio cut to match) and the result says ``stopped``.
 
-    frame_fn, postprocess, callback and should_stop run on the calling thread. Decoding and
-    encoding run in a thread each, a few frames ahead and behind (PyAV releases the GIL
+    frame_fn, postprocess, callback and should_stop run on the calling thread. Decoding (with
+    prepare) and encoding run in a thread each, a few frames ahead and behind (PyAV releases the GIL
     while it works), so they overlap the network instead of adding to its time.
 
     The output is written to a temporary file beside ``dst`` and renamed at the end, so an
@@ -158,12 +170,12 @@ def process_video(
     done = 0
     stopped = False
     with media.VideoReader(src, scale) as reader, _Encoder(reader, dst, depth) as encoder:
-        with _read_ahead(reader.pictures(), depth) as pictures:
+        with _read_ahead(_prepared(reader.pictures(), prepare), depth) as pictures:
             for batch in _batches(pictures, batch_size, should_stop):
                 if batch is None:
                     stopped = True
                     break
-                for picture, out in _stylized(batch, frame_fn, postprocess):
+                for picture, out in _stylized(batch, frame_fn, postprocess, prepare is not None):
                     encoder.write(out, picture)
                     done += 1
                     if callback is not None:
@@ -199,9 +211,18 @@ def process_video(
     return result
 
 
-def _batches(pictures: Iterator[media.Picture], size: int, should_stop) -> Iterator[list[media.Picture] | None]:
-    """Lists of ``size`` pictures (the last may be shorter); None once should_stop() says so
-    (polled before each picture; the batch begun is dropped with the rest)."""
+def _prepared(pictures: Generator, prepare) -> Generator:
+    """(picture, prepare(its frame) or None) for each picture, in order."""
+    try:
+        for picture in pictures:
+            yield picture, prepare(picture.rgb) if prepare is not None else None
+    finally:
+        pictures.close()  # now, not when collected: the reader closes the file next
+
+
+def _batches(pictures: Iterator[tuple], size: int, should_stop) -> Iterator[list[tuple] | None]:
+    """Lists of ``size`` (picture, prepared) pairs (the last may be shorter); None once
+    should_stop() says so (polled before each picture; the batch begun is dropped with the rest)."""
     batch = []
     for picture in pictures:
         if should_stop is not None and should_stop():
@@ -215,13 +236,14 @@ def _batches(pictures: Iterator[media.Picture], size: int, should_stop) -> Itera
         yield batch
 
 
-def _stylized(batch: list[media.Picture], frame_fn: FrameFn, postprocess) -> Iterator[tuple[media.Picture, np.ndarray]]:
-    """(picture, output frame) for each picture of the batch, in order."""
-    frames = np.stack([p.rgb for p in batch])  # (B, H, W, 3)
+def _stylized(batch: list[tuple], frame_fn: FrameFn, postprocess, prepared_too: bool) -> Iterator[tuple[media.Picture, np.ndarray]]:
+    """(picture, output frame) for each (picture, prepared) pair of the batch, in order."""
+    frames = np.stack([picture.rgb for picture, _ in batch])  # (B, H, W, 3)
     styled = _check_frames(frame_fn(frames), frames.shape, "frame_fn")
-    for picture, out in zip(batch, styled):
+    for (picture, prepared), out in zip(batch, styled):
         if postprocess is not None:
-            out = _check_frames(postprocess(picture.rgb, out), picture.rgb.shape, "postprocess")
+            extra = (prepared,) if prepared_too else ()
+            out = _check_frames(postprocess(picture.rgb, out, *extra), picture.rgb.shape, "postprocess")
         yield picture, np.ascontiguousarray(out)
 
 
