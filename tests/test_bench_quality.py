@@ -1,5 +1,5 @@
-"""bench/quality.py: its yardstick (real VGG16 weights, fetched into the cache on first use)
-and one tiny end-to-end run over a zoo of untrained networks."""
+"""bench/quality.py: its yardstick (real VGG16 weights) and one tiny end-to-end run over a zoo
+of untrained networks and a several-style checkpoint."""
 
 import subprocess
 import sys
@@ -21,67 +21,73 @@ def quality():
 
 
 @pytest.fixture(scope="module")
-def net(quality):
-    return quality.lossnet()
+def yardstick(quality):
+    return quality.Yardstick()
 
 
 @pytest.fixture(scope="module")
 def photo_and_painting(shared_data):
-    photo = images.load_tensor(shared_data / "photos" / "skimage_chelsea.jpg", long_side=64)
-    painting = images.load_tensor(shared_data / "styles" / "starry_night.jpg", long_side=64)
+    photo = images.load_tensor(shared_data / "photos" / "skimage_chelsea.jpg", long_side=96)
+    painting = images.load_tensor(shared_data / "styles" / "starry_night.jpg", long_side=96)
     return photo, painting
 
 
-def test_content_loss_is_zero_for_the_photo_itself(quality, net, photo_and_painting):
+def encode(yardstick, image):
+    features = yardstick.features(image)
+    return {"features": features, "grams": yardstick.grams(features)}
+
+
+def test_the_photo_itself_scores_ratio_one_content_zero_structure_one(yardstick, photo_and_painting):
     photo, painting = photo_and_painting
-    assert quality.content_losses(net, photo, photo) == {"relu2_2": 0.0, "relu4_2": 0.0}
-    other = quality.content_losses(net, images.resize_to(painting, tuple(photo.shape[-2:])), photo)
-    assert set(other) == {"relu2_2", "relu4_2"} and min(other.values()) > 0.1
+    target = yardstick.grams(yardstick.features(painting))
+    score = yardstick.score(photo, encode(yardstick, photo), target)
+    assert score["ratio"] == pytest.approx(1.0, abs=1e-5)
+    assert score["content"] == pytest.approx(0.0, abs=1e-6) and score["structure"] == pytest.approx(1.0, abs=1e-5)
 
 
-def test_style_loss_is_zero_for_the_painting_and_positive_for_a_photo(quality, net, photo_and_painting):
+def test_grey_keeps_no_structure_and_the_painting_is_closer_in_style(yardstick, photo_and_painting):
     photo, painting = photo_and_painting
-    yardstick = quality.yardstick(net, painting)
-    assert yardstick.style_distance(painting) == pytest.approx(0.0, abs=1e-6)
-    assert yardstick.style_distance(photo) > 0.1
+    target = yardstick.grams(yardstick.features(painting))
+    photo_codes = encode(yardstick, photo)
+    grey = yardstick.score(torch.full_like(photo, 0.5), photo_codes, target)
+    assert abs(grey["structure"]) < 0.2 and grey["content"] > 1
+    # The painting cropped to the photo's shape: much nearer the painting's statistics than the photo.
+    crop = images.resize_to(painting, tuple(photo.shape[-2:]))
+    assert yardstick.score(crop, photo_codes, target)["ratio"] < 0.5
 
 
-def _tiny_zoo(folder, style):
+def _tiny_zoo(folder):
     torch.manual_seed(0)
-    config = {"style": str(style), "style_size": 64, "exclude": ["skimage_*", "set14_*"]}  # what it never trained on
-    card = zoo.ModelCard(name="t", arch="full", title="T", train_config=config)
     for arch in ("lite", "full"):
-        zoo.save(build(TransformerConfig(arch=arch)), card, folder)
+        zoo.save(build(TransformerConfig(arch=arch)), zoo.ModelCard(name="starry_night", arch=arch, title="T"), folder)
 
 
 def _run(repo_root, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "bench.quality", *map(str, args)],
-        capture_output=True, text=True, cwd=repo_root, timeout=600,
-    )
+    return subprocess.run([sys.executable, "-m", "bench.quality", *map(str, args)],
+                          capture_output=True, text=True, cwd=repo_root, timeout=900)
 
 
-def test_bench_prints_a_row_per_method_and_writes_a_contact_sheet(repo_root, shared_data, tmp_path):
-    _tiny_zoo(tmp_path / "zoo", repo_root / "examples" / "styles" / "starry_night.jpg")
+def test_bench_prints_a_row_per_method_and_writes_a_contact_sheet(repo_root, tmp_path):
+    _tiny_zoo(tmp_path / "zoo")
+    torch.manual_seed(1)
+    several = build(TransformerConfig(arch="lite", styles=2))
+    checkpoint = tmp_path / "checkpoint.pt"
+    torch.save({"model": several.state_dict(), "model_config": {"arch": "lite", "blur": True, "styles": 2}, "step": 1},
+               checkpoint)
     out = tmp_path / "out"
-    result = _run(repo_root, "--folder", tmp_path / "zoo", "--photo-dir", shared_data / "photos",
-                  "--size", 64, "--photos", 1, "--gatys-steps", 2, "--out", out, "--threads", 1)
+    result = _run(repo_root, "--methods", "full", "lite", "gatys", "--folder", tmp_path / "zoo",
+                  "--checkpoint", checkpoint, "--only", "starry_night", "great_wave", "--size", 64, "--photos", 1,
+                  "--gatys-steps", 2, "--gatys-weights", 3, "--out", out)
     assert result.returncode == 0, result.stderr
-    rows = [line.split("|")[1:-1] for line in result.stdout.splitlines() if line.startswith("| t ")]
-    assert [cells[1].strip() for cells in rows] == ["full", "lite", "gatys"]
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in result.stdout.splitlines()
+            if line.startswith(("| starry_night ", "| great_wave "))]
+    # The zoo has starry_night only; the checkpoint's two styles are the recipe's first two.
+    assert [(r[0], r[1]) for r in rows] == [
+        ("starry_night", "full"), ("starry_night", "lite"), ("starry_night", "ckpt"), ("starry_night", "gatys"),
+        ("starry_night", "gatys@3"), ("great_wave", "ckpt"), ("great_wave", "gatys"), ("great_wave", "gatys@3")]
     for cells in rows:
-        numbers = [float(c) for c in cells[2:]]
-        assert len(numbers) == 4 and all(n >= 0 for n in numbers)
-    sheet = out / "t_64.png"
-    assert str(sheet) in result.stdout
-    with Image.open(sheet) as im:
-        # painting | photo | full | lite | gatys, one 64 px row under an 18 px header
-        assert im.size == (5 * 64, 18 + 64)
-
-
-def test_bench_names_a_missing_painting(repo_root, shared_data, tmp_path):
-    _tiny_zoo(tmp_path / "zoo", tmp_path / "nowhere" / "no_such_painting.jpg")
-    result = _run(repo_root, "--folder", tmp_path / "zoo", "--photo-dir", shared_data / "photos",
-                  "--size", 64, "--photos", 1, "--gatys-steps", 0, "--out", tmp_path / "out")
-    assert result.returncode != 0
-    assert "no_such_painting.jpg not found" in result.stderr
+        ratio, content, structure, seconds = map(float, cells[2:])
+        assert ratio > 0 and content >= 0 and -1 <= structure <= 1 and seconds >= 0
+    with Image.open(out / "starry_night_64.jpg") as sheet:
+        # painting | photo | full | lite | ckpt | gatys | gatys@3, one 64 px row under an 18 px header
+        assert sheet.size == (7 * 64, 18 + 64)
