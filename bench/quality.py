@@ -216,8 +216,8 @@ def main(argv=None) -> None:
                         result = {**yardstick.score(output, photo, target), "seconds": seconds}
                         scores.setdefault(method, {}).setdefault(style.name, []).append(result)
                 rows.append(row)
-            sheet = args.out / f"{style.name}_{args.size}.jpg"
-            contact_sheet(rows, ["painting", "photo", *stylizers], min(args.size, 320)).save(sheet, quality=88)
+            sheet = args.out / f"{style.name}_{args.size}.png"
+            contact_sheet(rows, ["painting", "photo", *stylizers], min(args.size, 320)).save(sheet)
 
     print(f"\n{len(photos)} held-out photos ({', '.join(p['name'] for p in photos)}) at {args.size} px, paintings at "
           f"{args.size} px; style ratio: lower = more painted; content: relu3_3 MSE; structure: 1 = photo's layout")
@@ -249,7 +249,7 @@ def main(argv=None) -> None:
                      f"{m['structure']:.3f}", f"{m['seconds']:.2f}"])
     print(markdown_table(["method", "paintings", "style ratio", "vs Gatys", "content", "vs Gatys", "structure",
                           "s/image"], rows))
-    print(f"\nContact sheets: {args.out}/NAME_{args.size}.jpg")
+    print(f"\nContact sheets: {args.out}/NAME_{args.size}.png")
 
 
 if __name__ == "__main__":

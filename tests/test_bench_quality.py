@@ -88,6 +88,6 @@ def test_bench_prints_a_row_per_method_and_writes_a_contact_sheet(repo_root, tmp
     for cells in rows:
         ratio, content, structure, seconds = map(float, cells[2:])
         assert ratio > 0 and content >= 0 and -1 <= structure <= 1 and seconds >= 0
-    with Image.open(out / "starry_night_64.jpg") as sheet:
+    with Image.open(out / "starry_night_64.png") as sheet:
         # painting | photo | full | lite | ckpt | gatys | gatys@3, one 64 px row under an 18 px header
         assert sheet.size == (7 * 64, 18 + 64)
