@@ -283,15 +283,15 @@ def stylize_instant(photo, style: ZooStyle | None, arch: str, strength, keep_col
     blend = number(blend or 0, "blend", 0, 1)
     mixed = blend_with is not None and blend > 0 and blend_with.name != style.name
     network = style_network(style, arch, folder, blend_with=blend_with if mixed else None, blend=blend)
-    styled = network.stylize(content, strength=float(strength), keep_colors=bool(keep_colors))
+    styled = network.stylize(content, strength=strength, keep_colors=bool(keep_colors))
     elapsed = time.perf_counter() - started
     height, width = styled.shape[:2]
     label = f"{style.label} {1 - blend:.0%} + {blend_with.label} {blend:.0%}" if mixed else style.label
     parts = [label, arch, f"{width}x{height} in {elapsed:.2f} s"]
     if max(height, width) < limit:
         parts[-1] += f" (the photo's own size, not enlarged to {limit})"
-    if float(strength) < 1:
-        parts.append(f"strength {float(strength):.2f}")
+    if strength < 1:
+        parts.append(f"strength {strength:.2f}")
     if keep_colors:
         parts.append("photo's colours")
     return styled, " · ".join(parts)

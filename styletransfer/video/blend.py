@@ -83,7 +83,6 @@ class TemporalBlender:
         """Forget the previous frame: the next output is its stylised frame unchanged."""
         self._prev_motion: Motion | None = None  # the input side
         self._prev_out: np.ndarray | None = None  # float32 HxWx3 output
-        self._prev_sizes: tuple | None = None
         self.last_was_cut = False  # for callers and tests: did the last call start afresh?
 
     def __call__(self, frame, stylised) -> np.ndarray:
@@ -114,11 +113,11 @@ class TemporalBlender:
         """The output half: the stylised frame blended with the previous output along ``motion``."""
         stylised = _rgb(stylised, "stylised")
         styled = to_float(stylised)
-        sizes = (motion.shape, stylised.shape)
-        follows = motion.flow is not None and self._prev_out is not None and sizes == self._prev_sizes
+        # motion has a flow only when this input follows the previous one at the same size.
+        follows = motion.flow is not None and self._prev_out is not None and self._prev_out.shape == stylised.shape
         out = self._blend(motion, styled) if follows else styled.copy()
         self.last_was_cut = not follows
-        self._prev_out, self._prev_sizes = out, sizes
+        self._prev_out = out
         if stylised.dtype == np.uint8:
             # out blends uint8-derived values, so it lies in [0, 1] and abs() does nothing;
             # convertScaleAbs rounds and saturates 5x faster than numpy.

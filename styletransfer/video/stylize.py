@@ -108,9 +108,7 @@ def stylize_video(
         # The optical flow needs only the input frames: it is computed ahead, in the decoding
         # thread, beside the network; the blend itself follows the network's output.
         prepare = blender.motion
-
-        def postprocess(frame, stylized, motion):
-            return blender.apply(motion, stylized)
+        postprocess = lambda frame, stylized, motion: blender.apply(motion, stylized)  # noqa: E731
 
     return process_video(
         src,
@@ -152,8 +150,8 @@ def process_video(
     the frames done so far (audio cut to match) and the result says ``stopped``.
 
     frame_fn, postprocess, callback and should_stop run on the calling thread. Decoding (with
-    prepare) and encoding run in a thread each, a few frames ahead and behind (PyAV releases the GIL
-    while it works), so they overlap the network instead of adding to its time.
+    prepare) and encoding run in a thread each, a few frames ahead and behind (PyAV releases
+    the GIL while it works), so they overlap the network instead of adding to its time.
 
     The output is written to a temporary file beside ``dst`` and renamed at the end, so an
     interrupted run never leaves a half file under the real name. Raises
