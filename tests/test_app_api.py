@@ -7,9 +7,13 @@
 
 from __future__ import annotations
 
+import io
+import pathlib
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import av
+import httpx
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
@@ -77,6 +81,34 @@ def test_four_concurrent_calls_all_succeed(client, photo):
     with ThreadPoolExecutor(4) as pool:
         outs = list(pool.map(call, range(4)))
     assert all(max(Image.open(out).size) == 256 for out in outs)
+
+
+def test_a_result_downloads_whole_while_an_identical_one_is_saved(app_server, photo, monkeypatch):
+    """Identical results at once (several clients, one photo and style) must not rewrite a file
+    that another client is downloading: Gradio names a returned array's file by its content and
+    rewrites it in place (a CI run failed with 'Too little data for declared Content-Length').
+    A slow disk stretches that window from microseconds to seconds."""
+
+    def slow_write_bytes(path, data):
+        with open(path, "wb") as file:
+            for start in range(0, len(data), 16384):
+                file.write(data[start : start + 16384])
+                file.flush()
+                time.sleep(0.02)
+        return len(data)
+
+    monkeypatch.setattr(pathlib.Path, "write_bytes", slow_write_bytes)
+    client = Client(app_server, verbose=False, download_files=False)
+    call = (handle_file(photo), STYLE, "lite", 1.0, False, 512)
+    url = client.predict(*call, api_name="/stylize")["url"]
+    whole = httpx.get(url).content
+    identical = client.submit(*call, api_name="/stylize")
+    downloads = []
+    while not identical.done():
+        downloads.append(httpx.get(url).content)
+    identical.result()
+    assert Image.open(io.BytesIO(whole)).size == (512, 512)
+    assert downloads and all(body == whole for body in downloads)
 
 
 @pytest.mark.parametrize(

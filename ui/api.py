@@ -21,7 +21,7 @@ from styletransfer.errors import StyleTransferError
 from styletransfer.gatys import MIN_SIZE
 from styletransfer.networks import DEFAULT_STRENGTH
 
-from .common import HEAVY_JOBS, ZooStyle, page_error, tab_zoo
+from .common import HEAVY_JOBS, ZooStyle, page_error, result_png, tab_zoo
 from .image_tab import (
     APP_MAX_SIZE,
     COLOUR_CHOICES,
@@ -63,7 +63,7 @@ def build_api(models_folder=None) -> None:
         """A photo repainted by a pretrained network (one pass, about a second): the image as PNG."""
         try:
             image, _ = stylize_instant(photo, _style(style, styles), arch, strength, keep_colors, size, folder)
-            return image
+            return result_png(image)
         except Exception as error:
             _answer(error, "API /stylize")
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 import base64
 import html
 import logging
+import os
+import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
+from PIL import Image
 
 from styletransfer.errors import StyleTransferError
 from styletransfer.networks import load_network, zoo
@@ -61,6 +66,37 @@ def example_captions() -> dict[str, str]:
             file, artist, title, year, _ = cells
             captions[file] = f"{title} — {artist}, {year}"
     return captions
+
+
+# Result files are copied into Gradio's cache as soon as they are returned; kept this long just in case.
+RESULT_FILE_LIFETIME_S = 600
+_result_folder: Path | None = None
+_result_folder_lock = threading.Lock()
+
+
+def result_png(image: np.ndarray) -> str:
+    """The image as a PNG file of its own, for an image output to serve.
+
+    Why not return the array: Gradio saves an array under a name derived from its content and
+    rewrites that file in place, so identical results at once (several clients, one photo and
+    style) truncate a file while another client downloads it ("Too little data for declared
+    Content-Length"). A returned file is copied into the cache under a temporary name and renamed
+    into place, so no download ever sees half a file."""
+    global _result_folder
+    with _result_folder_lock:
+        if _result_folder is None:
+            _result_folder = Path(tempfile.mkdtemp(prefix="styletransfer-results-"))
+    stale = time.time() - RESULT_FILE_LIFETIME_S
+    for old in _result_folder.glob("*.png"):
+        try:
+            if old.stat().st_mtime < stale:
+                old.unlink()
+        except FileNotFoundError:  # another request pruned it first
+            pass
+    handle, path = tempfile.mkstemp(prefix="painted-", suffix=".png", dir=_result_folder)
+    with os.fdopen(handle, "wb") as file:
+        Image.fromarray(image).save(file, format="PNG")
+    return path
 
 
 def status_html(message: str, busy: bool = False) -> str:

@@ -36,6 +36,7 @@ from .common import (
     style_network,
     no_models_message,
     page_error,
+    result_png,
     status_html,
     tab_zoo,
     uploaded_path,
@@ -303,7 +304,7 @@ def _instant_run(photo, style, arch, strength, keep_colors, size, folder, blend_
         if style is not None:
             yield gr.skip(), status_html(f"Painting with {style.label}, {arch} network…", busy=True)
         image, status = stylize_instant(photo, style, arch, strength, keep_colors, size, folder, blend_with, blend)
-        yield image, status_html(status)
+        yield result_png(image), status_html(status)
     except Exception as error:
         status, popup = page_error(error, "instant style transfer", "Try another photo or style.")
         yield gr.skip(), status
