@@ -21,12 +21,14 @@ import socket
 import threading
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from ui.api import build_api
 from ui.common import EXAMPLES_DIR, MAX_FILE_SIZE, PAGE_CSS, PAGE_JS, QUEUE_MAX_SIZE
 from ui.image_tab import build_image_tab
 from ui.video_tab import build_video_tab
-from ui.webcam_tab import build_webcam_tab
+from ui.webcam_tab import BROWSER_WEBCAM_HEAD, CrossOriginIsolation, build_webcam_tab
+from ui.webcam_tab import served_paths as webcam_served_paths
 
 
 def build_app(models_folder=None) -> gr.Blocks:
@@ -53,7 +55,10 @@ def launch_options() -> dict:
         "max_file_size": MAX_FILE_SIZE,
         # Example paintings are handed back as outputs (added to the painting list); Gradio
         # only serves files it created or allowed folders, whatever the working directory.
-        "allowed_paths": [str(EXAMPLES_DIR)],
+        # The in-browser webcam loads onnxruntime-web and the exported networks from the app.
+        "allowed_paths": [str(EXAMPLES_DIR), *webcam_served_paths()],
+        "head": BROWSER_WEBCAM_HEAD,
+        "app_kwargs": {"middleware": [Middleware(CrossOriginIsolation)]},  # threads for the in-browser webcam
         "js": PAGE_JS,
         "css": PAGE_CSS,
     }

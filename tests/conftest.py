@@ -6,6 +6,9 @@ import os
 import socket
 from pathlib import Path
 
+import av
+import cv2
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -177,3 +180,50 @@ def styles(random_zoo):
     from ui.common import zoo_styles
 
     return {style.name: style for style in zoo_styles(random_zoo)}
+
+
+CAMERA_SIZE = (640, 480)  # what the Webcam tab asks the camera for
+CAMERA_FRAMES = 60  # 2 s, looped by Chromium
+
+
+# ---------------------------------------------------------------- a fake camera
+
+
+def write_y4m(src: Path, dst: Path, frames: int, size: tuple[int, int]) -> list[np.ndarray]:
+    """The first ``frames`` frames of ``src``, centre-cropped to the aspect of ``size`` and scaled,
+    as a YUV4MPEG2 file (4:2:0); returns the frames as the camera shows them (RGB)."""
+    width, height = size
+    shown = []
+    with av.open(str(src)) as container, open(dst, "wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n".encode())
+        for _, frame in zip(range(frames), container.decode(video=0)):
+            crop_h = min(frame.height, frame.width * height // width)
+            crop_w = crop_h * width // height
+            top, left = (frame.height - crop_h) // 2, (frame.width - crop_w) // 2
+            rgb = frame.to_ndarray(format="rgb24")[top : top + crop_h, left : left + crop_w]
+            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+            yuv = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)  # (H * 3/2, W): the Y, U and V planes
+            out.write(b"FRAME\n" + yuv.tobytes())
+            shown.append(cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420))
+    return shown
+
+
+@pytest.fixture(scope="session")
+def camera(tmp_path_factory, shared_data) -> tuple[Path, list[np.ndarray]]:
+    path = tmp_path_factory.mktemp("camera") / "fox.y4m"
+    return path, write_y4m(shared_data / "videos" / "fox.mp4", path, CAMERA_FRAMES, CAMERA_SIZE)
+
+
+@pytest.fixture(scope="session")
+def camera_browser(playwright_driver, camera):
+    """A Chromium whose camera plays the clip, with camera access granted without asking
+    (flags from ../shared/NOTES.md)."""
+    browser = launch_chromium(playwright_driver, [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera[0]}",
+    ])
+    try:
+        yield browser
+    finally:
+        browser.close()

@@ -26,68 +26,25 @@ import pytest
 from PIL import Image
 
 import app
-from conftest import find_free_port, launch_chromium
+from conftest import CAMERA_SIZE, find_free_port, launch_chromium
 from styletransfer.io import frames, images
 from styletransfer.networks import Network, load_network, network, onnx, zoo
 from styletransfer.video import webcam
 from styletransfer.errors import StyleTransferError
 from ui import common, webcam_tab
 
-CAMERA_SIZE = (640, 480)  # what the tab asks the camera for
-CAMERA_FRAMES = 60  # 2 s, looped by Chromium
 FRAME_TIMEOUT_MS = 120_000  # the first frame may wait for the network's ONNX export
 MEASURE_S = 4.0
 RECORD = "#webcam-input button[aria-label='capture photo']"  # Gradio's record/stop button
 INFO = "#webcam-output .st-live-info"
 
 
-# ---------------------------------------------------------------- a fake camera
-
-
-def write_y4m(src: Path, dst: Path, frames: int, size: tuple[int, int]) -> list[np.ndarray]:
-    """The first ``frames`` frames of ``src``, centre-cropped to the aspect of ``size`` and scaled,
-    as a YUV4MPEG2 file (4:2:0); returns the frames as the camera shows them (RGB)."""
-    width, height = size
-    shown = []
-    with av.open(str(src)) as container, open(dst, "wb") as out:
-        out.write(f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n".encode())
-        for _, frame in zip(range(frames), container.decode(video=0)):
-            crop_h = min(frame.height, frame.width * height // width)
-            crop_w = crop_h * width // height
-            top, left = (frame.height - crop_h) // 2, (frame.width - crop_w) // 2
-            rgb = frame.to_ndarray(format="rgb24")[top : top + crop_h, left : left + crop_w]
-            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-            yuv = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)  # (H * 3/2, W): the Y, U and V planes
-            out.write(b"FRAME\n" + yuv.tobytes())
-            shown.append(cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420))
-    return shown
-
-
-@pytest.fixture(scope="module")
-def camera(tmp_path_factory, shared_data) -> tuple[Path, list[np.ndarray]]:
-    path = tmp_path_factory.mktemp("camera") / "fox.y4m"
-    return path, write_y4m(shared_data / "videos" / "fox.mp4", path, CAMERA_FRAMES, CAMERA_SIZE)
-
-
-@pytest.fixture(scope="module")
-def camera_browser(playwright_driver, camera):
-    """A Chromium whose camera plays the clip, with camera access granted without asking
-    (flags from ../shared/NOTES.md)."""
-    browser = launch_chromium(playwright_driver, [
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-video-capture={camera[0]}",
-    ])
-    try:
-        yield browser
-    finally:
-        browser.close()
-
-
 def open_camera(page, url: str) -> None:
     """The Webcam tab with the camera on, not yet recording; every new output frame is timestamped."""
     page.goto(url)
     page.get_by_role("tab", name="Webcam").click()
+    page.locator("#webcam-where").get_by_text("On the server").click()
+    page.locator("#webcam-output").wait_for(state="visible")
     page.evaluate(
         """() => {
         window.__frames = [];

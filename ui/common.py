@@ -183,6 +183,10 @@ PAGE_CSS = """
 #progress .progress-text, #video-progress .progress-text {
   position: static !important; transform: none !important; font-family: inherit; text-align: left;
 }
+/* The Webcam tab's notice (why the page fell back to the server) takes no room until it has something to say. */
+#webcam-notice-box:has(#webcam-notice:empty) { display: none; }
+#webcam-notice { color: var(--error-text-color, #b91c1c); font-weight: 600; padding: 4px 0; }
+#browser-webcam-info.st-error { color: var(--error-text-color, #b91c1c); }
 """
 
 

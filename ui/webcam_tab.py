@@ -1,4 +1,5 @@
-"""The Webcam tab: the browser's camera, repainted live by a pretrained network."""
+"""The Webcam tab: the browser's camera, repainted live by a pretrained network, either in the
+visitor's browser (onnxruntime-web: ui/browser_webcam.js, ui/browser_runtime.py) or on the server."""
 
 from __future__ import annotations
 
@@ -6,14 +7,18 @@ import base64
 import binascii
 import html
 import logging
+from urllib.parse import quote
 from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
+from starlette.datastructures import MutableHeaders
 
 from styletransfer.errors import StyleTransferError
+from styletransfer.networks import onnx
 from styletransfer.video import webcam
 
+from . import browser_runtime
 from .common import PAGE_ONLY, ZooStyle, jpeg_img, no_models_message, starting_choice, style_network, tab_zoo
 
 log = logging.getLogger("styletransfer.app")
@@ -50,6 +55,69 @@ _WEBCAM_IDLE = (
     "The painted stream appears here: click the camera box on the left, allow the camera, "
     "then press its record button.</div>"
 )
+
+
+# The page's part of the in-browser mode, run once in the page (app.launch_options' head).
+BROWSER_WEBCAM_HEAD = f"<script>{(Path(__file__).with_name('browser_webcam.js')).read_text(encoding='utf-8')}</script>"
+WHERE_CHOICES = [("In this browser (frames stay on your device)", "browser"), ("On the server", "server")]
+_BROWSER_IDLE = (
+    '<div class="st-live" id="browser-webcam">'
+    '<video id="browser-webcam-video" playsinline muted style="display: none"></video>'
+    '<canvas id="browser-webcam-grab" style="display: none"></canvas>'
+    '<canvas id="browser-webcam-output" width="320" height="240" '
+    'style="display: block; width: 100%; max-width: 640px; transform: scaleX(-1); background: #222"></canvas>'
+    '<div class="st-live-info" id="browser-webcam-info">Press Start: your camera is painted here, on this '
+    "device; no frame is sent anywhere.</div></div>"
+)
+
+
+class CrossOriginIsolation:
+    """ASGI middleware: the headers that make the page cross-origin isolated, which browsers
+    require before a page may share memory between threads (SharedArrayBuffer): without them
+    onnxruntime-web runs on one thread. "credentialless" (not "require-corp") so resources from
+    other hosts still load, without cookies. Inside another site's frame (a Space's page) the
+    page is not isolated and runs on one thread, as before."""
+
+    HEADERS = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "credentialless"}
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in self.HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        return await self.app(scope, receive, send_with_headers)
+
+
+def served_paths() -> list[str]:
+    """Folders the app serves for the in-browser mode: the runtime and the exported networks."""
+    return [str(browser_runtime.folder()), str(onnx.cache_folder())]
+
+
+def _file_url(path: Path) -> str:
+    """A URL, relative to the page, for a file the app serves (launch's allowed_paths)."""
+    return "gradio_api/file=" + quote(str(Path(path).resolve()))
+
+
+def browser_config(style: ZooStyle | None, folder: Path) -> dict:
+    """What the page needs to paint the camera itself: the style's lite network as ONNX and the
+    runtime's folder ({"model", "runtime", "label"}), or {"error": why} so it falls back to the server."""
+    try:
+        if style is None:
+            raise StyleTransferError("choose a style first")
+        network = _live_model(style, "lite", folder)
+        runtime = browser_runtime.ensure()
+    except StyleTransferError as error:
+        return {"error": str(error)}
+    return {"model": _file_url(network.session.path), "runtime": _file_url(runtime) + "/", "label": f"{style.label}, lite"}
 
 
 def _live_model(style: ZooStyle, arch: str, folder: Path):
@@ -118,40 +186,52 @@ def live_ended(session: LiveSession | None):
 
 
 def build_webcam_tab(models_folder=None) -> None:
-    """The browser's camera, repainted live by a pretrained network (lite in onnxruntime by default)."""
+    """The browser's camera, repainted live by a pretrained lite network: in the visitor's browser
+    (the default: no frame leaves the device, any number of visitors at once) or on the server."""
     folder, styles, problem = tab_zoo(models_folder)
     with gr.Tab("Webcam", id="webcam") as tab:
         gr.Markdown(
-            "Your camera, repainted as it streams. Click the camera box, allow the camera, then press its "
-            "record button. One stream runs at a time: after "
-            f"{WEBCAM_TIME_LIMIT_S // 60} minutes a stream goes back to the queue, so others get a turn. The lite "
-            "network keeps up on a CPU; the full one looks better but runs a few frames a second."
+            "Your camera, repainted as it streams. **In this browser** (the default) the network runs on your "
+            "device: press Start and allow the camera; no frame is sent anywhere. **On the server** works in any "
+            "browser: click the camera box, allow the camera, then press its record button; one stream runs "
+            f"at a time there, and after {WEBCAM_TIME_LIMIT_S // 60} minutes a stream goes back to the queue so "
+            "others get a turn."
         )
         if not styles:
             gr.Markdown(no_models_message(folder, problem), elem_id="webcam-zoo-empty")
             return
         by_name = {s.name: s for s in styles}
         first_style, first_arch = starting_choice(styles, "lite")
-        with gr.Row(equal_height=False):
+        # Its own row: beside another control, the captions ran under the dropdown's arrow.
+        style = gr.Dropdown(
+            [(s.caption, s.name) for s in styles], value=first_style, label="Style", elem_id="webcam-style",
+        )
+        with gr.Row():
+            where = gr.Radio(WHERE_CHOICES, value="browser", label="Where the network runs", elem_id="webcam-where")
+            resolution = gr.Radio(
+                [("320×240 (smooth)", "320x240"), ("640×480 (sharper, slower)", "640x480")],
+                value="320x240", label="Resolution", elem_id="webcam-resolution",
+            )
+        gr.HTML('<div id="webcam-notice"></div>', padding=False, elem_id="webcam-notice-box")  # why the page fell back to the server
+        with gr.Row(equal_height=False) as browser_row:
+            with gr.Column(scale=1):
+                strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Style strength", elem_id="browser-strength")
+                keep_colors = gr.Checkbox(False, label="Keep the camera's colours", elem_id="browser-keep-colors")
+                with gr.Row():
+                    start = gr.Button("Start", variant="primary", elem_id="browser-start")
+                    stop = gr.Button("Stop", elem_id="browser-stop")
+            with gr.Column(scale=1):
+                gr.HTML(_BROWSER_IDLE, elem_id="browser-webcam-view")
+        with gr.Row(equal_height=False, visible=False) as server_row:
             with gr.Column(scale=1):
                 camera = gr.Image(
                     label="Camera", sources=["webcam"], streaming=True, elem_id="webcam-input", height=360,
                     webcam_options=gr.WebcamOptions(mirror=True, constraints=WEBCAM_CONSTRAINTS),
                 )
-                # Its own row: beside another control, the captions ran under the dropdown's arrow.
-                style = gr.Dropdown(
-                    [(s.caption, s.name) for s in styles], value=first_style, label="Style",
-                    elem_id="webcam-style",
+                arch = gr.Radio(
+                    [("Lite (fast)", "lite"), ("Full (best quality, slow)", "full")], value=first_arch,
+                    label="Network", elem_id="webcam-arch",
                 )
-                with gr.Row():
-                    arch = gr.Radio(
-                        [("Lite (fast)", "lite"), ("Full (best quality, slow)", "full")], value=first_arch,
-                        label="Network", elem_id="webcam-arch",
-                    )
-                    resolution = gr.Radio(
-                        [("320×240 (smooth)", "320x240"), ("640×480 (sharper, slower)", "640x480")],
-                        value="320x240", label="Resolution", elem_id="webcam-resolution",
-                    )
                 # On by default: 1.8 ms a frame at 320x240 (measured), against the flicker of
                 # a network that sees each frame alone.
                 temporal = gr.Checkbox(
@@ -161,6 +241,7 @@ def build_webcam_tab(models_folder=None) -> None:
             with gr.Column(scale=1):
                 output = gr.HTML(_WEBCAM_IDLE, elem_id="webcam-output")
         session = gr.State(None)
+        config = gr.JSON(visible=False)  # browser_config's answer, handed to the page's script
 
         def on_frame(frame, style_name, arch, resolution, temporal, session):
             try:
@@ -168,14 +249,18 @@ def build_webcam_tab(models_folder=None) -> None:
             except StyleTransferError as error:
                 raise gr.Error(str(error), duration=None, print_exception=False) from None
 
-        def prepare(style_name, arch):
-            """Load (and if needed export) the chosen network before the first frame needs it."""
+        def prepare(style_name, arch, where):
+            """Get the chosen network ready before the first frame needs it: exported for the
+            browser (and the runtime fetched), or loaded for the server."""
             style = by_name.get(style_name)
+            if where == "browser":
+                return browser_config(style, folder)
             if style is not None and arch in style.archs:
                 try:
                     _live_model(style, arch, folder)
                 except StyleTransferError:
                     pass  # the first frame reports it
+            return gr.skip()
 
         # preprocess=False: the frame arrives as the browser's JPEG and is decoded at the size
         # needed (io.frames.decode_jpeg), instead of at full size by Gradio.
@@ -186,6 +271,20 @@ def build_webcam_tab(models_folder=None) -> None:
         )
         stream.then(live_ended, inputs=[session], outputs=[output], show_progress="hidden", queue=False,
                     **PAGE_ONLY)
-        gr.on([tab.select, style.change, arch.change], prepare, inputs=[style, arch], concurrency_limit=None,
-              show_progress="hidden", **PAGE_ONLY)
+        quiet = {"show_progress": "hidden", **PAGE_ONLY}
+        gr.on([tab.select, style.change, arch.change], prepare, inputs=[style, arch, where], outputs=[config],
+              concurrency_limit=None, **quiet).then(
+            None, [config, resolution, strength, keep_colors], js="(...a) => window.stBrowserWebcam.restyle(...a)",
+            **quiet)
         tab.select(None, js=_WATCH_CAMERA_JS, **PAGE_ONLY)
+
+        start.click(prepare, inputs=[style, arch, where], outputs=[config], concurrency_limit=None, **quiet).then(
+            None, [config, resolution, strength, keep_colors], js="(...a) => window.stBrowserWebcam.start(...a)",
+            **quiet)
+        stop.click(None, js="() => window.stBrowserWebcam.stop()", **PAGE_ONLY)
+        gr.on([resolution.change, strength.change, keep_colors.change], None, [resolution, strength, keep_colors],
+              js="(...a) => window.stBrowserWebcam.set(...a)", **PAGE_ONLY)
+        where.change(lambda w: (gr.update(visible=w == "browser"), gr.update(visible=w == "server")), [where],
+                     [browser_row, server_row], queue=False, **quiet)
+        where.change(None, js="() => { if (window.stBrowserWebcam.running()) window.stBrowserWebcam.stop(); }",
+                     **PAGE_ONLY)

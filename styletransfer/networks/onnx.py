@@ -51,6 +51,7 @@ class OnnxModel:
     def __init__(self, path, threads: int | None = None):
         import onnxruntime
 
+        self.path = pathlib.Path(path)  # the exported file, which the app also serves to browsers
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
