@@ -175,6 +175,25 @@ def random_zoo(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def several(tmp_path_factory):
+    """'night' and 'wave' in one several-style lite file."""
+    folder = tmp_path_factory.mktemp("several")
+    import torch
+
+    from styletransfer.networks import zoo
+    from styletransfer.networks.transformer import TransformerConfig, build
+
+    torch.manual_seed(5)
+    net = build(TransformerConfig(arch="lite")).widen(2)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    entries = [{"name": "night", "title": "Night", "artist": "V"}, {"name": "wave", "title": "Wave", "artist": "H"}]
+    zoo.save(net.eval(), zoo.ModelCard(name="zoo", arch="lite", styles=entries), folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def styles(random_zoo):
     """The app's view of random_zoo, by name."""
     from ui.common import zoo_styles

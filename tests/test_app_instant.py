@@ -169,20 +169,6 @@ def test_instant_events_have_their_own_queue(models):
 # ---------------------------------------------------------------- blending two styles of one model
 
 
-@pytest.fixture(scope="module")
-def several(tmp_path_factory):
-    """'night' and 'wave' in one several-style lite file."""
-    folder = tmp_path_factory.mktemp("several")
-    torch.manual_seed(5)
-    net = build(TransformerConfig(arch="lite")).widen(2)
-    with torch.no_grad():
-        for p in net.parameters():
-            p.add_(0.3 * torch.randn_like(p))
-    entries = [{"name": "night", "title": "Night", "artist": "V"}, {"name": "wave", "title": "Wave", "artist": "H"}]
-    zoo.save(net.eval(), zoo.ModelCard(name="zoo", arch="lite", styles=entries), folder)
-    return folder
-
-
 def test_two_styles_of_one_model_blend(several, photo, one_thread):
     styles = {s.name: s for s in common.zoo_styles(several)}
     night, wave = styles["night"], styles["wave"]

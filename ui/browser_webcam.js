@@ -68,7 +68,10 @@
     if (state.runtime) return state.runtime;
     let adapter = null;
     try {
-      adapter = navigator.gpu && !wasmOnly ? await navigator.gpu.requestAdapter() : null;
+      adapter = navigator.gpu && !wasmOnly ? await navigator.gpu.requestAdapter({powerPreference: 'high-performance'}) : null;
+      // A software adapter (SwiftShader) compiles shaders on the CPU: measured 100 s for the first frame.
+      if (adapter && (adapter.isFallbackAdapter || (adapter.info && adapter.info.isFallbackAdapter) ||
+                      (adapter.info && adapter.info.architecture === 'swiftshader'))) adapter = null;
     } catch (error) {
       adapter = null;
     }
@@ -188,6 +191,11 @@
       if (!state.stream.getVideoTracks().some((t) => t.readyState === 'live')) {
         stop();
         say('Camera stopped: press Start to paint it again.', true);
+        return;
+      }
+      if (!el('browser-webcam-output').offsetParent) { // another tab, or the server's mode: camera off
+        stop();
+        say('Stopped when the painting went out of view: press Start to paint again.');
         return;
       }
       try {
