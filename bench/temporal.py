@@ -16,7 +16,7 @@ zoo model, three outputs of the same frames are compared:
 
 E_warp (Lai et al. 2018) uses optical flow of the input frames (DIS medium) with occlusion
 masks, computed once per clip; lower is steadier. Blur also lowers it, so contrast (mean
-per-frame std) and the style loss (bench/quality.py's yardstick, on every 10th frame) are
+per-frame std) and the style distance (bench/quality.py's Gram distance, every 10th frame) are
 printed beside it. Goal of the video issue: E_warp at most half of per-frame with contrast
 within 10%.
 """
@@ -34,11 +34,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from bench.quality import lossnet, painting_path, yardstick
+from bench.quality import Yardstick
 from bench.report import markdown_table
 from styletransfer import metrics
 from styletransfer.io import images
 from styletransfer.networks import load_network
+from scripts.train_zoo import PAINTINGS, STYLES
 from styletransfer.video.blend import TemporalBlender
 
 REPO = Path(__file__).resolve().parent.parent
@@ -76,8 +77,20 @@ def blended(inputs: list[np.ndarray], styled: list[np.ndarray]) -> list[np.ndarr
     return [blender(a, b) for a, b in zip(inputs, styled)]
 
 
-def mean_style_loss(loss, frames: list[np.ndarray], every: int = 10) -> float:
-    return statistics.fmean(loss.style_distance(images.to_tensor(f)) for f in frames[::every])
+def painting_of(name: str) -> Path:
+    """A zoo style's painting in the shared set (scripts/train_zoo.STYLES)."""
+    for style in STYLES:
+        if style.name == name:
+            return REPO / PAINTINGS / style.file
+    raise SystemExit(f"no painting known for style {name!r}; known: {', '.join(s.name for s in STYLES)}")
+
+
+def mean_style_distance(yardstick: Yardstick, painting_grams, frames: list[np.ndarray], every: int = 10) -> float:
+    """bench/quality.py's Gram distance to the painting (not divided by the photo's), every 10th frame."""
+    return statistics.fmean(
+        yardstick.gram_distance(yardstick.grams(yardstick.features(images.to_tensor(f))), painting_grams)
+        for f in frames[::every]
+    )
 
 
 def main(argv=None) -> None:
@@ -92,7 +105,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    vgg = lossnet()
+    yardstick = Yardstick()
     stable = [load_stable(m, args.archs[0]) for m in args.stable]
     rows = []
     for clip in args.clips:
@@ -102,7 +115,6 @@ def main(argv=None) -> None:
             outputs = {}
             for arch in args.archs:
                 network = load_network(name, arch)
-                card = network.card
                 per_frame = stylize(network, tqdm(inputs, desc=f"{clip} {name} {arch}", leave=False))
                 outputs[f"{arch} per-frame"] = per_frame
                 outputs[f"{arch} blend"] = blended(inputs, per_frame)
@@ -110,8 +122,8 @@ def main(argv=None) -> None:
                 arch = network.card.arch
                 outputs[f"{arch} stable {label}"] = frames = stylize(network, inputs)
                 outputs[f"{arch} stable {label} + blend"] = blended(inputs, frames)
-            painting = images.load_tensor(painting_path(card), long_side=card.train_config.get("style_size", 512))
-            loss = yardstick(vgg, painting)
+            painting = images.load_tensor(painting_of(name), long_side=args.width)
+            painting_grams = yardstick.grams(yardstick.features(painting))
             base = {}
             for method, frames in outputs.items():
                 arch = method.split()[0]
@@ -120,10 +132,10 @@ def main(argv=None) -> None:
                 if method.endswith("per-frame"):
                     base[arch] = (e, c)
                 e0, c0 = base[arch]
-                rows.append([clip, f"{name} {method}", f"{e * 1e3:.3f}", f"{e / e0:.2f}", f"{c:.4f}", f"{(c / c0 - 1) * 100:+.1f}%", f"{mean_style_loss(loss, frames):.4f}"])
+                rows.append([clip, f"{name} {method}", f"{e * 1e3:.3f}", f"{e / e0:.2f}", f"{c:.4f}", f"{(c / c0 - 1) * 100:+.1f}%", f"{mean_style_distance(yardstick, painting_grams, frames):.4f}"])
             print(" | ".join(rows[-1]), file=sys.stderr)
 
-    header = ["clip", "method", "E_warp (x1e-3)", "vs per-frame", "contrast", "contrast change", "style loss"]
+    header = ["clip", "method", "E_warp (x1e-3)", "vs per-frame", "contrast", "contrast change", "style distance"]
     print(markdown_table(header, rows))
 
 

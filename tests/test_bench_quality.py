@@ -91,3 +91,15 @@ def test_bench_prints_a_row_per_method_and_writes_a_contact_sheet(repo_root, tmp
     with Image.open(out / "starry_night_64.png") as sheet:
         # painting | photo | full | lite | ckpt | gatys | gatys@3, one 64 px row under an 18 px header
         assert sheet.size == (7 * 64, 18 + 64)
+
+
+def test_the_temporal_bench_prints_its_table(capsys, shared_data, pretrained_zoo):
+    """bench/temporal.py end to end on a few small frames (it once broke when bench/quality.py changed)."""
+    from bench import temporal
+
+    temporal.main(["--clips", "fox.mp4", "--archs", "lite", "--frames", "4", "--width", "96", "--threads", "1"])
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in capsys.readouterr().out.splitlines()]
+    assert rows[0][-1] == "style distance"
+    methods = {row[1]: row for row in rows[2:]}
+    assert set(methods) == {"starry_night lite per-frame", "starry_night lite blend"}
+    assert methods["starry_night lite per-frame"][3] == "1.00" and float(methods["starry_night lite blend"][3]) < 1
