@@ -8,6 +8,7 @@ zoo model, three outputs of the same frames are compared:
 
 - per-frame: the network on every frame on its own (`--temporal off`);
 - blend: the same frames through temporal.TemporalBlender (the default of `video`);
+- still blend: the in-browser webcam's flow-free blend (ui/browser_webcam.js);
 - stable (with --stable): models trained with compound regularisation
   (`train --temporal-weight`), per frame, each compared with the per-frame output of the
   zoo model of its arch (and through the blender too, "+ blend"). A model is a
@@ -77,6 +78,26 @@ def blended(inputs: list[np.ndarray], styled: list[np.ndarray]) -> list[np.ndarr
     return [blender(a, b) for a, b in zip(inputs, styled)]
 
 
+# The in-browser webcam's steadying blend (ui/browser_webcam.js, stillBlend), without optical flow.
+STILL_CHANGE, STILL_WEIGHT, STILL_RADIUS = 32.0, 0.8, 2
+
+
+def still_blended(inputs: list[np.ndarray], styled: list[np.ndarray]) -> list[np.ndarray]:
+    """Where the input's luminance did not change (a 5x5 mean of |difference|), keep most of
+    the previous output: weight STILL_WEIGHT at no change, falling to 0 at STILL_CHANGE."""
+    out, memory = [], None
+    for frame, painted in zip(inputs, styled):
+        luma = frame.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        painted = painted.astype(np.float32)
+        if memory is not None:
+            local = cv2.blur(np.abs(luma - memory[0]), (2 * STILL_RADIUS + 1,) * 2)  # reflect-101 edges
+            weight = (np.clip(1 - local / STILL_CHANGE, 0, 1) * STILL_WEIGHT)[..., None]
+            painted = weight * memory[1] + (1 - weight) * painted
+        memory = (luma, painted)
+        out.append(np.clip(np.rint(painted), 0, 255).astype(np.uint8))
+    return out
+
+
 def painting_of(name: str) -> Path:
     """A zoo style's painting in the shared set (scripts/train_zoo.STYLES)."""
     for style in STYLES:
@@ -118,6 +139,7 @@ def main(argv=None) -> None:
                 per_frame = stylize(network, tqdm(inputs, desc=f"{clip} {name} {arch}", leave=False))
                 outputs[f"{arch} per-frame"] = per_frame
                 outputs[f"{arch} blend"] = blended(inputs, per_frame)
+                outputs[f"{arch} still blend (in-browser webcam)"] = still_blended(inputs, per_frame)
             for label, network in stable:
                 arch = network.card.arch
                 outputs[f"{arch} stable {label}"] = frames = stylize(network, inputs)

@@ -13,6 +13,7 @@ import os
 import re
 import time
 
+import cv2
 import numpy as np
 import onnx
 import pytest
@@ -117,6 +118,7 @@ def test_the_browser_paints_the_camera_itself(context, app_server, artifacts):
 
 def test_the_page_paints_what_the_torch_network_paints(context, app_server, repo_root):
     page = open_tab(context, app_server)
+    page.locator("#browser-steady input").uncheck()  # each frame alone (the blend has a test of its own)
     start(page)
     style = page.locator("#webcam-style input").input_value()
     card = {s.caption: s for s in zoo_styles(repo_root / "pretrained")}[style]
@@ -145,6 +147,23 @@ def test_the_page_paints_what_the_torch_network_paints(context, app_server, repo
     want = network.stylize(mixed["input"], strength=0.5, keep_colors=True)
     assert difference(mixed["output"], want) < 0.5
     assert difference(mixed["output"], network.stylize(mixed["input"])) > 3  # the settings took
+
+
+def test_the_steadying_blend_is_the_benchs(context, app_server, camera):
+    """The page's flow-free blend (ui/browser_webcam.js) against bench/temporal.py's, which measured it."""
+    from bench.temporal import still_blended
+
+    cameras = [cv2.resize(frame, (24, 16), interpolation=cv2.INTER_AREA) for frame in camera[1][:6]]
+    noise = np.random.default_rng(0)  # a painting that flickers from frame to frame
+    paintings = [noise.integers(0, 256, frame.shape, dtype=np.uint8) for frame in cameras]
+    rgba = [np.dstack([f, np.full(f.shape[:2], 255, np.uint8)]).ravel().tolist() for f in (*cameras, *paintings)]
+    page = open_tab(context, app_server)
+    got = page.evaluate("([c, p]) => window.stBrowserWebcam.stillBlendFrames(c, p, 24, 16)", [rgba[:6], rgba[6:]])
+    got = [np.array(frame, np.uint8).reshape(16, 24, 4)[..., :3] for frame in got]
+    want = still_blended(cameras, paintings)
+    assert all(np.abs(g.astype(int) - w).max() <= 1 for g, w in zip(got, want))
+    assert np.array_equal(got[0], paintings[0])  # nothing to blend with yet
+    assert difference(got[3], paintings[3]) > 20  # the camera barely moved: most of the last frame is kept
 
 
 def test_four_visitors_at_once_cost_the_server_nothing_per_frame(camera_browser, app_server, pretrained_zoo,

@@ -101,5 +101,6 @@ def test_the_temporal_bench_prints_its_table(capsys, shared_data, pretrained_zoo
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in capsys.readouterr().out.splitlines()]
     assert rows[0][-1] == "style distance"
     methods = {row[1]: row for row in rows[2:]}
-    assert set(methods) == {"starry_night lite per-frame", "starry_night lite blend"}
+    assert set(methods) == {"starry_night lite per-frame", "starry_night lite blend",
+                            "starry_night lite still blend (in-browser webcam)"}
     assert methods["starry_night lite per-frame"][3] == "1.00" and float(methods["starry_night lite blend"][3]) < 1

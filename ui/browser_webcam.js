@@ -24,6 +24,8 @@
     height: 240,
     strength: 1,
     keepColors: false,
+    steady: true,
+    still: null, // the steadying blend's memory: {luma, painted} of the last frame (Float32Arrays)
     running: false,
     stream: null,
     times: [], // when the last second's frames were painted
@@ -163,12 +165,72 @@
     return out;
   }
 
+  // Steadiness without optical flow (flow is too dear here): where the camera picture did not
+  // change, keep most of the last painting, so still parts stop shimmering. The weight falls
+  // from STILL_WEIGHT to 0 as the local change of luminance (a 5x5 mean of |difference|, 0..255)
+  // rises to STILL_CHANGE. Measured (bench/temporal.py, stable lite, 40 frames at 320 px):
+  // E_warp 0.59x per-frame on a still camera (fox.mp4) and 0.89x on a panning one, contrast
+  // -1%; the server's flow-guided blend reaches 0.23x and 0.52x. The same as bench/temporal.py's
+  // still_blended, which tests/test_app_webcam_browser.py checks this against.
+  const STILL_CHANGE = 32, STILL_WEIGHT = 0.8, STILL_RADIUS = 2;
+
+  function luminance(rgba, n) {
+    const luma = new Float32Array(n);
+    for (let p = 0; p < n; p++) luma[p] = 0.299 * rgba[4 * p] + 0.587 * rgba[4 * p + 1] + 0.114 * rgba[4 * p + 2];
+    return luma;
+  }
+
+  // A (2r+1)^2 mean with mirrored edges (OpenCV's default border, reflect-101), rows then columns.
+  function boxMean(values, width, height, r) {
+    const mirror = (i, n) => (i < 0 ? -i : i >= n ? 2 * n - 2 - i : i);
+    const rows = new Float32Array(values.length), out = new Float32Array(values.length);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        let sum = 0;
+        for (let k = -r; k <= r; k++) sum += values[y * width + mirror(x + k, width)];
+        rows[y * width + x] = sum / (2 * r + 1);
+      }
+    }
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        let sum = 0;
+        for (let k = -r; k <= r; k++) sum += rows[mirror(y + k, height) * width + x];
+        out[y * width + x] = sum / (2 * r + 1);
+      }
+    }
+    return out;
+  }
+
+  // memory: {luma, painted} of the previous frame or null -> [RGBA bytes to show, the new memory].
+  function stillBlend(memory, rgba, pixels, width, height) {
+    const n = width * height;
+    const luma = luminance(rgba, n);
+    const painted = new Float32Array(3 * n);
+    for (let p = 0; p < n; p++) for (let c = 0; c < 3; c++) painted[3 * p + c] = pixels[4 * p + c];
+    if (memory && memory.luma.length === n) {
+      const change = new Float32Array(n);
+      for (let p = 0; p < n; p++) change[p] = Math.abs(luma[p] - memory.luma[p]);
+      const local = boxMean(change, width, height, STILL_RADIUS);
+      for (let p = 0; p < n; p++) {
+        const w = Math.min(1, Math.max(0, 1 - local[p] / STILL_CHANGE)) * STILL_WEIGHT;
+        for (let c = 0; c < 3; c++) {
+          const i = 3 * p + c;
+          painted[i] = w * memory.painted[i] + (1 - w) * painted[i];
+          pixels[4 * p + c] = Math.round(painted[i]);
+        }
+      }
+    }
+    return [pixels, {luma, painted}];
+  }
+
   async function paintOne() {
     const {width, height} = state;
     const started = performance.now();
     const rgba = grab(width, height);
     const result = await state.session.run({image: toTensor(rgba, width, height)});
-    const pixels = toPixels(result.stylized.data, rgba, width, height);
+    let pixels = toPixels(result.stylized.data, rgba, width, height);
+    if (state.steady) [pixels, state.still] = stillBlend(state.still, rgba, pixels, width, height);
+    else state.still = null; // switched off and on again: start afresh
     const canvas = el('browser-webcam-output');
     if (canvas.width !== width || canvas.height !== height) {
       canvas.width = width;
@@ -212,6 +274,7 @@
   function setSize(resolution) {
     const [w, h] = String(resolution || '320x240').split('x').map(Number);
     if (w > 0 && h > 0) {
+      if (w !== state.width || h !== state.height) state.still = null;
       state.width = w;
       state.height = h;
       state.times = [];
@@ -219,8 +282,8 @@
   }
 
   // config: what the server prepared ({model, runtime, label} or {error}); the rest: the tab's controls.
-  async function start(config, resolution, strength, keepColors) {
-    set(resolution, strength, keepColors);
+  async function start(config, resolution, strength, keepColors, steady) {
+    set(resolution, strength, keepColors, steady);
     if (!config || config.error) return fallBack(config ? config.error : 'nothing prepared');
     if (typeof WebAssembly !== 'object') return fallBack('it has no WebAssembly');
     say('Loading the network…');
@@ -238,6 +301,7 @@
     } catch (error) {
       return fallBack(`the network would not load: ${error.message || error}`);
     }
+    if (config.label !== state.styleLabel) state.still = null; // another painting: nothing of the last one
     state.styleLabel = config.label;
     try {
       await openCamera();
@@ -252,12 +316,13 @@
   }
 
   // A new style while painting: swap the network, keep the camera.
-  async function restyle(config, resolution, strength, keepColors) {
-    if (state.running) return start(config, resolution, strength, keepColors);
+  async function restyle(config, resolution, strength, keepColors, steady) {
+    if (state.running) return start(config, resolution, strength, keepColors, steady);
   }
 
-  function set(resolution, strength, keepColors) {
+  function set(resolution, strength, keepColors, steady = true) {
     setSize(resolution);
+    state.steady = Boolean(steady);
     state.strength = Math.min(1, Math.max(0, Number(strength)));
     if (!Number.isFinite(state.strength)) state.strength = 1;
     state.keepColors = Boolean(keepColors);
@@ -265,6 +330,7 @@
 
   function stop() {
     state.running = false;
+    state.still = null;
     if (state.stream) state.stream.getTracks().forEach((t) => t.stop());
     state.stream = null;
   }
@@ -290,6 +356,17 @@
     return (performance.now() - started) / n;
   }
 
-  window.stBrowserWebcam = {timeNetwork, start, restyle, set, stop: () => { stop(); say('Stopped.'); }, snapshot,
+  // For tests: the steadying blend over frames given as arrays of RGBA bytes (camera, painting).
+  function stillBlendFrames(cameras, paintings, width, height) {
+    let memory = null;
+    return cameras.map((camera, k) => {
+      const [pixels, next] = stillBlend(memory, Uint8ClampedArray.from(camera), Uint8ClampedArray.from(paintings[k]),
+                                        width, height);
+      memory = next;
+      return Array.from(pixels);
+    });
+  }
+
+  window.stBrowserWebcam = {timeNetwork, stillBlendFrames, start, restyle, set, stop: () => { stop(); say('Stopped.'); }, snapshot,
                             running: () => state.running};
 })();

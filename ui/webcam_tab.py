@@ -217,6 +217,10 @@ def build_webcam_tab(models_folder=None) -> None:
             with gr.Column(scale=1):
                 strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Style strength", elem_id="browser-strength")
                 keep_colors = gr.Checkbox(False, label="Keep the camera's colours", elem_id="browser-keep-colors")
+                steady = gr.Checkbox(
+                    True, label="Steady between frames", elem_id="browser-steady",
+                    info="still parts of the picture stop shimmering; a little trailing on slow motion",
+                )
                 with gr.Row():
                     start = gr.Button("Start", variant="primary", elem_id="browser-start")
                     stop = gr.Button("Stop", elem_id="browser-stop")
@@ -274,15 +278,16 @@ def build_webcam_tab(models_folder=None) -> None:
         quiet = {"show_progress": "hidden", **PAGE_ONLY}
         gr.on([tab.select, style.change, arch.change], prepare, inputs=[style, arch, where], outputs=[config],
               concurrency_limit=None, **quiet).then(
-            None, [config, resolution, strength, keep_colors], js="(...a) => window.stBrowserWebcam.restyle(...a)",
+            None, [config, resolution, strength, keep_colors, steady], js="(...a) => window.stBrowserWebcam.restyle(...a)",
             **quiet)
         tab.select(None, js=_WATCH_CAMERA_JS, **PAGE_ONLY)
 
         start.click(prepare, inputs=[style, arch, where], outputs=[config], concurrency_limit=None, **quiet).then(
-            None, [config, resolution, strength, keep_colors], js="(...a) => window.stBrowserWebcam.start(...a)",
+            None, [config, resolution, strength, keep_colors, steady], js="(...a) => window.stBrowserWebcam.start(...a)",
             **quiet)
         stop.click(None, js="() => window.stBrowserWebcam.stop()", **PAGE_ONLY)
-        gr.on([resolution.change, strength.change, keep_colors.change], None, [resolution, strength, keep_colors],
+        gr.on([resolution.change, strength.change, keep_colors.change, steady.change], None,
+              [resolution, strength, keep_colors, steady],
               js="(...a) => window.stBrowserWebcam.set(...a)", **PAGE_ONLY)
         where.change(lambda w: (gr.update(visible=w == "browser"), gr.update(visible=w == "server")), [where],
                      [browser_row, server_row], queue=False, **quiet)
