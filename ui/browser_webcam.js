@@ -180,22 +180,27 @@
     return luma;
   }
 
-  // A (2r+1)^2 mean with mirrored edges (OpenCV's default border, reflect-101), rows then columns.
+  // A (2r+1)^2 mean with mirrored edges (OpenCV's default border, reflect-101): a running sum
+  // along each row, then down each column, so the cost does not grow with r.
   function boxMean(values, width, height, r) {
     const mirror = (i, n) => (i < 0 ? -i : i >= n ? 2 * n - 2 - i : i);
+    const size = 2 * r + 1;
     const rows = new Float32Array(values.length), out = new Float32Array(values.length);
     for (let y = 0; y < height; y++) {
+      const row = y * width;
+      let sum = 0;
+      for (let k = -r; k <= r; k++) sum += values[row + mirror(k, width)];
       for (let x = 0; x < width; x++) {
-        let sum = 0;
-        for (let k = -r; k <= r; k++) sum += values[y * width + mirror(x + k, width)];
-        rows[y * width + x] = sum / (2 * r + 1);
+        rows[row + x] = sum / size;
+        sum += values[row + mirror(x + r + 1, width)] - values[row + mirror(x - r, width)];
       }
     }
-    for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) {
-        let sum = 0;
-        for (let k = -r; k <= r; k++) sum += rows[mirror(y + k, height) * width + x];
-        out[y * width + x] = sum / (2 * r + 1);
+    for (let x = 0; x < width; x++) {
+      let sum = 0;
+      for (let k = -r; k <= r; k++) sum += rows[mirror(k, height) * width + x];
+      for (let y = 0; y < height; y++) {
+        out[y * width + x] = sum / size;
+        sum += rows[mirror(y + r + 1, height) * width + x] - rows[mirror(y - r, height) * width + x];
       }
     }
     return out;
