@@ -175,8 +175,9 @@
   const STILL_CHANGE = 32, STILL_WEIGHT = 0.8, STILL_RADIUS = 2;
 
   function luminance(rgba, n) {
+    const [y0, y1, y2] = RGB_TO_YIQ[0];
     const luma = new Float32Array(n);
-    for (let p = 0; p < n; p++) luma[p] = 0.299 * rgba[4 * p] + 0.587 * rgba[4 * p + 1] + 0.114 * rgba[4 * p + 2];
+    for (let p = 0; p < n; p++) luma[p] = y0 * rgba[4 * p] + y1 * rgba[4 * p + 1] + y2 * rgba[4 * p + 2];
     return luma;
   }
 
@@ -292,16 +293,18 @@
     if (!config || config.error) return fallBack(config ? config.error : 'nothing prepared');
     if (typeof WebAssembly !== 'object') return fallBack('it has no WebAssembly');
     say('Loading the network…');
+    const runtimeUrl = new URL(config.runtime, document.baseURI).href;
+    const modelUrl = new URL(config.model, document.baseURI).href;
     try {
-      await loadRuntime(new URL(config.runtime, document.baseURI).href);
+      await loadRuntime(runtimeUrl);
       try {
-        await loadModel(new URL(config.model, document.baseURI).href);
+        await loadModel(modelUrl);
       } catch (error) {
         if (state.runtime.backend === 'wasm') throw error;
         state.runtime = null; // a GPU that cannot run this network: WebAssembly always can
         state.session = null;
-        await loadRuntime(new URL(config.runtime, document.baseURI).href, true);
-        await loadModel(new URL(config.model, document.baseURI).href);
+        await loadRuntime(runtimeUrl, true);
+        await loadModel(modelUrl);
       }
     } catch (error) {
       return fallBack(`the network would not load: ${error.message || error}`);

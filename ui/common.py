@@ -14,9 +14,9 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
-from PIL import Image
 
 from styletransfer.errors import StyleTransferError
+from styletransfer.io import images
 from styletransfer.networks import load_network, zoo
 
 log = logging.getLogger("styletransfer.app")
@@ -93,10 +93,9 @@ def result_png(image: np.ndarray) -> str:
                 old.unlink()
         except FileNotFoundError:  # another request pruned it first
             pass
-    handle, path = tempfile.mkstemp(prefix="painted-", suffix=".png", dir=_result_folder)
-    with os.fdopen(handle, "wb") as file:
-        Image.fromarray(image).save(file, format="PNG")
-    return path
+    handle, path = tempfile.mkstemp(prefix="painted-", suffix=".png", dir=_result_folder)  # a name of its own
+    os.close(handle)
+    return str(images.save_image(image, path))
 
 
 def status_html(message: str, busy: bool = False) -> str:
