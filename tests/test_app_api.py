@@ -1,6 +1,7 @@
 """The API contract (ui/api.py) as another program sees it: gradio_client against the running app.
 
     client.predict(handle_file(PHOTO), STYLE, "full"|"lite", strength, keep_colors, size, api_name="/stylize")
+    client.predict(handle_file(PHOTO), [handle_file(PAINTING)], size, strength, ..., api_name="/paint")
     client.submit(handle_file(PHOTO), [handle_file(PAINTING)], size, steps, ..., api_name="/gatys")
     client.predict(handle_file(CLIP), STYLE, arch, strength, keep_colors, scale, temporal, api_name="/video")
 """
@@ -40,17 +41,19 @@ def painting(repo_root):
     return str(sorted((repo_root / "examples" / "styles").glob("*.jpg"))[0])
 
 
-def test_the_contract_is_three_documented_endpoints(client):
+def test_the_contract_is_four_documented_endpoints(client):
     api = client.view_api(return_format="dict", print_info=False)
     endpoints = api["named_endpoints"]
-    assert set(endpoints) == {"/stylize", "/gatys", "/video"}
+    assert set(endpoints) == {"/stylize", "/paint", "/gatys", "/video"}
     assert not api["unnamed_endpoints"]
     params = {name: [p["parameter_name"] for p in e["parameters"]] for name, e in endpoints.items()}
     assert params["/stylize"] == ["photo", "style", "arch", "strength", "keep_colors", "size"]
     assert params["/video"] == ["clip", "style", "arch", "strength", "keep_colors", "scale", "temporal"]
     assert params["/gatys"][:4] == ["photo", "paintings", "size", "steps"]
+    assert params["/paint"] == ["photo", "paintings", "size", "strength", "keep_colors", "painting_scale",
+                                "painting_weights"]
     returns = {name: [r["label"] for r in e["returns"]] for name, e in endpoints.items()}
-    assert returns == {"/stylize": ["image"], "/gatys": ["image", "progress"], "/video": ["video"]}
+    assert returns == {"/stylize": ["image"], "/paint": ["image"], "/gatys": ["image", "progress"], "/video": ["video"]}
     # Everything but the files has a default: a client passes only what it wants to change.
     for name, endpoint in endpoints.items():
         for p in endpoint["parameters"]:
@@ -150,6 +153,38 @@ def test_gatys_streams_previews_then_the_result(client, photo, painting):
 def test_gatys_without_paintings_says_so(client, photo):
     with pytest.raises(AppError, match="add at least one painting"):
         client.predict(handle_file(photo), [], 128, 2, api_name="/gatys")
+
+
+def test_paint_answers_any_painting_at_once(client, photo, painting, repo_root):
+    out = client.predict(handle_file(photo), [handle_file(painting)], 256, api_name="/paint")
+    painted = Image.open(out)
+    assert max(painted.size) == 256
+    source = Image.open(photo).convert("RGB").resize(painted.size)
+    assert np.abs(np.asarray(painted, dtype=float) - np.asarray(source, dtype=float)).mean() > 10
+    second = str(sorted((repo_root / "examples" / "styles").glob("*.jpg"))[1])
+    out = client.predict(photo=handle_file(photo), paintings=[handle_file(painting), handle_file(second)], size=128,
+                         strength=0.7, keep_colors=True, painting_scale=0.5, painting_weights="2, 1", api_name="/paint")
+    assert max(Image.open(out).size) == 128
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"paintings": []}, "add at least one painting"),
+        ({"painting_weights": "1, 2"}, r"one painting weight per painting \(1\), got 2"),
+        ({"strength": 3}, "strength must be 0 to 1"),
+        ({"paintings": "text"}, "painting 1: "),
+    ],
+)
+def test_paint_mistakes_come_back_as_one_line(client, photo, painting, tmp_path, capfd, change, message):
+    args = {"photo": handle_file(photo), "paintings": [handle_file(painting)], "size": 128}
+    if change.get("paintings") == "text":
+        (tmp_path / "notes.jpg").write_text("not an image")
+        change = {"paintings": [handle_file(str(tmp_path / "notes.jpg"))]}
+    with pytest.raises(AppError, match=message) as raised:
+        client.predict(**{**args, **change}, api_name="/paint")
+    assert "\n" not in str(raised.value)
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_video_answers_with_an_mp4_with_its_sound(client, tmp_path):

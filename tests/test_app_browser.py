@@ -23,7 +23,7 @@ FIRST_RUN_TIMEOUT_MS = 600_000  # the first run may fetch the VGG16 weights from
 RUN_TIMEOUT_MS = 180_000
 INSTANT_TIMEOUT_MS = 120_000  # a generous bound for one pass on a busy 2-core CPU (usually ~1 s)
 INSTANT_TAB = "Pretrained styles (instant)"
-GATYS_TAB = "Any painting (Gatys)"
+GATYS_TAB = "Any painting"
 
 
 def open_gatys(page) -> None:
@@ -104,6 +104,43 @@ def test_stylizes_a_photo(page, repo_root, artifacts):
 
     page.screenshot(path=str(artifacts / "app_image_tab.png"), full_page=True)
     result.save(artifacts / "app_image_result.png")
+
+
+FAST_STATUS = re.compile(r"^Fast result: 1 painting · (\d+)x(\d+) in [0-9.]+ s · Refine runs Gatys from here$")
+
+
+def test_any_painting_gives_a_fast_result_then_refines_it(page, repo_root, artifacts):
+    """The universal mode answers as soon as a photo and a painting are in; Refine (Gatys) starts from it."""
+    from styletransfer import universal
+
+    photo_path = repo_root / "examples" / "photos" / "skimage_chelsea.jpg"
+    painting_path = repo_root / "examples" / "styles" / "starry_night.jpg"
+    open_gatys(page)
+    assert page.locator("#init input[value=fast]").is_checked()  # Refine starts from the fast result
+    upload_photo(page, photo_path)
+    upload_paintings(page, painting_path)
+    status = page.locator("#progress .st-progress").get_by_text(FAST_STATUS)
+    status.wait_for(timeout=FIRST_RUN_TIMEOUT_MS)  # the first one may fetch VGG16 and export the networks
+    fast = result_image(page)
+    size = GatysConfig().size
+    assert max(fast.size) == size
+    # The page shows what the engine makes of the same inputs.
+    engine = universal.stylize(images.load_tensor(photo_path, long_side=size),
+                               [images.load_tensor(painting_path, long_side=size)], size=None)
+    assert difference(fast, images.to_numpy(engine)) < 3
+    page.screenshot(path=str(artifacts / "app_fast_result.png"), full_page=True)
+
+    old = result_src(page)
+    set_number(page, "size", 128)  # a new size: a new fast result
+    page.wait_for_function(
+        "old => { const img = document.querySelector('#result img'); return img && img.getAttribute('src') !== old; }",
+        arg=old, timeout=INSTANT_TIMEOUT_MS)
+    status.wait_for(timeout=INSTANT_TIMEOUT_MS)
+    assert max(result_image(page).size) == 128
+    set_number(page, "steps", 6)
+    page.click("#run")
+    wait_for_step(page, 6, 6, timeout=RUN_TIMEOUT_MS)
+    assert max(result_image(page).size) == 128
 
 
 def test_bad_file_shows_the_message_and_the_server_keeps_working(page, tmp_path, artifacts):

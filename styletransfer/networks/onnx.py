@@ -24,8 +24,11 @@ OPSET = 17
 _DYNAMIC = {0: "batch", 2: "height", 3: "width"}
 
 
-def export_onnx(net: TransformerNet, path) -> pathlib.Path:
-    """Write ``net`` as an ONNX file with dynamic batch, height and width."""
+def export_onnx(net: TransformerNet | torch.nn.Module, path, channels: int = 3, outputs: int = 1) -> pathlib.Path:
+    """Write ``net`` as an ONNX file with dynamic batch, height and width; its input has
+    ``channels`` channels (3 for an image, more for the universal mode's feature decoders)
+    and it returns ``outputs`` tensors (several: the universal mode's encoder of all levels)."""
+    names = ["stylized"] if outputs == 1 else [f"output{i}" for i in range(outputs)]
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     net = net.eval()
@@ -34,12 +37,12 @@ def export_onnx(net: TransformerNet, path) -> pathlib.Path:
         # The TorchScript exporter (dynamo=False) needs no packages beyond torch and onnx.
         torch.onnx.export(
             net,
-            (torch.rand(1, 3, 24, 28),),  # a multiple of 4, so no size gets baked in by accident
+            (torch.rand(1, channels, 24, 28),),  # a multiple of 4, so no size gets baked in by accident
             str(path),
             dynamo=False,
             input_names=["image"],
-            output_names=["stylized"],
-            dynamic_axes={"image": _DYNAMIC, "stylized": _DYNAMIC},
+            output_names=names,
+            dynamic_axes={"image": _DYNAMIC, **{name: _DYNAMIC for name in names}},
             opset_version=OPSET,
         )
     return path
@@ -66,6 +69,10 @@ class OnnxModel:
         (out,) = self.session.run(None, {"image": batch})
         return out
 
+    def run_all(self, image: torch.Tensor) -> list[torch.Tensor]:
+        """Every output of a several-output model, as tensors."""
+        return [torch.from_numpy(out) for out in self.session.run(None, {"image": image.detach().float().contiguous().numpy()})]
+
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.run(image.detach().to(torch.float32).contiguous().numpy()))
 
@@ -84,7 +91,8 @@ def cache_folder() -> pathlib.Path:
     return cache_dir() / "onnx"
 
 
-def onnx_model(net: torch.nn.Module, name: str, folder=None, *, threads: int | None = None) -> OnnxModel:
+def onnx_model(net: torch.nn.Module, name: str, folder=None, *, threads: int | None = None, channels: int = 3,
+               outputs: int = 1) -> OnnxModel:
     """``net`` in onnxruntime, exported once to ``folder/NAME.SHA.onnx`` (default
     cache_folder()) and reused later.
 
@@ -99,5 +107,5 @@ def onnx_model(net: torch.nn.Module, name: str, folder=None, *, threads: int | N
         except StyleTransferError:
             pass  # damaged (a full disk, an old onnxruntime): export again below
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda tmp: export_onnx(net, tmp))
+    atomic_write(path, lambda tmp: export_onnx(net, tmp, channels, outputs))
     return OnnxModel(path, threads=threads)

@@ -1,0 +1,229 @@
+"""The universal mode: any painting in about a second, no training per painting (Li et al.
+2017, "Universal Style Transfer via Feature Transforms").
+
+Coarse to fine over four levels (relu4_1, relu3_1, relu2_1, relu1_1): encode the image with
+VGG16 up to the level, give its features the paintings' statistics (wct.py), decode back to
+an image (networks/decoder.py), and hand that image to the next, shallower level. Deep
+levels lay down the painting's large patterns; shallow ones its colours and fine strokes.
+
+Encoders (VGG16 slices: the weights the engine already fetches) and decoders (shipped in
+pretrained/ as fp16) run in onnxruntime, exported once into the cache.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import pathlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+from styletransfer import colors, wct
+from styletransfer.errors import StyleTransferError, short_error
+from styletransfer.io import images
+from styletransfer.networks import onnx, zoo
+from styletransfer.networks.decoder import FEATURE_CHANNELS, LAYER, LEVELS, Decoder
+from styletransfer.perceptual.vgg import VGG16Features
+
+DECODERS_FILE = "universal.decoders.safetensors"
+MIN_SIDE = 16  # level 4 works at 1/8 scale: 2x2 features at least
+# bench/universal.py: 1024x768 peaks at 6.5 GB (onnxruntime keeps an arena per session) and
+# takes 8.5 s; 2048 px would not fit a 24 GB machine.
+MAX_SIDE = 1024
+DEFAULT_SIZE = 512
+DEEP, SHALLOW = (4, 3), (2, 1)  # levels: large patterns / colours and fine strokes
+DEEP_SCALE = 0.75  # the deep levels' working size relative to the output's: 2.5 s at 512 px (1.0: 3.6 s, sharper layout)
+PAINTINGS_REMEMBERED = 8
+# bench/quality.py at 512 px: strength 0.6 ends both nearer the painting (style ratio 0.470 vs
+# 0.538) and nearer the photo (content 16.3 vs 19.1) than 1.0: the decoders render the
+# fully coloured features with artefacts that pull it away from both.
+DEFAULT_STRENGTH = 0.6
+
+
+def decoders_path(folder=None) -> pathlib.Path:
+    return pathlib.Path(folder if folder is not None else zoo.PRETRAINED) / DECODERS_FILE
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How one picture is painted. ``painting_scale``: the painting's long side relative to
+    the output's (bigger = larger brush strokes)."""
+
+    strength: float = DEFAULT_STRENGTH
+    keep_colors: bool = False
+    painting_scale: float = 1.0
+    weights: tuple[float, ...] | None = None  # per painting; equal by default
+
+    def __post_init__(self):
+        if not 0.0 <= self.strength <= 1.0:
+            raise StyleTransferError(f"strength must be 0..1, got {self.strength}")
+        if not 0.25 <= self.painting_scale <= 4.0:
+            raise StyleTransferError(f"painting scale must be 0.25..4, got {self.painting_scale}")
+
+
+class _Encoder(torch.nn.Module):
+    """VGG16 from the image up to some layers, returning them in the order given (one ONNX graph)."""
+
+    def __init__(self, state_dict: dict, layers: tuple[str, ...]):
+        super().__init__()
+        self.layers = layers
+        self.vgg = VGG16Features(state_dict, last_layer=max(layers, key=lambda name: int(name[4])))
+
+    def forward(self, image: torch.Tensor):
+        out = self.vgg(image, self.layers)
+        return out[self.layers[0]] if len(self.layers) == 1 else tuple(out[name] for name in self.layers)
+
+
+class Universal:
+    """Encoders and decoders of every level, loaded once; ``paint`` does the work."""
+
+    def __init__(self, decoders_file=None, *, backend: str = "onnxruntime", threads: int | None = None):
+        from styletransfer.perceptual import weights  # the VGG16 weights (fetched once, cached)
+
+        path = pathlib.Path(decoders_file) if decoders_file is not None else decoders_path()
+        self.decoders, self.info = load_decoders(path)
+        vgg = weights.load_vgg16_state_dict()
+        # The photo path re-encodes each level's image up to that level only; a painting is
+        # encoded once per working size, every level it needs from one pass.
+        encoders = {(level,): _Encoder(vgg, (LAYER[level],)) for level in LEVELS}
+        encoders.update({levels: _Encoder(vgg, tuple(LAYER[level] for level in levels)) for levels in (DEEP, SHALLOW)})
+        self.backend = backend
+        if backend == "onnxruntime":
+            tag = lambda levels: "".join(map(str, levels))  # noqa: E731
+            self._encoders = {levels: onnx.onnx_model(net.eval(), f"universal-encoder{tag(levels)}", threads=threads,
+                                                      outputs=len(levels)) for levels, net in encoders.items()}
+            self._decoders = {level: onnx.onnx_model(net, f"universal-decoder{level}", threads=threads,
+                                                     channels=FEATURE_CHANNELS[level]) for level, net in self.decoders.items()}
+        elif backend == "torch":
+            self._encoders, self._decoders = {k: v.eval() for k, v in encoders.items()}, self.decoders
+        else:
+            raise StyleTransferError(f"backend must be onnxruntime or torch, not {backend!r}")
+        self._painting_cache: OrderedDict[tuple, dict[int, wct.Statistics]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def encode(self, levels: tuple[int, ...], image: torch.Tensor) -> list[torch.Tensor]:
+        """The image's features at ``levels`` (a tuple of DEEP, SHALLOW or one level)."""
+        net = self._encoders[levels]
+        with torch.inference_mode():
+            if len(levels) == 1:
+                return [net(image)]
+            return net.run_all(image) if self.backend == "onnxruntime" else list(net(image))
+
+    def decode(self, level: int, features: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return self._decoders[level](features.float().contiguous())
+
+    def painting_statistics(self, painting: torch.Tensor, long_side: int, deep_scale: float = DEEP_SCALE) -> dict[int, wct.Statistics]:
+        """A painting's feature statistics at every level: the deep levels of the painting
+        resized to ``long_side * deep_scale``, the shallow ones at ``long_side``. Remembered
+        for the last few paintings (the page re-runs one painting on many photos)."""
+        key = (hashlib.sha1(painting.numpy().tobytes()).hexdigest(), tuple(painting.shape), long_side, deep_scale)
+        with self._lock:
+            if key in self._painting_cache:
+                self._painting_cache.move_to_end(key)
+                return self._painting_cache[key]
+        found = {}
+        for levels, side in ((DEEP, round(long_side * deep_scale)), (SHALLOW, long_side)):
+            resized = images.resize_long_side(painting, max(MIN_SIDE, side))
+            for level, features in zip(levels, self.encode(levels, resized)):
+                found[level] = wct.statistics(features)
+        with self._lock:
+            self._painting_cache[key] = found
+            while len(self._painting_cache) > PAINTINGS_REMEMBERED:
+                self._painting_cache.popitem(last=False)
+        return found
+
+    def forget_paintings(self) -> None:
+        with self._lock:
+            self._painting_cache.clear()
+
+    def paint(self, photo: torch.Tensor, paintings: Sequence[torch.Tensor], settings: Settings = Settings(),
+              progress: Callable[[int, int], None] | None = None, deep_scale: float = DEEP_SCALE) -> torch.Tensor:
+        """(1, 3, H, W) photo in [0, 1] and paintings (1, 3, h, w) -> the painted photo, (1, 3, H, W).
+
+        Deep levels work at ``deep_scale`` of the photo's size (they lay down large patterns,
+        and cost most), the shallow ones at full size.
+        """
+        check_image(photo, "photo")
+        for painting in paintings:
+            check_image(painting, "painting", largest=None)  # resized to the working sizes below
+        if settings.weights is not None and len(settings.weights) != len(paintings):
+            raise StyleTransferError(f"{len(settings.weights)} weights for {len(paintings)} paintings")
+        size = tuple(photo.shape[-2:])
+        deep_size = tuple(max(MIN_SIDE, round(side * deep_scale)) for side in size)
+        long_side = min(MAX_SIDE, round(max(size) * settings.painting_scale))
+        targets = [self.painting_statistics(p.contiguous(), long_side, deep_scale) for p in paintings]
+        image = images.resize_to(photo, deep_size)
+        for done, level in enumerate(sorted(LEVELS, reverse=True)):
+            working = deep_size if level in DEEP else size
+            if tuple(image.shape[-2:]) != working:
+                image = images.resize_to(image, working)
+            (features,) = self.encode((level,), image)
+            mixed = wct.transfer(features, [t[level] for t in targets], settings.weights, settings.strength)
+            image = self.decode(level, mixed).clamp(0, 1)
+            if progress:
+                progress(done + 1, len(LEVELS))
+        if tuple(image.shape[-2:]) != size:  # sides not divisible by 2
+            image = images.resize_to(image, size)
+        if settings.keep_colors:
+            image = colors.with_chroma_of(image, photo)
+        return image
+
+
+def check_image(image: torch.Tensor, name: str, largest: int | None = MAX_SIDE) -> None:
+    if image.ndim != 4 or image.shape[:2] != (1, 3):
+        raise StyleTransferError(f"the {name} must be one RGB image, got a tensor of shape {tuple(image.shape)}")
+    if min(image.shape[-2:]) < MIN_SIDE:
+        raise StyleTransferError(f"the {name} is too small ({image.shape[-1]}x{image.shape[-2]}); at least {MIN_SIDE} px a side")
+    if largest is not None and max(image.shape[-2:]) > largest:
+        raise StyleTransferError(f"the {name} is too large ({image.shape[-1]}x{image.shape[-2]}); at most {largest} px a side")
+
+
+def load_decoders(path: pathlib.Path) -> tuple[dict[int, Decoder], dict]:
+    """The four decoders of a published file and its metadata (width, steps, ...)."""
+    if not path.is_file():
+        raise StyleTransferError(f"the universal mode's decoders are missing: {path} (train them: python -m scripts.train_decoders)")
+    try:
+        with safe_open(str(path), "pt") as f:
+            info = dict(f.metadata() or {})
+        tensors = load_file(str(path))
+        width = float(info["width"])
+        nets = {}
+        for level in LEVELS:
+            net = Decoder(level, width)
+            prefix = f"{level}."
+            net.load_state_dict({k[len(prefix):]: v.float() for k, v in tensors.items() if k.startswith(prefix)})
+            nets[level] = net.eval().requires_grad_(False)
+    except (OSError, KeyError, ValueError, RuntimeError) as e:
+        raise StyleTransferError(f"cannot read the universal decoders {path} ({short_error(e)})") from e
+    info["train_config"] = json.loads(info.get("train_config", "{}"))
+    return nets, info
+
+
+@functools.lru_cache(maxsize=2)
+def load(decoders_file=None, backend: str = "onnxruntime", threads: int | None = None) -> Universal:
+    """The universal mode, loaded once per process (per file and backend)."""
+    return Universal(decoders_file, backend=backend, threads=threads)
+
+
+def stylize(photo: np.ndarray | torch.Tensor, paintings, *, size: int | None = DEFAULT_SIZE, settings: Settings = Settings(),
+            model: Universal | None = None, progress=None) -> torch.Tensor:
+    """Convenience: images (tensors or arrays, any size) in, the photo painted at ``size``
+    (long side; None = as it is) out."""
+    model = model or load()
+    photo = _tensor(photo)
+    if size is not None:
+        photo = images.resize_long_side(photo, size)
+    return model.paint(photo, [_tensor(p) for p in paintings], settings, progress)
+
+
+def _tensor(image) -> torch.Tensor:
+    return image if torch.is_tensor(image) else images.to_tensor(image)
