@@ -106,7 +106,7 @@ def test_stylizes_a_photo(page, repo_root, artifacts):
     result.save(artifacts / "app_image_result.png")
 
 
-FAST_STATUS = re.compile(r"^Fast result: 1 painting · (\d+)x(\d+) in [0-9.]+ s · Refine runs Gatys from here$")
+FAST_STATUS = re.compile(r"^Fast result: 1 painting · (\d+)x(\d+) in [0-9.]+ s · strength 0.60 · Refine runs Gatys from here$")
 
 
 def test_any_painting_gives_a_fast_result_then_refines_it(page, repo_root, artifacts):
@@ -116,6 +116,7 @@ def test_any_painting_gives_a_fast_result_then_refines_it(page, repo_root, artif
     photo_path = repo_root / "examples" / "photos" / "skimage_chelsea.jpg"
     painting_path = repo_root / "examples" / "styles" / "starry_night.jpg"
     open_gatys(page)
+    page.get_by_role("button", name="Advanced").click()
     assert page.locator("#init input[value=fast]").is_checked()  # Refine starts from the fast result
     upload_photo(page, photo_path)
     upload_paintings(page, painting_path)
