@@ -132,7 +132,8 @@ def test_any_painting_gives_a_fast_result_then_refines_it(page, repo_root, artif
     page.screenshot(path=str(artifacts / "app_fast_result.png"), full_page=True)
 
     old = result_src(page)
-    set_number(page, "size", 128)  # a new size: a new fast result
+    set_number(page, "size", 128)
+    page.click("#fast")  # a new size: a new fast result
     page.wait_for_function(
         "old => { const img = document.querySelector('#result img'); return img && img.getAttribute('src') !== old; }",
         arg=old, timeout=INSTANT_TIMEOUT_MS)

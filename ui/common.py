@@ -143,6 +143,7 @@ class StopRequests:
 
     def __init__(self):
         self._flags: dict[str, threading.Event] = {}
+        self._armed_at: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def arm(self, request: gr.Request | None) -> None:
@@ -150,6 +151,16 @@ class StopRequests:
         if request is not None:
             with self._lock:
                 self._flags[request.session_hash] = threading.Event()
+                self._armed_at[request.session_hash] = time.monotonic()
+
+    def armed_after(self, request: gr.Request | None, moment: float) -> bool:
+        """Whether this session clicked Run after ``moment`` (time.monotonic), or a run is still on:
+        a quicker job begun before must not overwrite that run's images."""
+        if request is None:
+            return False
+        with self._lock:
+            return (request.session_hash in self._flags
+                    or self._armed_at.get(request.session_hash, float("-inf")) > moment)
 
     def stop(self, request: gr.Request | None) -> None:
         if request is not None:

@@ -503,15 +503,20 @@ def _gatys_widgets() -> GatysWidgets:
                         coarse_to_fine, init, blend, run, stop, fast_strength, fast)
 
 
-def run_fast(active, photo, paintings, size, strength, colours, style_scale, blend_text):
-    """The fast result for the page: (result, status) pairs; quiet until a photo and a painting are in."""
-    if not active or not uploaded_path(photo) or not paintings:
+def run_fast(active, photo, paintings, size, strength, colours, style_scale, blend_text, request: gr.Request = None):
+    """The fast result for the page: (result, status) pairs; quiet until a photo and a painting
+    are in, and while a Refine run of this page owns the result."""
+    begun = time.monotonic()
+    if not active or not uploaded_path(photo) or not paintings or STOPS.armed_after(request, begun):
         yield gr.skip(), gr.skip()
         return
     try:
         yield gr.skip(), status_html(getting_ready() or "Painting the fast result…", busy=True)
         image, status = paint_any(photo, paintings, size, strength, colours != "none", style_scale, blend_text,
                                   max_size=APP_MAX_SIZE)
+        if STOPS.armed_after(request, begun):  # Refine was clicked meanwhile: its images win
+            yield gr.skip(), gr.skip()
+            return
         yield result_png(image), status_html(status)
     except Exception as error:
         status, popup = page_error(error, "fast style transfer", "Try other images or settings, or Refine.")
@@ -526,7 +531,9 @@ def _wire_gatys(widgets: GatysWidgets, photo, result, progress, active) -> None:
     # The fast result shares the instant results' slots: a second, never behind a Gatys run.
     fast = {"concurrency_id": "instant", "concurrency_limit": INSTANT_CONCURRENCY, "trigger_mode": "always_last",
             "show_progress": "hidden", "preprocess": False, **PAGE_ONLY}
-    gr.on([w.fast.click, w.paintings.change, photo.change, w.size.change, w.fast_strength.change, w.colours.input,
+    # Not on a size change: the size is typed just before Refine, and a fast result finishing
+    # after that run would replace its image (a new size: click "Fast result").
+    gr.on([w.fast.click, w.paintings.change, photo.change, w.fast_strength.change, w.colours.input,
            w.style_scale.change, w.blend.submit],
           run_fast, inputs=[active, photo, w.paintings, w.size, w.fast_strength, w.colours, w.style_scale, w.blend],
           outputs=[result, progress], **fast)
