@@ -30,6 +30,7 @@ from scripts.train_zoo import HELD_OUT_PHOTOS, PHOTOS
 from styletransfer.files import atomic_write
 from styletransfer.networks.decoder import LAYER, LEVELS, Decoder
 from styletransfer.perceptual.vgg import pretrained_vgg16
+from styletransfer.training import checkpoint
 from styletransfer.training.config import TrainConfig
 from styletransfer.training.data import StepBatches, list_images
 
@@ -156,27 +157,14 @@ def publish(runs: Path, folder: Path) -> Path:
 
 def snapshot(runs: Path) -> Path:
     """A compact copy to commit: fp16 weights, bf16 optimiser moments (resumes, not bit for bit)."""
-    saved = torch.load(runs / RUN_NAME / "checkpoint.pt", map_location="cpu", weights_only=True)
-    saved["model"] = {k: v.half() for k, v in saved["model"].items()}
-    for entry in saved["optimizer"]["state"].values():
-        for key, value in entry.items():
-            if torch.is_tensor(value) and value.is_floating_point() and value.numel() > 1:
-                entry[key] = value.bfloat16()
     SNAPSHOT.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(SNAPSHOT, lambda tmp: torch.save(saved, tmp))
+    checkpoint.compact(runs / RUN_NAME / "checkpoint.pt", SNAPSHOT)
     return SNAPSHOT
 
 
 def restore(runs: Path) -> Path:
-    saved = torch.load(SNAPSHOT, map_location="cpu", weights_only=True)
-    saved["model"] = {k: v.float() for k, v in saved["model"].items()}
-    for entry in saved["optimizer"]["state"].values():
-        for key, value in entry.items():
-            if torch.is_tensor(value) and value.is_floating_point() and value.numel() > 1:
-                entry[key] = value.float()
     out = runs / RUN_NAME / "checkpoint.pt"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(out, lambda tmp: torch.save(saved, tmp))
+    checkpoint.expand(SNAPSHOT, out)
     return out
 
 

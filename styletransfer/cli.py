@@ -173,8 +173,6 @@ def _run_list(args) -> int:
     return 0
 
 
-
-
 def _run_stylize(args) -> int:
     from styletransfer.io import images
     from styletransfer.networks import DEFAULT_STRENGTH, load_network
@@ -203,8 +201,7 @@ def _run_universal(args, output: Path) -> int:
         raise StyleTransferError(f"{len(settings.weights)} --painting-weights for {len(args.painting)} paintings")
     photo = images.load_tensor(args.content, long_side=args.size)
     size = args.size or min(max(photo.shape[-2:]), universal.MAX_SIDE)
-    # Loaded at the size the transforms will use (a huge painting never becomes a huge tensor).
-    painting_side = max(universal.MIN_SIDE, round(size * settings.painting_scale))
+    painting_side = universal.painting_long_side(size, settings.painting_scale)
     paintings = [images.load_tensor(p, long_side=painting_side) for p in args.painting]
     images.save_image(universal.stylize(photo, paintings, size=size, settings=settings), output)
     return 0

@@ -12,16 +12,14 @@ pretrained/ as fp16) run in onnxruntime, exported once into the cache.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import pathlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
@@ -31,7 +29,7 @@ from styletransfer.errors import StyleTransferError, short_error
 from styletransfer.io import images
 from styletransfer.networks import onnx, zoo
 from styletransfer.networks.decoder import FEATURE_CHANNELS, LAYER, LEVELS, Decoder
-from styletransfer.perceptual.vgg import VGG16Features
+from styletransfer.perceptual.vgg import VGG16Features, deepest
 
 DECODERS_FILE = "universal.decoders.safetensors"
 MIN_SIDE = 16  # level 4 works at 1/8 scale: 2x2 features at least
@@ -42,6 +40,7 @@ DEFAULT_SIZE = 512
 DEEP, SHALLOW = (4, 3), (2, 1)  # levels: large patterns / colours and fine strokes
 DEEP_SCALE = 0.75  # the deep levels' working size relative to the output's: 2.5 s at 512 px (1.0: 3.6 s, sharper layout)
 PAINTINGS_REMEMBERED = 8
+PAINTING_SCALES = (0.25, 4.0)  # the painting's long side relative to the output's
 # bench/quality.py at 512 px: strength 0.6 ends both nearer the painting (style ratio 0.470 vs
 # 0.538) and nearer the photo (content 16.3 vs 19.1) than 1.0: the decoders render the
 # fully coloured features with artefacts that pull it away from both.
@@ -65,8 +64,15 @@ class Settings:
     def __post_init__(self):
         if not 0.0 <= self.strength <= 1.0:
             raise StyleTransferError(f"strength must be 0..1, got {self.strength}")
-        if not 0.25 <= self.painting_scale <= 4.0:
-            raise StyleTransferError(f"painting scale must be 0.25..4, got {self.painting_scale}")
+        low, high = PAINTING_SCALES
+        if not low <= self.painting_scale <= high:
+            raise StyleTransferError(f"painting scale must be {low:g}..{high:g}, got {self.painting_scale}")
+
+
+def painting_long_side(output_long_side: int, painting_scale: float) -> int:
+    """The long side a painting is encoded at (the shallow levels'): callers load it at this
+    size, so a huge painting never becomes a huge tensor."""
+    return min(MAX_SIDE, max(MIN_SIDE, round(output_long_side * painting_scale)))
 
 
 class _Encoder(torch.nn.Module):
@@ -75,7 +81,7 @@ class _Encoder(torch.nn.Module):
     def __init__(self, state_dict: dict, layers: tuple[str, ...]):
         super().__init__()
         self.layers = layers
-        self.vgg = VGG16Features(state_dict, last_layer=max(layers, key=lambda name: int(name[4])))
+        self.vgg = VGG16Features(state_dict, last_layer=deepest(layers))
 
     def forward(self, image: torch.Tensor):
         out = self.vgg(image, self.layers)
@@ -146,7 +152,7 @@ class Universal:
             self._painting_cache.clear()
 
     def paint(self, photo: torch.Tensor, paintings: Sequence[torch.Tensor], settings: Settings = Settings(),
-              progress: Callable[[int, int], None] | None = None, deep_scale: float = DEEP_SCALE) -> torch.Tensor:
+              deep_scale: float = DEEP_SCALE) -> torch.Tensor:
         """(1, 3, H, W) photo in [0, 1] and paintings (1, 3, h, w) -> the painted photo, (1, 3, H, W).
 
         Deep levels work at ``deep_scale`` of the photo's size (they lay down large patterns,
@@ -159,18 +165,16 @@ class Universal:
             raise StyleTransferError(f"{len(settings.weights)} weights for {len(paintings)} paintings")
         size = tuple(photo.shape[-2:])
         deep_size = tuple(max(MIN_SIDE, round(side * deep_scale)) for side in size)
-        long_side = min(MAX_SIDE, round(max(size) * settings.painting_scale))
+        long_side = painting_long_side(max(size), settings.painting_scale)
         targets = [self.painting_statistics(p.contiguous(), long_side, deep_scale) for p in paintings]
         image = images.resize_to(photo, deep_size)
-        for done, level in enumerate(sorted(LEVELS, reverse=True)):
+        for level in sorted(LEVELS, reverse=True):
             working = deep_size if level in DEEP else size
             if tuple(image.shape[-2:]) != working:
                 image = images.resize_to(image, working)
             (features,) = self.encode((level,), image)
             mixed = wct.transfer(features, [t[level] for t in targets], settings.weights, settings.strength)
             image = self.decode(level, mixed).clamp(0, 1)
-            if progress:
-                progress(done + 1, len(LEVELS))
         if tuple(image.shape[-2:]) != size:  # sides not divisible by 2
             image = images.resize_to(image, size)
         if settings.keep_colors:
@@ -208,22 +212,29 @@ def load_decoders(path: pathlib.Path) -> tuple[dict[int, Decoder], dict]:
     return nets, info
 
 
-@functools.lru_cache(maxsize=2)
+_loaded: dict[tuple, Universal] = {}
+_loading = threading.Lock()
+
+
 def load(decoders_file=None, backend: str = "onnxruntime", threads: int | None = None) -> Universal:
-    """The universal mode, loaded once per process (per file and backend)."""
-    return Universal(decoders_file, backend=backend, threads=threads)
+    """The universal mode, loaded once per process (per file and backend); concurrent first
+    calls wait for one build instead of exporting the networks twice."""
+    with _loading:
+        key = (decoders_file, backend, threads)
+        if key not in _loaded:
+            _loaded[key] = Universal(decoders_file, backend=backend, threads=threads)
+        return _loaded[key]
 
 
-def stylize(photo: np.ndarray | torch.Tensor, paintings, *, size: int | None = DEFAULT_SIZE, settings: Settings = Settings(),
-            model: Universal | None = None, progress=None) -> torch.Tensor:
-    """Convenience: images (tensors or arrays, any size) in, the photo painted at ``size``
-    (long side; None = as it is) out."""
-    model = model or load()
-    photo = _tensor(photo)
+def is_loaded(decoders_file=None, backend: str = "onnxruntime", threads: int | None = None) -> bool:
+    """Whether ``load`` with these arguments answers at once (else it exports and loads: ~10 s)."""
+    return (decoders_file, backend, threads) in _loaded
+
+
+def stylize(photo: torch.Tensor, paintings: Sequence[torch.Tensor], *, size: int | None = DEFAULT_SIZE,
+            settings: Settings = Settings()) -> torch.Tensor:
+    """Convenience: (1, 3, H, W) images of any size in, the photo painted at ``size`` (long
+    side; None = as it is) by the process's loaded mode out."""
     if size is not None:
         photo = images.resize_long_side(photo, size)
-    return model.paint(photo, [_tensor(p) for p in paintings], settings, progress)
-
-
-def _tensor(image) -> torch.Tensor:
-    return image if torch.is_tensor(image) else images.to_tensor(image)
+    return load().paint(photo, paintings, settings)

@@ -21,6 +21,7 @@ import gradio as gr
 from styletransfer.errors import StyleTransferError
 from styletransfer.gatys import MIN_SIZE
 from styletransfer.networks import DEFAULT_STRENGTH
+from styletransfer.universal import PAINTING_SCALES
 
 from .common import HEAVY_JOBS, ZooStyle, page_error, result_png, tab_zoo
 from .fast_painting import DEFAULT_STRENGTH as FAST_DEFAULT_STRENGTH
@@ -143,7 +144,7 @@ def build_api(models_folder=None) -> None:
                       api_name="gatys", preprocess=False, concurrency_id=HEAVY_JOBS)
 
         fast_strength = gr.Slider(0, 1, value=FAST_DEFAULT_STRENGTH, label="strength")
-        painting_scale = gr.Slider(0.25, 4, value=1.0, label="painting_scale")
+        painting_scale = gr.Slider(*PAINTING_SCALES, value=1.0, label="painting_scale")
         fast_painted = gr.Image(type="numpy", format="png", label="image")
         trigger = gr.Button()
         trigger.click(paint, [photo, paintings, gatys_size, fast_strength, keep_colors, painting_scale, weights],

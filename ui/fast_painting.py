@@ -3,7 +3,6 @@ Image tab's *Any painting* sub-tab and the /paint endpoint, and the start Gatys 
 
 from __future__ import annotations
 
-import threading
 import time
 
 import numpy as np
@@ -16,23 +15,7 @@ from styletransfer.perceptual import weights
 
 from .common import number, uploaded_path
 
-DEFAULT_STRENGTH = universal.Settings().strength
-_loading = threading.Lock()
-_model: universal.Universal | None = None
-
-
-def ready() -> bool:
-    """Whether the networks are loaded (else the first call exports them: ~10 s)."""
-    return _model is not None
-
-
-def model() -> universal.Universal:
-    """The universal mode, loaded once per process (exports its ONNX files on first use)."""
-    global _model
-    with _loading:
-        if _model is None:
-            _model = universal.Universal()
-        return _model
+DEFAULT_STRENGTH = universal.DEFAULT_STRENGTH
 
 
 def parse_weights(text: str, count: int) -> tuple[float, ...] | None:
@@ -57,14 +40,14 @@ def paint_any(photo, paintings, size, strength, keep_colors, painting_scale, pai
     """
     photo_path, painting_paths = uploaded_inputs(photo, paintings)
     size = round(number(size, "output size", MIN_SIZE, max_size, " px"))
-    scale = number(painting_scale, "painting scale", 0.25, 4)
+    scale = number(painting_scale, "painting scale", *universal.PAINTING_SCALES)
     settings = universal.Settings(strength=number(strength, "strength", 0, 1), keep_colors=bool(keep_colors),
                                   painting_scale=scale, weights=parse_weights(painting_weights, len(painting_paths)))
     started = time.perf_counter()
     content = load_input(photo_path, size, "photo")
-    styles = [load_input(path, max(universal.MIN_SIDE, round(size * scale)), f"painting {i}")
+    styles = [load_input(path, universal.painting_long_side(size, scale), f"painting {i}")
               for i, path in enumerate(painting_paths, 1)]
-    image = model().paint(content, styles, settings)
+    image = universal.load().paint(content, styles, settings)
     height, width = image.shape[-2:]
     parts = [f"Fast result: {len(styles)} painting{'s' if len(styles) > 1 else ''}",
              f"{width}x{height} in {time.perf_counter() - started:.1f} s"]
@@ -80,7 +63,7 @@ def getting_ready() -> str | None:
     """What the first call will wait for, as a status line; None when nothing."""
     if weights.needs_download():
         return "Downloading the VGG16 network (first run only)…"
-    if not ready():
+    if not universal.is_loaded():
         return "Preparing the any-painting networks (first run: about 10 s)…"
     return None
 

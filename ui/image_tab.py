@@ -14,6 +14,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
+from styletransfer import universal
 from styletransfer.errors import StyleTransferError
 from styletransfer.io import images
 from styletransfer.networks import DEFAULT_STRENGTH
@@ -155,9 +156,10 @@ def gatys_previews(photo, paintings, settings: dict, stop):
     if config.init == FAST_START:  # refine the universal mode's result (a few seconds)
         line = getting_ready()
         yield f"Painting the fast result to start from… {line or ''}".strip()
-        fast, _ = paint_any(photo_path, style_paths, config.size, fast_strength, config.preserve_colors != "none",
-                            config.style_scale, settings.get("blend_text"), max_size=APP_MAX_SIZE)
-        config = dataclasses.replace(config, init=result_png(fast))
+        fast = universal.load().paint(content, styles, universal.Settings(
+            strength=float(fast_strength), keep_colors=config.preserve_colors != "none",
+            painting_scale=config.style_scale, weights=config.style_blend))
+        config = dataclasses.replace(config, init=result_png(images.to_numpy(fast)))
     yield PREPARING
     events = iterate(content, styles, config)
     last_sent = 0.0
