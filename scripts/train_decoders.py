@@ -1,5 +1,6 @@
 """Train the universal mode's decoders (networks/decoder.py): VGG16 features of a photo in,
-the same photo out, one decoder per level, all four in one loop (they share the encoder pass).
+the same photo out, one decoder per level (--levels: by default those the mode uses), all in
+one loop (they share the encoder pass).
 
     python -m scripts.train_decoders train [--steps N] [--runs ../runs]   # resumable: rerun to continue
     python -m scripts.train_decoders publish [--folder pretrained/]        # -> universal.decoders.safetensors
@@ -33,12 +34,16 @@ from styletransfer.perceptual.vgg import pretrained_vgg16
 from styletransfer.training import checkpoint
 from styletransfer.training.config import TrainConfig
 from styletransfer.training.data import StepBatches, list_images
+from styletransfer.universal import CASCADE
 
 REPO = Path(__file__).resolve().parent.parent
 RUN_NAME = "decoders"
 SNAPSHOT = REPO / "checkpoints" / "universal" / "decoders.pt"
 PUBLISHED = "universal.decoders.safetensors"
 LOG = "losses.csv"
+# Settings that may change between resumes: they do not alter what the optimiser does.
+# (Each decoder learns from its own loss only, so training fewer levels leaves the others as they were.)
+RESUMABLE_CHANGES = ("steps", "checkpoint_every", "log_every", "average_decay", "levels")
 COLUMNS = ("step", *(f"pixel{level}" for level in LEVELS), *(f"feature{level}" for level in LEVELS), "elapsed")
 
 
@@ -53,6 +58,8 @@ class DecoderConfig:
     feature_weight: float = 0.1  # the relative feature error is ~10x the pixel MSE; this keeps colours in charge
     pixel_only: int = 1500  # steps before the feature term joins
     seed: int = 7
+    levels: tuple[int, ...] = tuple(sorted(CASCADE))  # the levels the mode uses
+    average_decay: float = 0.998  # publish a running average of the weights (~500 steps): Adam's last step is noisy
     checkpoint_every: int = 100
     log_every: int = 10
 
@@ -78,11 +85,11 @@ def decoders(width: float) -> torch.nn.ModuleDict:
     return torch.nn.ModuleDict({str(level): Decoder(level, width) for level in LEVELS})
 
 
-def losses(nets: torch.nn.ModuleDict, encoder, photos: torch.Tensor, with_features: bool, feature_weight: float):
+def losses(nets: torch.nn.ModuleDict, encoder, photos: torch.Tensor, levels, with_features: bool, feature_weight: float):
     with torch.no_grad():
-        targets = encoder(photos, LAYER.values())
+        targets = encoder(photos, [LAYER[level] for level in levels])
     terms = {}
-    for level in LEVELS:
+    for level in levels:
         out = nets[str(level)](targets[LAYER[level]])
         terms[f"pixel{level}"] = (out - photos).pow(2).mean()
         if with_features:
@@ -100,25 +107,31 @@ def train(runs: Path, config: DecoderConfig) -> Path:
     nets = decoders(config.width)
     optimizer = torch.optim.Adam(nets.parameters(), lr=config.lr)
     step, elapsed = 0, 0.0
+    average = None
     if ckpt_path.exists():
         saved = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        mine = {k: v for k, v in asdict(config).items() if k not in ("steps", "checkpoint_every", "log_every")}
+        mine = {k: v for k, v in asdict(config).items() if k not in RESUMABLE_CHANGES}
         theirs = {k: saved["config"].get(k) for k in mine}
         if json.loads(json.dumps(theirs)) != json.loads(json.dumps(mine)):
             raise SystemExit(f"{ckpt_path} was trained with other settings ({theirs}); use another --runs")
         nets.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         step, elapsed = saved["step"], saved["elapsed"]
+        if "average" in saved:  # runs from before the average start it from their weights
+            average = saved["average"]
     files = list_images(PHOTOS, exclude=HELD_OUT_PHOTOS)
     batches = StepBatches(files, TrainConfig(
         steps=config.steps + 1, batch_size=config.batch_size, crop_size=config.crop_size,
         crop_scale=config.crop_scale, seed=config.seed, content_dir=str(PHOTOS)))
-    encoder = pretrained_vgg16(LAYER[max(LEVELS)])
+    encoder = pretrained_vgg16(LAYER[max(config.levels)])
     rows = [r for r in read_log(folder / LOG) if float(r["step"]) <= step]
+    if average is None:
+        average = {k: v.detach().clone() for k, v in nets.state_dict().items()}
+    weights = nets.state_dict()  # views of the live parameters
 
     def save():
-        state = {"model": nets.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                 "elapsed": elapsed, "config": asdict(config)}
+        state = {"model": nets.state_dict(), "average": average, "optimizer": optimizer.state_dict(),
+                 "step": step, "elapsed": elapsed, "config": asdict(config)}
         atomic_write(ckpt_path, lambda tmp: torch.save(state, tmp))
         write_log(folder / LOG, rows)
 
@@ -126,14 +139,16 @@ def train(runs: Path, config: DecoderConfig) -> Path:
     while step < config.steps:
         started = time.perf_counter()
         step += 1
-        terms = losses(nets, encoder, batches[step], step > config.pixel_only, config.feature_weight)
+        terms = losses(nets, encoder, batches[step], config.levels, step > config.pixel_only, config.feature_weight)
         total = sum(terms.values())
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         optimizer.step()
+        with torch.no_grad():
+            torch._foreach_lerp_(list(average.values()), [weights[k] for k in average], 1 - config.average_decay)
         elapsed += time.perf_counter() - started
         if step % config.log_every == 0:
-            row = {"step": step, **{k: f"{float(v):.5g}" for k, v in terms.items()}, "elapsed": f"{elapsed:.1f}"}
+            row = {"step": step, **{k: f"{v.item():.5g}" for k, v in terms.items()}, "elapsed": f"{elapsed:.1f}"}
             rows.append(row)
             bar.set_postfix({k: v for k, v in row.items() if k.startswith("pixel")})
         bar.update(1)
@@ -144,10 +159,12 @@ def train(runs: Path, config: DecoderConfig) -> Path:
 
 
 def publish(runs: Path, folder: Path) -> Path:
-    """The trained decoders as fp16 safetensors with their settings in the metadata."""
+    """The decoders the mode uses (their running average) as fp16 safetensors, settings in the metadata."""
     saved = torch.load(runs / RUN_NAME / "checkpoint.pt", map_location="cpu", weights_only=True)
-    tensors = {k: v.half().contiguous() for k, v in saved["model"].items()}
-    metadata = {"width": str(saved["config"]["width"]), "levels": ",".join(map(str, LEVELS)),
+    levels = sorted(CASCADE)  # what the mode uses (a run may have trained others)
+    tensors = {k: v.half().contiguous() for k, v in saved.get("average", saved["model"]).items()
+               if int(k.split(".")[0]) in levels}
+    metadata = {"width": str(saved["config"]["width"]), "levels": ",".join(map(str, levels)),
                 "steps": str(saved["step"]), "train_config": json.dumps(saved["config"]),
                 "photos": f"{PHOTOS.name} without {', '.join(HELD_OUT_PHOTOS)}"}
     out = folder / PUBLISHED
@@ -176,6 +193,7 @@ def main(argv=None) -> None:
     for field in dataclasses.fields(DecoderConfig):
         if field.type in ("int", "float"):
             t.add_argument("--" + field.name.replace("_", "-"), type={"int": int, "float": float}[field.type], default=field.default)
+    t.add_argument("--levels", type=int, nargs="+", choices=LEVELS, default=DecoderConfig.levels)
     p = sub.add_parser("publish")
     p.add_argument("--folder", type=Path, default=REPO / "pretrained")
     sub.add_parser("snapshot")
@@ -183,6 +201,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.command == "train":
         values = {f.name: getattr(args, f.name) for f in dataclasses.fields(DecoderConfig) if hasattr(args, f.name)}
+        values["levels"] = tuple(sorted(set(values["levels"])))
         print(train(args.runs, DecoderConfig(**values)))
     elif args.command == "publish":
         print(publish(args.runs, args.folder))

@@ -1,10 +1,11 @@
 """The universal mode: any painting in about a second, no training per painting (Li et al.
 2017, "Universal Style Transfer via Feature Transforms").
 
-Coarse to fine over four levels (relu4_1, relu3_1, relu2_1, relu1_1): encode the image with
-VGG16 up to the level, give its features the paintings' statistics (wct.py), decode back to
-an image (networks/decoder.py), and hand that image to the next, shallower level. Deep
-levels lay down the painting's large patterns; shallow ones its colours and fine strokes.
+Coarse to fine over three levels (relu3_1, relu2_1, relu1_1): encode the image with VGG16 up
+to the level, give its features the paintings' statistics (wct.py, with regularised
+whitening), decode back to an image (networks/decoder.py), and hand that image to the next,
+shallower level. The deep level lays down the painting's patterns; shallow ones its colours
+and fine strokes.
 
 Encoders (VGG16 slices: the weights the engine already fetches) and decoders (shipped in
 pretrained/ as fp16) run in onnxruntime, exported once into the cache.
@@ -33,18 +34,25 @@ from styletransfer.perceptual.vgg import VGG16Features, deepest
 
 DECODERS_FILE = "universal.decoders.safetensors"
 MIN_SIDE = 16  # level 4 works at 1/8 scale: 2x2 features at least
-# bench/universal.py: 1024x768 peaks at 6.5 GB (onnxruntime keeps an arena per session) and
-# takes 8.5 s; 2048 px would not fit a 24 GB machine.
+# bench/universal.py: 1024x768 takes 6.6 s and peaks at 5.3 GB (onnxruntime keeps a memory
+# arena per session; without them 1.3 GB, but every size ~35% slower); 2048 px would need ~20 GB.
 MAX_SIDE = 1024
 DEFAULT_SIZE = 512
-DEEP, SHALLOW = (4, 3), (2, 1)  # levels: large patterns / colours and fine strokes
-DEEP_SCALE = 0.75  # the deep levels' working size relative to the output's: 2.5 s at 512 px (1.0: 3.6 s, sharper layout)
+# Levels, coarse to fine. bench/quality.py at 512 px (3 held-out photos x 5 paintings, strength
+# 1, ridge 3): with relu4_1 first, style ratio 0.410, content 14.0, structure 0.18; without
+# it 0.415 / 10.7 / 0.36. The level-4 decoder, the least trained, blurs the layout away and
+# the later levels paint over that blur; relu3_1 alone still lays down the patterns.
+CASCADE = (3, 2, 1)
+DEEP, SHALLOW = (3,), (2, 1)  # levels: patterns / colours and fine strokes
+DEEP_SCALE = 0.75  # the deep level's working size relative to the output's (1.0: slower, a little sharper layout)
+# wct.transfer's ridge, in mean eigenvalues. Same bench, strength 1: ridge 0 gives style ratio
+# 0.423 / content 15.0; 0.5: 0.400 / 12.9; 1: 0.398 / 12.1; 2: 0.404 / 11.3; 3: 0.415 / 10.7.
+RIDGE = 1.0
 PAINTINGS_REMEMBERED = 8
 PAINTING_SCALES = (0.25, 4.0)  # the painting's long side relative to the output's
-# bench/quality.py at 512 px: strength 0.6 ends both nearer the painting (style ratio 0.470 vs
-# 0.538) and nearer the photo (content 16.3 vs 19.1) than 1.0: the decoders render the
-# fully coloured features with artefacts that pull it away from both.
-DEFAULT_STRENGTH = 0.6
+# Same bench, ridge 1: strength 0.8 gives style ratio 0.406 / content 11.0 / structure 0.40,
+# 0.9: 0.400 / 11.6 / 0.38, 1.0: 0.398 / 12.1 / 0.37 (the peer: 0.418 / 11.5 / 0.27).
+DEFAULT_STRENGTH = 0.8
 
 
 def decoders_path(folder=None) -> pathlib.Path:
@@ -99,15 +107,16 @@ class Universal:
         vgg = weights.load_vgg16_state_dict()
         # The photo path re-encodes each level's image up to that level only; a painting is
         # encoded once per working size, every level it needs from one pass.
-        encoders = {(level,): _Encoder(vgg, (LAYER[level],)) for level in LEVELS}
-        encoders.update({levels: _Encoder(vgg, tuple(LAYER[level] for level in levels)) for levels in (DEEP, SHALLOW)})
+        encoders = {levels: _Encoder(vgg, tuple(LAYER[level] for level in levels))
+                    for levels in {*((level,) for level in CASCADE), DEEP, SHALLOW}}
         self.backend = backend
         if backend == "onnxruntime":
             tag = lambda levels: "".join(map(str, levels))  # noqa: E731
             self._encoders = {levels: onnx.onnx_model(net.eval(), f"universal-encoder{tag(levels)}", threads=threads,
                                                       outputs=len(levels)) for levels, net in encoders.items()}
             self._decoders = {level: onnx.onnx_model(net, f"universal-decoder{level}", threads=threads,
-                                                     channels=FEATURE_CHANNELS[level]) for level, net in self.decoders.items()}
+                                                     channels=FEATURE_CHANNELS[level]) for level, net in self.decoders.items()
+                              if level in CASCADE}
         elif backend == "torch":
             self._encoders, self._decoders = {k: v.eval() for k, v in encoders.items()}, self.decoders
         else:
@@ -152,11 +161,11 @@ class Universal:
             self._painting_cache.clear()
 
     def paint(self, photo: torch.Tensor, paintings: Sequence[torch.Tensor], settings: Settings = Settings(),
-              deep_scale: float = DEEP_SCALE) -> torch.Tensor:
+              deep_scale: float = DEEP_SCALE, ridge: float = RIDGE) -> torch.Tensor:
         """(1, 3, H, W) photo in [0, 1] and paintings (1, 3, h, w) -> the painted photo, (1, 3, H, W).
 
         Deep levels work at ``deep_scale`` of the photo's size (they lay down large patterns,
-        and cost most), the shallow ones at full size.
+        and cost most), the shallow ones at full size. ``ridge``: wct.transfer's (benches try others).
         """
         check_image(photo, "photo")
         for painting in paintings:
@@ -168,12 +177,12 @@ class Universal:
         long_side = painting_long_side(max(size), settings.painting_scale)
         targets = [self.painting_statistics(p.contiguous(), long_side, deep_scale) for p in paintings]
         image = images.resize_to(photo, deep_size)
-        for level in sorted(LEVELS, reverse=True):
+        for level in CASCADE:
             working = deep_size if level in DEEP else size
             if tuple(image.shape[-2:]) != working:
                 image = images.resize_to(image, working)
             (features,) = self.encode((level,), image)
-            mixed = wct.transfer(features, [t[level] for t in targets], settings.weights, settings.strength)
+            mixed = wct.transfer(features, [t[level] for t in targets], settings.weights, settings.strength, ridge)
             image = self.decode(level, mixed).clamp(0, 1)
         if tuple(image.shape[-2:]) != size:  # sides not divisible by 2
             image = images.resize_to(image, size)
@@ -192,7 +201,7 @@ def check_image(image: torch.Tensor, name: str, largest: int | None = MAX_SIDE) 
 
 
 def load_decoders(path: pathlib.Path) -> tuple[dict[int, Decoder], dict]:
-    """The four decoders of a published file and its metadata (width, steps, ...)."""
+    """The decoders of a published file, by level, and its metadata (width, steps, ...)."""
     if not path.is_file():
         raise StyleTransferError(f"the universal mode's decoders are missing: {path} (train them: python -m scripts.train_decoders)")
     try:
@@ -201,7 +210,10 @@ def load_decoders(path: pathlib.Path) -> tuple[dict[int, Decoder], dict]:
         tensors = load_file(str(path))
         width = float(info["width"])
         nets = {}
-        for level in LEVELS:
+        present = {int(name.split(".")[0]) for name in tensors}
+        if missing := set(CASCADE) - present:
+            raise KeyError(f"no decoder for level {', '.join(map(str, sorted(missing)))}")
+        for level in sorted(present & set(LEVELS)):
             net = Decoder(level, width)
             prefix = f"{level}."
             net.load_state_dict({k[len(prefix):]: v.float() for k, v in tensors.items() if k.startswith(prefix)})

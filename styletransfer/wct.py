@@ -11,6 +11,12 @@ come out negative or noisy and their inverse square roots blow up. Eigenvalues b
 EIGEN_FLOOR (relative to the largest) are dropped, as in the paper's code, so flat or tiny
 paintings, whose covariance has low rank, give finite features.
 
+Exact whitening lifts every direction of the content's covariance to unit variance, the
+weakest too; in a coarse-to-fine cascade those are mostly the previous decoder's noise, which
+the painting's colouring then turns into blotches. ``ridge`` whitens with
+(covariance + ridge * mean eigenvalue)^-1/2 instead: strong directions are whitened, weak
+ones stay small (Tikhonov-regularised whitening).
+
 Whitening, colouring, the mix of paintings and the strength blend are all affine, so
 ``transfer`` folds them into one C x C matrix and one offset and applies that once, in
 float32 (level 1 of a 512 px image has 262,144 positions: float64 there cost 1.7 s, this
@@ -51,8 +57,9 @@ def _flat(features: torch.Tensor, name: str) -> torch.Tensor:
     return features[0].reshape(features.shape[1], -1)
 
 
-def statistics(features: torch.Tensor, name: str = "painting") -> Statistics:
-    """The mean and covariance roots of (1, C, H, W) features."""
+def statistics(features: torch.Tensor, name: str = "painting", ridge: float = 0.0) -> Statistics:
+    """The mean and covariance roots of (1, C, H, W) features; ``ridge`` > 0 regularises the
+    inverse root (for whitening) by that many mean eigenvalues."""
     flat = _flat(features, name)
     mean = flat.double().mean(dim=1, keepdim=True)
     centred = flat.float() - mean.float()
@@ -63,7 +70,7 @@ def statistics(features: torch.Tensor, name: str = "painting") -> Statistics:
     keep = values > EIGEN_FLOOR * values.max().clamp_min(1e-12)
     values, vectors = values[keep], vectors[:, keep]
     root = vectors @ torch.diag(values.sqrt()) @ vectors.T
-    inverse_root = vectors @ torch.diag(values.rsqrt()) @ vectors.T
+    inverse_root = vectors @ torch.diag((values + ridge * values.mean()).rsqrt()) @ vectors.T
     return Statistics(mean, root, inverse_root)
 
 
@@ -95,11 +102,12 @@ def _check_channels(channels: int, painting: Statistics) -> None:
 
 
 def transfer(content: torch.Tensor, paintings: Sequence[torch.Tensor | Statistics], weights: Sequence[float] | None = None,
-             strength: float = 1.0) -> torch.Tensor:
+             strength: float = 1.0, ridge: float = 0.0) -> torch.Tensor:
     """Content features carrying the paintings' statistics: each painting's colouring of the
     whitened content, mixed by ``weights`` (normalised; equal by default), then blended with the
     content by ``strength`` (0 = the content, 1 = fully the paintings'). Paintings are feature
-    maps or their precomputed ``statistics``. Returns content's dtype."""
+    maps or their precomputed ``statistics``. ``ridge``: regularised whitening (see above;
+    0 = exact). Returns content's dtype."""
     if not paintings:
         raise StyleTransferError("at least one painting is needed")
     weights = [1.0] * len(paintings) if weights is None else [float(w) for w in weights]
@@ -107,7 +115,9 @@ def transfer(content: torch.Tensor, paintings: Sequence[torch.Tensor | Statistic
         raise StyleTransferError(f"need one non-negative weight per painting, not all zero; got {weights}")
     if not 0.0 <= strength <= 1.0:
         raise StyleTransferError(f"strength must be 0..1, got {strength}")
-    mine = statistics(content, "content")
+    if ridge < 0:
+        raise StyleTransferError(f"ridge must be >= 0, got {ridge}")
+    mine = statistics(content, "content", ridge)
     targets = [p if isinstance(p, Statistics) else statistics(p) for p in paintings]
     for target in targets:
         _check_channels(content.shape[1], target)

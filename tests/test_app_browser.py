@@ -106,7 +106,7 @@ def test_stylizes_a_photo(page, repo_root, artifacts):
     result.save(artifacts / "app_image_result.png")
 
 
-FAST_STATUS = re.compile(r"^Fast result: 1 painting · (\d+)x(\d+) in [0-9.]+ s · strength 0.60 · Refine runs Gatys from here$")
+FAST_STATUS = re.compile(r"^Fast result: 1 painting · (\d+)x(\d+) in [0-9.]+ s · strength 0.80 · Refine runs Gatys from here$")
 
 
 def test_any_painting_gives_a_fast_result_then_refines_it(page, repo_root, artifacts):

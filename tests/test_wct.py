@@ -53,6 +53,24 @@ def test_strength_blends_with_the_content_and_weights_mix_paintings():
     assert torch.allclose(half, (full + wct.transfer(content, [second])) / 2, atol=1e-4)
 
 
+def test_the_ridge_whitens_strong_directions_and_leaves_weak_ones_small():
+    generator = torch.Generator().manual_seed(5)
+    scales = torch.tensor([10.0, 8.0, 6.0, 0.1, 0.1, 0.1], dtype=torch.float64)  # three signals, three noise
+    basis, _ = torch.linalg.qr(torch.randn(6, 6, generator=generator, dtype=torch.float64))
+    content = (basis @ (scales[:, None] * torch.randn(6, 400, generator=generator, dtype=torch.float64))).reshape(1, 6, 20, 20)
+    _, covariance = statistics(wct._apply(wct.statistics(content, "content", ridge=0.1).inverse_root,
+                                          torch.zeros(6, 1, dtype=torch.float64), content))
+    variances = torch.diagonal(basis.T @ covariance @ basis)  # along the content's own directions
+    assert ((variances[:3] > 0.8) & (variances[:3] < 1)).all()  # strong: nearly whitened
+    assert (variances[3:] < 0.01).all()  # noise: exact whitening lifts it to 1
+    _, exact = statistics(wct.whiten(content))
+    assert torch.allclose(torch.diagonal(basis.T @ exact @ basis), torch.ones(6, dtype=torch.float64), atol=1e-3)
+    painting = correlated(6, 10, 10, seed=6)
+    assert torch.allclose(wct.transfer(content.float(), [painting], ridge=0.0), wct.transfer(content.float(), [painting]))
+    with pytest.raises(StyleTransferError, match="ridge must be >= 0"):
+        wct.transfer(content.float(), [painting], ridge=-1)
+
+
 def test_flat_and_tiny_paintings_give_finite_features():
     content = correlated(8, 12, 12, seed=0)
     flat = torch.full((1, 8, 6, 6), 0.5)  # a single-colour painting: covariance of rank 0

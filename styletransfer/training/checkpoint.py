@@ -74,7 +74,9 @@ def compact(path: Path, out: Path) -> None:
     optimiser's moments in bf16 (fp32's range: Adam's squared moments underflow in fp16).
     ``expand`` turns it back into a checkpoint that resumes (not bit for bit)."""
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    ckpt["model"] = {k: v.half() for k, v in ckpt["model"].items()}
+    for weights in ("model", "average"):  # "average": a running mean of the weights, where a run keeps one
+        if weights in ckpt:
+            ckpt[weights] = {k: v.half() for k, v in ckpt[weights].items()}
     ckpt["optimizer"] = _cast_state(ckpt["optimizer"], torch.bfloat16)
     ckpt["compact"] = True
     atomic_write(out, lambda tmp: torch.save(ckpt, tmp))
@@ -83,7 +85,9 @@ def compact(path: Path, out: Path) -> None:
 def expand(path: Path, out: Path) -> None:
     """The checkpoint a ``compact`` copy came from, in fp32 again, ready to resume."""
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    ckpt["model"] = {k: v.float() for k, v in ckpt["model"].items()}
+    for weights in ("model", "average"):
+        if weights in ckpt:
+            ckpt[weights] = {k: v.float() for k, v in ckpt[weights].items()}
     ckpt["optimizer"] = _cast_state(ckpt["optimizer"], torch.float32)
     ckpt.pop("compact", None)
     out.parent.mkdir(parents=True, exist_ok=True)
