@@ -33,7 +33,7 @@ from styletransfer.networks.decoder import FEATURE_CHANNELS, LAYER, LEVELS, Deco
 from styletransfer.perceptual.vgg import VGG16Features, deepest
 
 DECODERS_FILE = "universal.decoders.safetensors"
-MIN_SIDE = 16  # level 4 works at 1/8 scale: 2x2 features at least
+MIN_SIDE = 16  # every working size, the deep one too: relu3_1 (1/4 scale) has 4x4 positions at least
 # bench/universal.py: 1024x768 takes 6.6 s and peaks at 5.3 GB (onnxruntime keeps a memory
 # arena per session; without them 1.3 GB, but every size ~35% slower); 2048 px would need ~20 GB.
 MAX_SIDE = 1024
