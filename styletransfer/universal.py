@@ -42,8 +42,8 @@ DEFAULT_SIZE = 512
 # 1, ridge 3): with relu4_1 first, style ratio 0.410, content 14.0, structure 0.18; without
 # it 0.415 / 10.7 / 0.36. The level-4 decoder, the least trained, blurs the layout away and
 # the later levels paint over that blur; relu3_1 alone still lays down the patterns.
-CASCADE = (3, 2, 1)
 DEEP, SHALLOW = (3,), (2, 1)  # levels: patterns / colours and fine strokes
+CASCADE = DEEP + SHALLOW
 DEEP_SCALE = 0.75  # the deep level's working size relative to the output's (1.0: slower, a little sharper layout)
 # wct.transfer's ridge, in mean eigenvalues. Same bench, strength 1: ridge 0 gives style ratio
 # 0.423 / content 15.0; 0.5: 0.400 / 12.9; 1: 0.398 / 12.1; 2: 0.404 / 11.3; 3: 0.415 / 10.7.
