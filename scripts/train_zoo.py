@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,14 +126,15 @@ LITE_TEMPORAL_WEIGHT = 5.0
 LR = 5e-4
 
 
-def stages(runs: Path, preset: Preset, device: str = "auto") -> dict[str, tuple[Path, training.TrainConfig]]:
-    """The run folders and configs, in training order."""
+def stages(runs: Path, preset: Preset, device: str = "auto", data: Path = DATA) -> dict[str, tuple[Path, training.TrainConfig]]:
+    """The run folders and configs, in training order. data: where photos/ and styles/ are
+    (../shared/data, or a pack of them for a lent machine)."""
     common = dict(
-        content_dir=str(PHOTOS), exclude=HELD_OUT_PHOTOS, crop_size=preset.crop_size, batch_size=preset.batch_size,
+        content_dir=str(data / PHOTOS.name), exclude=HELD_OUT_PHOTOS, crop_size=preset.crop_size, batch_size=preset.batch_size,
         lr=LR, checkpoint_every=preset.checkpoint_every, log_every=preset.log_every, device=device, amp=preset.amp,
         channels_last=preset.channels_last, num_workers=preset.num_workers, style_size=preset.style_size,
     )
-    paintings = tuple(str(PAINTINGS / p.file) for p in STYLES)
+    paintings = tuple(str(data / PAINTINGS.name / p.file) for p in STYLES)
     folders = {name: runs / name for name in ("autoencoder", "full", "lite")}
     autoencoder = training.TrainConfig(
         **common, style=paintings[0], arch="full", steps=preset.autoencoder_steps,
@@ -156,7 +158,8 @@ def _steps_done(folder: Path) -> int:
     return _steps_in(path) if path.exists() else 0
 
 
-def run(folder: Path, config: training.TrainConfig) -> None:
+def run(folder: Path, config: training.TrainConfig, stop_after: float | None = None) -> None:
+    """Train one stage to its steps (or for stop_after seconds), resuming what is there."""
     from tqdm import tqdm
 
     done = _steps_done(folder)
@@ -169,24 +172,41 @@ def run(folder: Path, config: training.TrainConfig) -> None:
             bar.n = event.step
             bar.set_postfix({k: f"{v:.3g}" for k, v in event.losses.items() if v})
 
-        training.train(config, folder, resume=done > 0, callback=show)
+        training.train(config, folder, resume=done > 0, callback=show, stop_after=stop_after)
+
+
+# With --minutes, the share of the time left that each stage may take (the last one takes
+# the rest). The autoencoder needs no VGG pass and few steps; the lite network learns from
+# full's outputs, so full gets most.
+TIME_SHARES = {"autoencoder": 0.1, "full": 0.7}
+SETUP_SECONDS = 20  # loading VGG, the paintings and the loader's workers before a stage's clock starts
+clock = time.monotonic  # the deadline's clock (a test stops it)
 
 
 def cmd_train(args) -> None:
-    plan = stages(args.runs, PRESETS[args.device], args.device)
+    plan = stages(args.runs, PRESETS[args.device], args.device, args.data)
     order = [name for name in ("autoencoder", "full", "lite") if name == "autoencoder" or name in args.arch]
-    if "full" not in args.arch:  # lite alone still needs its teacher finished
+    if "full" not in args.arch:  # lite alone still needs its teacher
         order.insert(1, "full")
+    deadline = clock() + 60 * args.minutes if args.minutes else None
     for name in order:
-        run(*plan[name])
+        stop_after = None
+        if deadline is not None:
+            left = deadline - clock() - SETUP_SECONDS
+            stop_after = left * (TIME_SHARES.get(name, 1.0) if name != order[-1] else 1.0)
+            if stop_after <= 0:
+                print(f"{name}: no time left (--minutes {args.minutes:g})")
+                break
+        run(*plan[name], stop_after=stop_after)
 
 
-def _trained(folder: Path, config: training.TrainConfig):
+def _trained(folder: Path, config: training.TrainConfig, partial: bool = False):
+    """The stage's checkpoint when it is finished (or, partial, when it has any steps)."""
     import torch
 
     path = folder / training.CHECKPOINT
     ckpt = torch.load(path, map_location="cpu", weights_only=True) if path.exists() else None
-    return ckpt if ckpt is not None and ckpt["step"] >= config.steps else None
+    return ckpt if ckpt is not None and (partial or ckpt["step"] >= config.steps) else None
 
 
 def cmd_preview(args) -> None:
@@ -224,9 +244,9 @@ def cmd_publish(args) -> None:
     ]
     for arch in args.arch:
         run_folder, config = plan[arch]
-        ckpt = _trained(run_folder, config)
+        ckpt = _trained(run_folder, config, args.partial)
         if ckpt is None:
-            print(f"skip {arch}: not trained yet ({_steps_done(run_folder)} of {config.steps} steps)")
+            print(f"skip {arch}: not trained yet ({_steps_done(run_folder)} of {config.steps} steps; --partial publishes it as it is)")
             continue
         rows = log.read_csv(run_folder / "losses.csv")
         card = zoo.ModelCard(
@@ -241,6 +261,58 @@ def cmd_publish(args) -> None:
     for p in STYLES:  # the app's gallery shows the painting: a small copy beside the models
         thumb = images.to_pil(images.load_tensor(PAINTINGS / p.file, long_side=THUMBNAIL_SIZE))
         thumb.save(folder / f"{p.name}.jpg", quality=88)
+
+
+# A lent GPU gets the repository and what a call carries, 64 MiB in all (the device tool's
+# README): the pack is that, less the code (~1.5 MB) and a margin. VGG16's convolutions in
+# fp16 take 29 MB; photos fill the rest.
+PACK = Path(".gpu")
+PACK_MEGABYTES = 60.0
+PACK_PHOTO_SIDE = 256  # short side: the GPU preset's crops are 256 px (Johnson et al. resized COCO to 256)
+PACK_QUALITY = 85
+
+
+def cmd_pack(args) -> None:
+    """Everything the GPU preset reads, in one folder that travels with a device call: VGG16
+    in fp16 (vgg16.safetensors, for $STYLETRANSFER_VGG16_WEIGHTS), the paintings at the
+    preset's style size (styles/), and as many training photos as fit (photos/; held-out
+    ones never), in a fixed random order so any budget is a fair sample."""
+    import random
+
+    from PIL import Image
+    from safetensors.torch import save_file
+    from tqdm import tqdm
+
+    from styletransfer.perceptual.weights import load_vgg16_state_dict
+    from styletransfer.training.data import list_images
+
+    out, budget = args.out, args.megabytes * 1e6
+    for sub in ("photos", "styles"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+        for old in (out / sub).iterdir():
+            old.unlink()
+    vgg = {k: v.half().contiguous() for k, v in load_vgg16_state_dict().items()}
+    save_file(vgg, str(out / "vgg16.safetensors"))
+    style_size = PRESETS["cuda"].style_size
+    for p in STYLES:
+        images.to_pil(images.load_tensor(PAINTINGS / p.file, long_side=style_size)).save(out / "styles" / p.file, quality=95)
+    used = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    photos = list_images(PHOTOS, HELD_OUT_PHOTOS)
+    random.Random(0).shuffle(photos)
+    packed = 0
+    for photo in tqdm(photos, desc="photos", unit="photo", mininterval=2):
+        im = images.open_image(photo)
+        scale = PACK_PHOTO_SIDE / min(im.size)
+        if scale < 1:
+            im = im.resize((round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS)
+        target = out / "photos" / f"{photo.stem}.jpg"
+        im.save(target, quality=PACK_QUALITY)
+        if used + target.stat().st_size > budget:
+            target.unlink()
+            break
+        used += target.stat().st_size
+        packed += 1
+    print(f"{out}: {packed} of {len(photos)} training photos, {len(STYLES)} paintings, VGG16 fp16; {used / 1e6:.1f} MB")
 
 
 def cmd_snapshot(args) -> None:
@@ -273,11 +345,13 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=Path, default=ROOT.parent / "runs" / "painted_zoo")
     parser.add_argument("--device", choices=sorted(PRESETS), default="cpu", help="the preset (and device) to train with")
+    parser.add_argument("--data", type=Path, default=DATA, help="the folder holding photos/ and styles/ (or a pack of them)")
     parser.add_argument("--snapshots", type=Path, default=ROOT / "checkpoints" / "painted_zoo",
                         help="where snapshot writes and restore reads compact checkpoints")
     sub = parser.add_subparsers(required=True)
     p = sub.add_parser("train")
     p.add_argument("--arch", nargs="+", default=list(ARCHS), choices=ARCHS)
+    p.add_argument("--minutes", type=float, help="end every stage within this wall-clock time (a lent GPU's fixed time)")
     p.set_defaults(run=cmd_train)
     p = sub.add_parser("preview")
     p.add_argument("--arch", default="full", choices=ARCHS)
@@ -290,10 +364,17 @@ def main(argv=None) -> None:
     p = sub.add_parser("publish")
     p.add_argument("--arch", nargs="+", default=list(ARCHS), choices=ARCHS)
     p.add_argument("--folder", type=Path, default=zoo.PRETRAINED)
+    p.add_argument("--partial", action="store_true", help="publish stages that stopped short of their steps too")
     p.set_defaults(run=cmd_publish)
+    p = sub.add_parser("pack", help="photos, paintings and VGG16 in one folder small enough to travel to a lent GPU")
+    p.add_argument("--out", type=Path, default=ROOT / PACK)
+    p.add_argument("--megabytes", type=float, default=PACK_MEGABYTES, help="size limit of the whole pack")
+    p.set_defaults(run=cmd_pack)
     args = parser.parse_args(argv)
     args.runs, args.snapshots = args.runs.resolve(), args.snapshots.resolve()
     args.folder = Path(args.folder).resolve() if hasattr(args, "folder") else None
+    if hasattr(args, "out"):
+        args.out = args.out.resolve()
     os.chdir(ROOT)
     args.run(args)
 

@@ -101,6 +101,15 @@ def test_resume_is_bit_identical_to_training_straight(painting, photos, tmp_path
     assert [r["total"] for r in read_csv(straight.parent / "losses.csv")] == [r["total"] for r in read_csv(split / "losses.csv")]
 
 
+def test_a_time_limit_ends_the_run_early_with_a_checkpoint_to_resume_from(painting, photos, tmp_path, vgg):
+    config = tiny(painting, photos, steps=6, log_every=2, checkpoint_every=100)
+    path = training.train(config, tmp_path / "run", lossnet=vgg, stop_after=0)  # out of time at once
+    assert torch.load(path, weights_only=True)["step"] == 2  # the first log step, checkpointed there
+    assert [r["step"] for r in read_csv(tmp_path / "run" / "losses.csv")] == ["2"]
+    training.train(config, tmp_path / "run", lossnet=vgg, resume=True, stop_after=3600)
+    assert torch.load(path, weights_only=True)["step"] == 6
+
+
 def test_loader_processes_give_the_same_training(painting, photos, tmp_path, vgg):
     inline = training.train(tiny(painting, photos, steps=2), tmp_path / "inline", lossnet=vgg)
     workers = training.train(tiny(painting, photos, steps=2, num_workers=2), tmp_path / "workers", lossnet=vgg)

@@ -1,13 +1,18 @@
 """The zoo recipe (scripts/train_zoo.py): its stages, presets, and its whole code path at tiny sizes."""
 
 import dataclasses
+import fnmatch
+import json
 from pathlib import Path
 
 import numpy as np
+import torch
+from PIL import Image
 
 from scripts import train_zoo as recipe
 from styletransfer import training
 from styletransfer.networks import load_network, zoo
+from styletransfer.perceptual.weights import load_vgg16_state_dict
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -72,3 +77,45 @@ def test_train_preview_publish_at_tiny_sizes(tmp_path, monkeypatch, shared_data)
     monkeypatch.setitem(recipe.PRESETS, "cpu", dataclasses.replace(tiny, full_steps=3))
     recipe.main(["--runs", str(fresh), "train", "--arch", "full"])  # resumes where the snapshot was
     assert recipe._steps_done(fresh / "full") == 3
+
+
+def test_the_gpu_pack_fits_a_device_call_and_holds_no_held_out_photo(tmp_path):
+    pack = tmp_path / "pack"
+    recipe.main(["pack", "--out", str(pack), "--megabytes", "31.5"])  # VGG16 (29 MB) and the paintings, a few photos
+    size = sum(f.stat().st_size for f in pack.rglob("*") if f.is_file())
+    assert size <= 31.5e6
+    photos = sorted((pack / "photos").iterdir())
+    assert photos and not any(fnmatch.fnmatch(p.name, held) for p in photos for held in recipe.HELD_OUT_PHOTOS)
+    assert all(min(Image.open(p).size) <= recipe.PACK_PHOTO_SIDE for p in photos)
+    assert sorted(p.name for p in (pack / "styles").iterdir()) == sorted(p.file for p in recipe.STYLES)
+    assert max(Image.open(pack / "styles" / recipe.STYLES[0].file).size) == recipe.PRESETS["cuda"].style_size
+    # The fp16 copy loads as the engine's VGG16 and stays within fp16 rounding of the original.
+    packed, original = load_vgg16_state_dict(pack / "vgg16.safetensors"), load_vgg16_state_dict()
+    for name, weight in original.items():
+        torch.testing.assert_close(packed[name], weight, rtol=1e-3, atol=1e-4)
+
+
+def test_a_time_limit_ends_each_stage_and_partial_runs_publish(tmp_path, monkeypatch, shared_data):
+    tiny = recipe.Preset(crop_size=32, style_size=48, batch_size=2, autoencoder_steps=1000, full_steps=1000,
+                         lite_steps=1000, checkpoint_every=1000, log_every=1)
+    monkeypatch.setitem(recipe.PRESETS, "cpu", tiny)
+    monkeypatch.setattr(recipe, "SETUP_SECONDS", 0)
+    monkeypatch.setattr(recipe, "clock", lambda: 0.0)  # setup takes no time: each stage gets its share of 3 s
+    data = tmp_path / "data"  # a pack's layout: photos/ and styles/
+    (data / "photos").mkdir(parents=True)
+    for photo in sorted((shared_data / "photos").glob("bsds500*"))[:3]:
+        (data / "photos" / photo.name).write_bytes(photo.read_bytes())
+    (data / "styles").symlink_to(shared_data / "styles")
+    runs, folder = tmp_path / "runs", tmp_path / "pretrained"
+    folder.mkdir()
+    recipe.main(["--runs", str(runs), "--data", str(data), "train", "--minutes", "0.05"])
+    steps = {name: recipe._steps_done(runs / name) for name in ("autoencoder", "full", "lite")}
+    assert all(1 <= n < 1000 for n in steps.values()), steps  # each stage stopped early, checkpointed
+    config = json.loads((runs / "full" / "config.json").read_text())["train_config"]
+    assert config["content_dir"] == str(data / "photos") and config["styles"][0].startswith(str(data / "styles"))
+
+    recipe.main(["--runs", str(runs), "publish", "--folder", str(folder)])
+    assert not list(folder.glob("zoo.*"))  # unfinished stages are not published by default
+    recipe.main(["--runs", str(runs), "publish", "--folder", str(folder), "--partial"])
+    card = json.loads((folder / "zoo.full.json").read_text())
+    assert card["steps"] == steps["full"] and len(card["styles"]) == 16

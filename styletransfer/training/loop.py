@@ -50,21 +50,24 @@ def train(
     resume: bool = False,
     callback: Callable[[TrainStep], None] | None = None,
     lossnet: VGG16Features | None = None,
+    stop_after: float | None = None,
 ) -> Path:
     """Train to config.steps, writing checkpoint.pt, losses.csv/.png and config.json in out.
 
     resume: continue from out/checkpoint.pt (the config may differ only in RUNTIME_FIELDS).
-    lossnet: VGG16 to measure losses with (default: the pretrained one). Returns the
-    checkpoint path. Under torchrun, call it on every rank.
+    lossnet: VGG16 to measure losses with (default: the pretrained one). stop_after: seconds of
+    this call after which the run ends early, at the next log step, with a checkpoint there (a
+    lent machine's fixed time; a resume goes on from it). Returns the checkpoint path. Under
+    torchrun, call it on every rank.
     """
     dist = distributed.from_env()
     device = distributed.device_for(config, dist)
     with distributed.process_group(config, dist, device):
-        return _train(config, Path(out), dist, device, resume, callback, lossnet)
+        return _train(config, Path(out), dist, device, resume, callback, lossnet, stop_after)
 
 
 def _train(config: TrainConfig, out: Path, dist: distributed.Dist, device: torch.device, resume: bool,
-           callback, lossnet) -> Path:
+           callback, lossnet, stop_after: float | None = None) -> Path:
     # ---- the run so far
     path = out / checkpoint.CHECKPOINT
     if not config.paintings or not config.content_dir:
@@ -165,22 +168,32 @@ def _train(config: TrainConfig, out: Path, dist: distributed.Dist, device: torch
             values /= dist.world_size
         pending.append(values)  # stays on the device: no host sync but at log steps (a GPU never waits)
         elapsed = elapsed_before + time.perf_counter() - began
-        if step % config.log_every == 0 or step == config.steps:
+        last = step == config.steps
+        if step % config.log_every == 0 or last:
             steps = torch.stack(pending).cpu()  # (interval, terms): the one sync per interval
             pending = []
             if not steps.isfinite().all():
                 bad = step - len(steps) + 1 + int((~steps.isfinite().all(1)).nonzero()[0])
                 raise StyleTransferError(f"training diverged at step {bad}; lower --lr or the style weight")
             losses = dict(zip((*log.TERMS, "total"), steps[-1].tolist()))
+            if stop_after is not None and not last:
+                # Decided at log steps only, where the host waits for the device anyway;
+                # every rank takes rank 0's decision.
+                out_of_time = torch.tensor([float(time.perf_counter() - began >= stop_after)], device=device)
+                if dist.enabled:
+                    torch.distributed.broadcast(out_of_time, 0)
+                last = bool(out_of_time.item())
             if dist.main:
                 mean = steps.mean(0).tolist()  # the interval's mean: a smoother curve
                 rows.append({"step": step, **dict(zip((*log.TERMS, "total"), mean)), "seconds": round(elapsed, 3)})
                 log.write_csv(csv_path, rows)
                 if callback is not None:
                     callback(TrainStep(step=step, total_steps=config.steps, losses=losses, elapsed=elapsed))
-        if dist.main and (step % config.checkpoint_every == 0 or step == config.steps):
+        if dist.main and (step % config.checkpoint_every == 0 or last):
             checkpoint.save(path, model=model, config=config, optimizer=optimizer, scaler=scaler, step=step, elapsed=elapsed)
             log.plot_losses(rows, out / "losses.png")
+        if last:
+            break
     if dist.enabled:
         torch.distributed.barrier()  # no rank returns before rank 0 has written the checkpoint
     return path
