@@ -24,7 +24,7 @@ prepare)
     # Untracked and ignored, they stay here but do not travel (the call sends tracked and
     # unignored files). Only the index changes; `finish` puts it back.
     git rm -r -q --cached "${HIDDEN[@]}"
-    for folder in "${HIDDEN[@]}"; do echo "/$folder/  # gpu_zoo.sh" >> .git/info/exclude; done
+    { echo "# gpu_zoo.sh {"; printf '/%s/\n' "${HIDDEN[@]}"; echo "# gpu_zoo.sh }"; } >> .git/info/exclude
     echo "ready: git status shows ${HIDDEN[*]} as deleted until 'finish' (do not commit meanwhile)"
     ;;
 train)
@@ -46,7 +46,7 @@ train)
 finish)
     from=${2:?usage: gpu_zoo.sh finish FOLDER_WITH_THE_CALLS_FILES}
     git reset -q -- "${HIDDEN[@]}"
-    sed -i '/# gpu_zoo.sh$/d' .git/info/exclude
+    sed -i '/^# gpu_zoo.sh {$/,/^# gpu_zoo.sh }$/d' .git/info/exclude
     mkdir -p checkpoints/painted_zoo_gpu "$RUNS_HERE"
     cp "$from"/*.pt checkpoints/painted_zoo_gpu/
     tar xzf "$from/runs.tgz" -C "$RUNS_HERE"

@@ -230,6 +230,7 @@ def cmd_preview(args) -> None:
             sheet.paste(t, (x, r * size))
             x += t.width
     out = args.output or folder / "preview.jpg"
+    out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(out, quality=88)
     print(out)
 
