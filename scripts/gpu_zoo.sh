@@ -44,9 +44,10 @@ train)
     exit $status
     ;;
 finish)
-    from=${2:?usage: gpu_zoo.sh finish FOLDER_WITH_THE_CALLS_FILES}
+    # The index first, so that even a call that brought nothing back leaves the checkout whole.
     git reset -q -- "${HIDDEN[@]}"
     sed -i '/^# gpu_zoo.sh {$/,/^# gpu_zoo.sh }$/d' .git/info/exclude
+    from=${2:?usage: gpu_zoo.sh finish FOLDER_WITH_THE_CALLS_FILES (the folders are tracked again)}
     mkdir -p checkpoints/painted_zoo_gpu "$RUNS_HERE"
     cp "$from"/*.pt checkpoints/painted_zoo_gpu/
     tar xzf "$from/runs.tgz" -C "$RUNS_HERE"
