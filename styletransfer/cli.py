@@ -306,6 +306,7 @@ _TRAIN_HELP = {
     "content_layer": "VGG16 layer for the content loss",
     "style_size": "long side the painting is resized to (smaller = finer brush strokes)",
     "temporal_weight": "compound regularisation for steady video (0 = off)",
+    "temporal_from": "apply compound regularisation only after this step (a stable fine-tune at the end)",
     "temporal_flow": "largest smooth-flow displacement in pixels",
     "temporal_shift": "largest global shift in pixels",
     "temporal_noise": "noise std added to the moved photo",

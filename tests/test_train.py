@@ -101,6 +101,18 @@ def test_resume_is_bit_identical_to_training_straight(painting, photos, tmp_path
     assert [r["total"] for r in read_csv(straight.parent / "losses.csv")] == [r["total"] for r in read_csv(split / "losses.csv")]
 
 
+def test_compound_regularisation_can_be_a_fine_tune_at_the_end_of_a_run(painting, photos, tmp_path, vgg):
+    # temporal_from=2: steps 1-2 train without the second pass, steps 3-4 with it. A long run
+    # may re-plan when the fine-tune starts; any other change of settings is still refused.
+    run = tmp_path / "run"
+    training.train(tiny(painting, photos, steps=2, temporal_weight=1.0, temporal_from=3), run, lossnet=vgg)
+    training.train(tiny(painting, photos, steps=4, temporal_weight=1.0, temporal_from=2), run, lossnet=vgg, resume=True)
+    temporal = [float(r["temporal"]) for r in read_csv(run / "losses.csv")]
+    assert temporal[:2] == [0, 0] and min(temporal[2:]) > 0
+    with pytest.raises(StyleTransferError, match="temporal_from must be >= 0"):
+        tiny(painting, photos, temporal_from=-1)
+
+
 def test_a_time_limit_ends_the_run_early_with_a_checkpoint_to_resume_from(painting, photos, tmp_path, vgg):
     config = tiny(painting, photos, steps=6, log_every=2, checkpoint_every=100)
     path = training.train(config, tmp_path / "run", lossnet=vgg, stop_after=0)  # out of time at once

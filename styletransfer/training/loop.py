@@ -208,7 +208,7 @@ def _loss_terms(config: TrainConfig, net, photo: torch.Tensor, style: torch.Tens
     style: each image's painting, (B,) indices, for a several-style run (else None)."""
     # A one-style network takes no style argument; a several-style one, each image's.
     run = (lambda x, s: net(x)) if style is None else net
-    temporal = config.temporal_weight > 0
+    temporal = config.temporal_weight > 0 and step > config.temporal_from
     if temporal:
         # Drawn for the whole batch and sliced, so any split over ranks trains the same.
         g = step_generator(config.seed, step - 1, 3)
