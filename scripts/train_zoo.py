@@ -127,6 +127,9 @@ STYLE_WEIGHT = 0.15
 FULL_TEMPORAL_WEIGHT = 10.0
 LITE_TEMPORAL_WEIGHT = 5.0
 LR = 5e-4
+# What a stage publishes is the running average of its weights over ~500 steps: with batch 4,
+# per-step losses jump by +-40% and the last step's weights are as noisy.
+AVERAGE_DECAY = 0.998
 
 
 def stages(runs: Path, preset: Preset, device: str = "auto", data: Path = DATA) -> dict[str, tuple[Path, training.TrainConfig]]:
@@ -136,6 +139,7 @@ def stages(runs: Path, preset: Preset, device: str = "auto", data: Path = DATA) 
         content_dir=str(data / PHOTOS.name), exclude=HELD_OUT_PHOTOS, crop_size=preset.crop_size, batch_size=preset.batch_size,
         lr=LR, checkpoint_every=preset.checkpoint_every, log_every=preset.log_every, device=device, amp=preset.amp,
         channels_last=preset.channels_last, num_workers=preset.num_workers, style_size=preset.style_size,
+        average_decay=AVERAGE_DECAY,
     )
     paintings = tuple(str(data / PAINTINGS.name / p.file) for p in STYLES)
     folders = {name: runs / name for name in ("autoencoder", "full", "lite")}

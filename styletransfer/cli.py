@@ -310,6 +310,7 @@ _TRAIN_HELP = {
     "temporal_flow": "largest smooth-flow displacement in pixels",
     "temporal_shift": "largest global shift in pixels",
     "temporal_noise": "noise std added to the moved photo",
+    "average_decay": "keep a running average of the weights with this decay per step (0.998 ~ the last 500 steps), used as the result (0 = off)",
     "teacher": "trained model to distil (checkpoint.pt or .safetensors)",
     "distill_weight": "weight of the distillation loss",
     "reconstruct_weight": "L1 to the photo itself (with content and style 0: an autoencoder to --init from)",

@@ -113,6 +113,34 @@ def test_compound_regularisation_can_be_a_fine_tune_at_the_end_of_a_run(painting
         tiny(painting, photos, temporal_from=-1)
 
 
+def test_a_running_average_of_the_weights_is_what_the_run_is_used_as(painting, photos, tmp_path, vgg):
+    config = tiny(painting, photos, steps=4, average_decay=0.5)
+    straight = training.train(config, tmp_path / "straight", lossnet=vgg)
+    split = tmp_path / "split"
+    training.train(dataclasses.replace(config, steps=2), split, lossnet=vgg)
+    training.train(config, split, lossnet=vgg, resume=True)
+    a = torch.load(straight, weights_only=True)
+    b = torch.load(split / training.CHECKPOINT, weights_only=True)
+    assert a["average"].keys() == b["average"].keys() and a["average"]
+    for name in a["average"]:  # a resume continues the average exactly
+        assert torch.equal(a["average"][name], b["average"][name]), name
+    assert any(not torch.equal(a["average"][k], a["model"][k]) for k in a["average"])  # it lags the weights
+    used = load_module(straight).state_dict()
+    assert all(torch.equal(used[k], a["average"][k]) for k in a["average"])
+
+    # A run that kept none begins one when a resume asks for it, at that step's weights.
+    plain = tmp_path / "plain"
+    training.train(tiny(painting, photos, steps=2), plain, lossnet=vgg)
+    before = torch.load(plain / training.CHECKPOINT, weights_only=True)
+    assert "average" not in before
+    training.train(tiny(painting, photos, steps=3, average_decay=0.5), plain, lossnet=vgg, resume=True)
+    after = torch.load(plain / training.CHECKPOINT, weights_only=True)
+    for name, mean in after["average"].items():
+        torch.testing.assert_close(mean, (before["model"][name] + after["model"][name]) / 2)
+    with pytest.raises(StyleTransferError, match="average decay"):
+        tiny(painting, photos, average_decay=1.0)
+
+
 def test_a_time_limit_ends_the_run_early_with_a_checkpoint_to_resume_from(painting, photos, tmp_path, vgg):
     config = tiny(painting, photos, steps=6, log_every=2, checkpoint_every=100)
     path = training.train(config, tmp_path / "run", lossnet=vgg, stop_after=0)  # out of time at once

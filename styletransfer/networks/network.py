@@ -185,14 +185,16 @@ def load_module(source) -> TransformerNet:
 
 
 def read_checkpoint(path: Path, select: bool = True) -> tuple[TransformerNet, zoo.ModelCard]:
-    """The network in a training checkpoint: its ``model`` weights built from ``model_config``
+    """The network in a training checkpoint: its ``model`` weights (their running ``average``
+    where the run keeps one) built from ``model_config``
     (a several-style run's first style, unless ``select`` is False)."""
     if not path.is_file():
         raise StyleTransferError(f"model file not found: {path}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         net = build(TransformerConfig(**ckpt["model_config"]))
-        net.load_state_dict(ckpt["model"])
+        # A run's running average of its weights, where it keeps one, is what it is used as.
+        net.load_state_dict({**ckpt["model"], **ckpt.get("average", {})})
         if select:
             net = net.select(0)  # a several-style run: its first style (zoo files name every style)
     except Exception as e:

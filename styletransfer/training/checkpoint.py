@@ -2,7 +2,9 @@
 
 ``checkpoint.pt`` holds the weights (``model``, unwrapped: no DDP "module." prefix) and what
 builds them (``model_config``), the run's ``train_config``, the optimiser and grad-scaler
-state, the ``step`` and the training seconds so far (``elapsed``). It loads with
+state, the ``step`` and the training seconds so far (``elapsed``), and, where the run keeps
+one (``average_decay``), the running ``average`` of the weights, which is what the run is
+used as. It loads with
 ``weights_only=True``; networks.load_network reads its network like any model file.
 """
 
@@ -22,7 +24,7 @@ CHECKPOINT = "checkpoint.pt"
 VERSION = 1
 
 
-def save(path: Path, *, model, config: TrainConfig, optimizer, scaler, step: int, elapsed: float) -> None:
+def save(path: Path, *, model, config: TrainConfig, optimizer, scaler, step: int, elapsed: float, average: dict | None = None) -> None:
     state = {
         "version": VERSION,
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
@@ -33,6 +35,8 @@ def save(path: Path, *, model, config: TrainConfig, optimizer, scaler, step: int
         "step": step,
         "elapsed": elapsed,
     }
+    if average is not None:
+        state["average"] = {k: v.detach().cpu() for k, v in average.items()}
     atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 

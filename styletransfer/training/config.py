@@ -11,10 +11,11 @@ from styletransfer.perceptual.vgg import LAYER_INDEX
 
 # Fields that may differ when resuming: how a run is executed, and its schedule (how many
 # steps, and from which step compound regularisation applies), which a run spanning many
-# sessions may re-plan. init only picks the starting weights, which a resume takes from the
+# sessions may re-plan. The running average of the weights is kept beside the training
+# weights and never feeds back into them. init only picks the starting weights, which a resume takes from the
 # checkpoint instead.
 RUNTIME_FIELDS = frozenset({"steps", "checkpoint_every", "log_every", "device", "num_workers", "channels_last", "init",
-                            "temporal_from"})
+                            "temporal_from", "average_decay"})
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,10 @@ class TrainConfig:
     temporal_flow: float = 2.0  # largest smooth-flow displacement, pixels at crop_size
     temporal_shift: int = 4  # largest global translation, whole pixels
     temporal_noise: float = 0.02  # std of Gaussian noise added to the warped photo
+    # Keep a running average of the weights (an exponential moving average, decay per step:
+    # 0.998 spans ~500 steps), which is what the run is used as afterwards (read_checkpoint):
+    # with a few images a step, the weights after Adam's last step are noisy. 0 = off.
+    average_decay: float = 0.0
     teacher: str = ""  # a trained model (checkpoint.pt or .safetensors) to distil; "" = none
     # Start from a trained model of the same arch instead of random weights. Fine-tuning a
     # network trained on another painting reaches a new style in a fraction of the steps:
@@ -127,6 +132,7 @@ def validate(c: TrainConfig) -> None:
     need(32 <= c.style_size <= 4096, f"style size must be 32..4096 px, got {c.style_size}")
     need(c.temporal_flow >= 0 and c.temporal_shift >= 0 and c.temporal_noise >= 0, "temporal flow, shift and noise must be >= 0")
     need(c.temporal_from >= 0, "temporal_from must be >= 0")
+    need(0 <= c.average_decay < 1, f"average decay must be in [0, 1), got {c.average_decay}")
     need(c.checkpoint_every >= 1 and c.log_every >= 1, "checkpoint_every and log_every must be >= 1")
     need(c.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda, got {c.device!r}")
     need(c.amp in ("off", "bf16", "fp16"), f"amp must be off, bf16 or fp16, got {c.amp!r}")

@@ -106,6 +106,7 @@ def _train(config: TrainConfig, out: Path, dist: distributed.Dist, device: torch
         model.requires_grad_(False)
         for p in trained:
             p.requires_grad_(True)
+    average = _running_average(model, config, ckpt, device)
     net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) if dist.enabled else model
     optimizer = torch.optim.Adam(trained, lr=config.lr)
     use_amp = config.amp != "off" and device.type == "cuda"  # CPU autocast would only slow this down
@@ -164,6 +165,8 @@ def _train(config: TrainConfig, out: Path, dist: distributed.Dist, device: torch
         scaler.scale(total).backward()
         scaler.step(optimizer)
         scaler.update()
+        if average is not None:
+            average.update()
 
         values = torch.stack([terms[n].detach().float() for n in log.TERMS] + [total.detach().float()])
         if dist.enabled:
@@ -193,7 +196,8 @@ def _train(config: TrainConfig, out: Path, dist: distributed.Dist, device: torch
                 if callback is not None:
                     callback(TrainStep(step=step, total_steps=config.steps, losses=losses, elapsed=elapsed))
         if dist.main and (step % config.checkpoint_every == 0 or last):
-            checkpoint.save(path, model=model, config=config, optimizer=optimizer, scaler=scaler, step=step, elapsed=elapsed)
+            checkpoint.save(path, model=model, config=config, optimizer=optimizer, scaler=scaler, step=step, elapsed=elapsed,
+                            average=average.weights if average is not None else None)
             log.plot_losses(rows, out / "losses.png")
         if last:
             break
@@ -235,6 +239,30 @@ def _loss_terms(config: TrainConfig, net, photo: torch.Tensor, style: torch.Tens
             target = (teacher(photo) if style is None else teacher(photo, style)).float()
         terms["distill"] = (output.float() - target).abs().mean()
     return terms
+
+
+class _RunningAverage:
+    """An exponential moving average of a model's floating-point weights, updated in place."""
+
+    def __init__(self, model: TransformerNet, decay: float, saved: dict | None, device: torch.device):
+        # state_dict's tensors share storage with the parameters: the optimiser's in-place
+        # steps show through them, so they are looked up once.
+        live = {k: v for k, v in model.state_dict().items() if v.is_floating_point()}
+        self.weights = {k: (saved[k].to(device) if saved else v).detach().clone() for k, v in live.items()}
+        self._targets = list(self.weights.values())
+        self._sources = [live[k] for k in self.weights]
+        self.decay = decay
+
+    def update(self) -> None:
+        torch._foreach_lerp_(self._targets, self._sources, 1.0 - self.decay)
+
+
+def _running_average(model: TransformerNet, config: TrainConfig, ckpt: dict | None, device: torch.device) -> _RunningAverage | None:
+    """The run's average, continued from the checkpoint's, or begun at today's weights (a
+    fresh run, or a run that did not keep one before)."""
+    if not config.average_decay:
+        return None
+    return _RunningAverage(model, config.average_decay, ckpt.get("average") if ckpt else None, device)
 
 
 def _init_from(model: TransformerNet, config: TrainConfig) -> None:
