@@ -11,9 +11,8 @@ from styletransfer.perceptual.vgg import LAYER_INDEX
 
 # Fields that may differ when resuming: how a run is executed, and its schedule (how many
 # steps, and from which step compound regularisation applies), which a run spanning many
-# sessions may re-plan. The running average of the weights is kept beside the training
-# weights and never feeds back into them. init only picks the starting weights, which a resume takes from the
-# checkpoint instead.
+# sessions may re-plan. The running average of the weights never feeds back into training.
+# init only picks the starting weights, which a resume takes from the checkpoint instead.
 RUNTIME_FIELDS = frozenset({"steps", "checkpoint_every", "log_every", "device", "num_workers", "channels_last", "init",
                             "temporal_from", "average_decay"})
 
