@@ -416,18 +416,30 @@ def _run_train(args) -> int:
 
 def _grown_card(config, name: str | None):
     """The card of the model --add-style makes: the --to model's styles, then the new painting."""
+    import dataclasses
     import hashlib
 
     from styletransfer.networks import zoo
     from styletransfer.networks.network import read_checkpoint
 
+    def entry(painting: Path, name: str | None = None) -> dict:
+        name = name or painting.stem
+        found = {"style_sha256": hashlib.sha256(painting.read_bytes()).hexdigest()} if painting.is_file() else {}
+        return {"name": name, "title": name.replace("_", " "), "painting": str(painting), **found}
+
     source = Path(config.add_to)
-    card = zoo.ModelCard.from_json(source.with_suffix(".json")) if source.suffix == ".safetensors" else read_checkpoint(source)[1]
-    painting = Path(config.style)
-    name = name or painting.stem
-    entry = {"name": name, "title": name.replace("_", " "), "painting": str(painting),
-             "style_sha256": hashlib.sha256(painting.read_bytes()).hexdigest()}
-    return zoo.with_added_style(card, entry)
+    if source.suffix == ".safetensors":
+        card = zoo.ModelCard.from_json(source.with_suffix(".json"))
+    else:
+        net, card = read_checkpoint(source, select=False)
+        if net.config.styles > 1:
+            # A several-style run's checkpoint names its paintings only by their files.
+            paintings = card.train_config.get("styles") or []
+            if len(paintings) != net.config.styles:
+                raise StyleTransferError(f"{source} does not say which paintings its {net.config.styles} styles are; "
+                                         "add to its published model (.safetensors with its card) instead")
+            card = dataclasses.replace(card, name="zoo", styles=[entry(Path(p)) for p in paintings])
+    return zoo.with_added_style(card, entry(Path(config.style), name))
 
 
 class _OneLineParser(argparse.ArgumentParser):

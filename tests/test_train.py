@@ -358,6 +358,16 @@ def test_cli_trains_several_paintings_in_one_network(painting, photos, shared_da
     ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
     assert ckpt["model_config"]["styles"] == 2 and list(ckpt["train_config"]["styles"]) == [str(painting), str(wave)]
 
+    # A painting added to the run's checkpoint: the card names the run's paintings by their files.
+    from styletransfer.networks import zoo
+
+    added = tmp_path / "added"
+    result = run_module(["train", "--add-style", shared_data / "styles" / "the_scream.jpg", "--to", run / "checkpoint.pt",
+                         "--content-dir", photos, "--steps", 1, "--out", added, "--quiet", *TINY_ARGS], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [c.name for c in zoo.available(added / "model")] == ["great_wave", "starry_night", "the_scream"]
+    assert load_module(added / "model" / "zoo.lite.safetensors").config.styles == 3
+
 
 def test_cli_missing_style_is_a_one_line_error(photos, tmp_path):
     result = run_module(["train", "--content-dir", photos, "--out", tmp_path / "run"], tmp_path)
