@@ -32,6 +32,7 @@ from styletransfer.files import atomic_write
 from styletransfer.networks.decoder import LAYER, LEVELS, Decoder
 from styletransfer.perceptual.vgg import pretrained_vgg16
 from styletransfer.training import checkpoint
+from styletransfer.training.average import RunningAverage
 from styletransfer.training.config import TrainConfig
 from styletransfer.training.data import StepBatches, list_images
 from styletransfer.universal import CASCADE
@@ -107,7 +108,7 @@ def train(runs: Path, config: DecoderConfig) -> Path:
     nets = decoders(config.width)
     optimizer = torch.optim.Adam(nets.parameters(), lr=config.lr)
     step, elapsed = 0, 0.0
-    average = None
+    saved_average = None
     if ckpt_path.exists():
         saved = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         mine = {k: v for k, v in asdict(config).items() if k not in RESUMABLE_CHANGES}
@@ -117,20 +118,17 @@ def train(runs: Path, config: DecoderConfig) -> Path:
         nets.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         step, elapsed = saved["step"], saved["elapsed"]
-        if "average" in saved:  # runs from before the average start it from their weights
-            average = saved["average"]
+        saved_average = saved.get("average")  # runs from before the average start it from their weights
     files = list_images(PHOTOS, exclude=HELD_OUT_PHOTOS)
     batches = StepBatches(files, TrainConfig(
         steps=config.steps + 1, batch_size=config.batch_size, crop_size=config.crop_size,
         crop_scale=config.crop_scale, seed=config.seed, content_dir=str(PHOTOS)))
     encoder = pretrained_vgg16(LAYER[max(config.levels)])
     rows = [r for r in read_log(folder / LOG) if float(r["step"]) <= step]
-    if average is None:
-        average = {k: v.detach().clone() for k, v in nets.state_dict().items()}
-    weights = nets.state_dict()  # views of the live parameters
+    average = RunningAverage(nets, config.average_decay, saved_average)
 
     def save():
-        state = {"model": nets.state_dict(), "average": average, "optimizer": optimizer.state_dict(),
+        state = {"model": nets.state_dict(), "average": average.weights, "optimizer": optimizer.state_dict(),
                  "step": step, "elapsed": elapsed, "config": asdict(config)}
         atomic_write(ckpt_path, lambda tmp: torch.save(state, tmp))
         write_log(folder / LOG, rows)
@@ -144,8 +142,7 @@ def train(runs: Path, config: DecoderConfig) -> Path:
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         optimizer.step()
-        with torch.no_grad():
-            torch._foreach_lerp_(list(average.values()), [weights[k] for k in average], 1 - config.average_decay)
+        average.update()
         elapsed += time.perf_counter() - started
         if step % config.log_every == 0:
             row = {"step": step, **{k: f"{v.item():.5g}" for k, v in terms.items()}, "elapsed": f"{elapsed:.1f}"}

@@ -1,6 +1,7 @@
 """Training feed-forward style networks, resumable and distributed: the loop (loop.py) over
 its config (config.py), data (data.py), compound regularisation (regularisation.py),
-checkpoints (checkpoint.py), log (log.py) and torchrun (distributed.py)."""
+checkpoints (checkpoint.py), the running average of the weights (average.py), log (log.py)
+and torchrun (distributed.py)."""
 
 from styletransfer.training.checkpoint import CHECKPOINT, config_from_checkpoint
 from styletransfer.training.config import TrainConfig

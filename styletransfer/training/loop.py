@@ -28,6 +28,7 @@ from styletransfer.networks.transformer import TransformerConfig, TransformerNet
 from styletransfer.perceptual.loss import STYLE_SCALE, PerceptualLoss, total_variation
 from styletransfer.perceptual.vgg import VGG16Features
 from styletransfer.training import checkpoint, distributed, log
+from styletransfer.training.average import RunningAverage
 from styletransfer.training.config import TrainConfig
 from styletransfer.training.data import StepBatches, list_images, step_generator, style_indices
 from styletransfer.training.regularisation import compound_loss, moved_photo, random_flow
@@ -106,7 +107,10 @@ def _train(config: TrainConfig, out: Path, dist: distributed.Dist, device: torch
         model.requires_grad_(False)
         for p in trained:
             p.requires_grad_(True)
-    average = _running_average(model, config, ckpt, device)
+    # Continued from the checkpoint's, or begun now (a fresh run, or one that kept none before).
+    average = None
+    if config.average_decay:
+        average = RunningAverage(model, config.average_decay, ckpt.get("average") if ckpt else None)
     net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) if dist.enabled else model
     optimizer = torch.optim.Adam(trained, lr=config.lr)
     use_amp = config.amp != "off" and device.type == "cuda"  # CPU autocast would only slow this down
@@ -239,30 +243,6 @@ def _loss_terms(config: TrainConfig, net, photo: torch.Tensor, style: torch.Tens
             target = (teacher(photo) if style is None else teacher(photo, style)).float()
         terms["distill"] = (output.float() - target).abs().mean()
     return terms
-
-
-class _RunningAverage:
-    """An exponential moving average of a model's floating-point weights, updated in place."""
-
-    def __init__(self, model: TransformerNet, decay: float, saved: dict | None, device: torch.device):
-        # state_dict's tensors share storage with the parameters: the optimiser's in-place
-        # steps show through them, so they are looked up once.
-        live = {k: v for k, v in model.state_dict().items() if v.is_floating_point()}
-        self.weights = {k: (saved[k].to(device) if saved else v).detach().clone() for k, v in live.items()}
-        self._targets = list(self.weights.values())
-        self._sources = [live[k] for k in self.weights]
-        self.decay = decay
-
-    def update(self) -> None:
-        torch._foreach_lerp_(self._targets, self._sources, 1.0 - self.decay)
-
-
-def _running_average(model: TransformerNet, config: TrainConfig, ckpt: dict | None, device: torch.device) -> _RunningAverage | None:
-    """The run's average, continued from the checkpoint's, or begun at today's weights (a
-    fresh run, or a run that did not keep one before)."""
-    if not config.average_decay:
-        return None
-    return _RunningAverage(model, config.average_decay, ckpt.get("average") if ckpt else None, device)
 
 
 def _init_from(model: TransformerNet, config: TrainConfig) -> None:
