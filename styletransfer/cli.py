@@ -324,6 +324,14 @@ _TRAIN_HELP = {
 }
 
 
+# --add-style: the new scale-and-shift row must work with convolutions trained under the base
+# model's losses, at its crop and painting sizes, so those settings (and its held-out photos)
+# are taken from the base model's card unless given. Steps: see ADD_STYLE_STEPS.
+INHERITED_SETTINGS = ("arch", "blur", "crop_size", "crop_scale", "batch_size", "lr", "content_weight", "style_weight",
+                      "tv_weight", "content_layer", "style_layers", "style_size", "exclude")
+ADD_STYLE_STEPS = 300
+
+
 def _add_train(subparsers) -> None:
     from styletransfer.networks import ARCHS
     from styletransfer.training import TrainConfig
@@ -347,7 +355,8 @@ def _add_train(subparsers) -> None:
     p.add_argument("--style-layers", nargs="+", help=f"VGG16 layers for the style loss (default {' '.join(defaults.style_layers)})")
     p.add_argument("--add-style", dest="add_style", metavar="PAINTING",
                    help="add this painting to a trained model (--to): fits only its scale-and-shift, the convolutions "
-                        "stay; the grown model is written to OUT/model/")
+                        "stay; the grown model is written to OUT/model/. Loss settings, sizes and photos default to the "
+                        f"model's own; steps to {ADD_STYLE_STEPS}")
     p.add_argument("--to", dest="add_to", metavar="MODEL", help="the model --add-style adds to (.safetensors with its card, or checkpoint.pt)")
     p.add_argument("--name", help="the added style's name (default: the painting's file name)")
     p.add_argument("--exclude", nargs="+", metavar="PATTERN", help="photo file names (glob) kept out of training, e.g. held-out test photos")
@@ -373,6 +382,8 @@ def _run_train(args) -> int:
         raise StyleTransferError("--add-style PAINTING and --to MODEL go together")
     if hasattr(args, "add_style"):
         given["style"] = args.add_style
+        if not getattr(args, "resume", False):
+            given = {**_base_settings(args.add_to), "steps": ADD_STYLE_STEPS, **given}
     if getattr(args, "resume", False):
         config = training.config_from_checkpoint(Path(args.out) / training.CHECKPOINT, **given)
     else:
@@ -412,6 +423,26 @@ def _run_train(args) -> int:
         # A model folder of its own (the run folder's config.json is not a model card).
         print(zoo.save(load_module(path), grown, Path(args.out) / "model"))
     return 0
+
+
+def _base_settings(model: str) -> dict:
+    """The INHERITED_SETTINGS of the model --add-style adds to, from its card or checkpoint."""
+    from styletransfer.networks import zoo
+    from styletransfer.networks.network import read_checkpoint
+
+    source = Path(model)
+    if source.suffix == ".safetensors":
+        card_file = source.with_suffix(".json")
+        if not card_file.is_file():
+            raise StyleTransferError(f"{source} has no model card beside it ({card_file.name})")
+        trained = zoo.ModelCard.from_json(card_file).train_config
+    else:
+        trained = read_checkpoint(source, select=False)[1].train_config
+    settings = {name: trained[name] for name in INHERITED_SETTINGS if name in trained}
+    photos = trained.get("content_dir")
+    if photos and Path(photos).is_dir():  # its photos, where they are on this machine too
+        settings["content_dir"] = photos
+    return settings
 
 
 def _grown_card(config, name: str | None):

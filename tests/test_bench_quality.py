@@ -104,3 +104,24 @@ def test_the_temporal_bench_prints_its_table(capsys, shared_data, pretrained_zoo
     assert set(methods) == {"starry_night lite per-frame", "starry_night lite blend",
                             "starry_night lite still blend (in-browser webcam)"}
     assert methods["starry_night lite per-frame"][3] == "1.00" and float(methods["starry_night lite blend"][3]) < 1
+
+
+def test_a_painting_outside_the_zoo_is_judged_on_the_row_add_style_grew(repo_root, shared_data, tmp_path):
+    from scripts.train_zoo import STYLES
+
+    painting = tmp_path / "my_painting.png"
+    Image.open(shared_data / "styles" / "the_scream.jpg").resize((80, 64)).save(painting)
+    torch.manual_seed(2)
+    grown = build(TransformerConfig(arch="lite", styles=len(STYLES) + 1))  # the zoo's rows, then the added one
+    checkpoint = tmp_path / "checkpoint.pt"
+    torch.save({"model": grown.state_dict(), "model_config": {"arch": "lite", "blur": True, "styles": len(STYLES) + 1},
+                "step": 1}, checkpoint)
+    result = _run(repo_root, "--methods", "gatys", "--gatys-steps", 2, "--checkpoint", checkpoint,
+                  "--paintings", painting, "--only", "my_painting", "--size", 64, "--photos", 1, "--out", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("|")[1:3] for line in result.stdout.splitlines() if line.startswith("| my_painting ")]
+    assert [(a.strip(), b.strip()) for a, b in rows] == [("my_painting", "ckpt"), ("my_painting", "gatys")]
+    assert (tmp_path / "out" / "my_painting_64.png").is_file()
+
+    missing = _run(repo_root, "--methods", "gatys", "--paintings", tmp_path / "nowhere.png")
+    assert missing.returncode == 2 and "painting not found" in missing.stderr

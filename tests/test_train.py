@@ -359,14 +359,21 @@ def test_cli_trains_several_paintings_in_one_network(painting, photos, shared_da
     assert ckpt["model_config"]["styles"] == 2 and list(ckpt["train_config"]["styles"]) == [str(painting), str(wave)]
 
     # A painting added to the run's checkpoint: the card names the run's paintings by their files.
+    # Only the painting, the model and a run folder are given: the new row is trained with the
+    # base run's arch, sizes, losses and photos.
     from styletransfer.networks import zoo
 
     added = tmp_path / "added"
     result = run_module(["train", "--add-style", shared_data / "styles" / "the_scream.jpg", "--to", run / "checkpoint.pt",
-                         "--content-dir", photos, "--steps", 1, "--out", added, "--quiet", *TINY_ARGS], tmp_path)
+                         "--steps", 1, "--out", added, "--quiet", "--device", "cpu", "--lossnet", "random"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert [c.name for c in zoo.available(added / "model")] == ["great_wave", "starry_night", "the_scream"]
     assert load_module(added / "model" / "zoo.lite.safetensors").config.styles == 3
+    grown = torch.load(added / "checkpoint.pt", weights_only=True)["train_config"]
+    base = ckpt["train_config"]
+    for name in ("arch", "crop_size", "style_size", "batch_size", "content_dir", "style_weight", "content_layer"):
+        assert grown[name] == base[name], name
+    assert grown["steps"] == 1 and grown["style"].endswith("the_scream.jpg")
 
 
 def test_cli_missing_style_is_a_one_line_error(photos, tmp_path):
