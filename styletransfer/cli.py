@@ -327,7 +327,7 @@ _TRAIN_HELP = {
 # --add-style: the new scale-and-shift row must work with convolutions trained under the base
 # model's losses, at its crop and painting sizes, so those settings (and its held-out photos)
 # are taken from the base model's card unless given. Steps: see ADD_STYLE_STEPS.
-INHERITED_SETTINGS = ("arch", "blur", "crop_size", "crop_scale", "batch_size", "lr", "content_weight", "style_weight",
+INHERITED_SETTINGS = ("arch", "blur", "deperiod", "crop_size", "crop_scale", "batch_size", "lr", "content_weight", "style_weight",
                       "tv_weight", "content_layer", "style_layers", "style_size", "exclude")
 ADD_STYLE_STEPS = 300
 
@@ -361,6 +361,8 @@ def _add_train(subparsers) -> None:
     p.add_argument("--name", help="the added style's name (default: the painting's file name)")
     p.add_argument("--exclude", nargs="+", metavar="PATTERN", help="photo file names (glob) kept out of training, e.g. held-out test photos")
     p.add_argument("--no-blur", dest="blur", action="store_false", help="plain strided downsampling")
+    p.add_argument("--deperiod", action="store_true",
+                   help="train through a fixed filter that removes the upsampling's period-4 pattern (a fine cross-hatch)")
     p.add_argument("--channels-last", action="store_true", help="channels-last memory layout (GPUs)")
     p.add_argument("--weights", help="VGG16 weights file; default: lookup order in the README")
     p.add_argument("--lossnet", choices=["pretrained", "random"], help=argparse.SUPPRESS)  # tests: untrained VGG

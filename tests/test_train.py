@@ -376,6 +376,21 @@ def test_cli_trains_several_paintings_in_one_network(painting, photos, shared_da
     assert grown["steps"] == 1 and grown["style"].endswith("the_scream.jpg")
 
 
+def test_cli_trains_through_the_deperiod_filter_and_its_models_keep_it(painting, photos, tmp_path):
+    # A run without the filter continues through it (--init): the filter holds no weights.
+    plain = tmp_path / "plain"
+    result = run_module(["train", "--style", painting, "--content-dir", photos, "--steps", 1, "--out", plain, "--quiet",
+                         *TINY_ARGS], tmp_path)
+    assert result.returncode == 0, result.stderr
+    run = tmp_path / "run"
+    result = run_module(["train", "--style", painting, "--content-dir", photos, "--steps", 1, "--out", run, "--deperiod",
+                         "--init", plain / "checkpoint.pt", "--quiet", *TINY_ARGS], tmp_path)
+    assert result.returncode == 0, result.stderr
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert ckpt["model_config"]["deperiod"] is True and ckpt["train_config"]["deperiod"] is True
+    assert load_module(run / "checkpoint.pt").config.deperiod
+
+
 def test_cli_missing_style_is_a_one_line_error(photos, tmp_path):
     result = run_module(["train", "--content-dir", photos, "--out", tmp_path / "run"], tmp_path)
     assert result.returncode == 2

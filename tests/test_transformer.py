@@ -9,14 +9,15 @@ from styletransfer.errors import StyleTransferError
 from styletransfer.networks.transformer import (
     ARCHS,
     MIN_SIDE,
+    Deperiod,
     TransformerConfig,
     build,
     count_macs,
     pad_to_multiple,
 )
 
-CONFIGS = [TransformerConfig(arch, blur) for arch in ARCHS for blur in (True, False)]
-IDS = [f"{c.arch}-{'blur' if c.blur else 'noblur'}" for c in CONFIGS]
+CONFIGS = [TransformerConfig(arch, blur) for arch in ARCHS for blur in (True, False)] + [TransformerConfig("lite", deperiod=True)]
+IDS = [f"{c.arch}-{'blur' if c.blur else 'noblur'}{'-deperiod' if c.deperiod else ''}" for c in CONFIGS]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny inputs: threads cost more than they save
@@ -132,6 +133,48 @@ def test_train_and_eval_compute_the_same():
     image = torch.rand(1, 3, 16, 16)
     train_out = model.train()(image)
     assert torch.equal(model.eval()(image), train_out)
+
+
+def phase_pattern(image: torch.Tensor) -> torch.Tensor:
+    """The mean of each of the 16 positions mod 4, minus the image mean: (C, 4, 4)."""
+    h, w = image.shape[-2] // 4 * 4, image.shape[-1] // 4 * 4
+    x = image[0, :, :h, :w]
+    return x.unflatten(1, (-1, 4)).unflatten(3, (-1, 4)).mean((1, 3)) - x.mean((1, 2))[:, None, None]
+
+
+def test_deperiod_removes_a_period_4_pattern_and_keeps_smooth_images():
+    filt = Deperiod()
+    ys, xs = torch.meshgrid(torch.linspace(0, 1, 96), torch.linspace(0, 1, 120), indexing="ij")
+    smooth = torch.stack([0.2 + 0.5 * xs, 0.8 - 0.6 * ys, 0.3 + 0.3 * xs - 0.2 * ys])[None]  # linear ramps
+    grid = torch.rand(1, 3, 4, 4).repeat(1, 1, 24, 30)  # a period-4 pattern over the whole image
+    out = filt(smooth + grid)
+    inside = (..., slice(20, -20), slice(20, -20))  # 16 + 2 px from the borders, where fewer pixels make each mean
+    assert (out - smooth - grid.mean((2, 3), keepdim=True))[inside].abs().max() < 1e-5
+    assert (filt(smooth) - smooth)[inside].abs().max() < 1e-5
+    assert phase_pattern(out).abs().max() < 0.02 < phase_pattern(smooth + grid).abs().max()
+    constant = torch.full((1, 3, 9, 13), 0.3)  # exactly kept everywhere, borders too
+    assert torch.allclose(filt(constant), constant, atol=1e-6)
+    assert filt(torch.rand(2, 3, MIN_SIDE, 11)).shape == (2, 3, MIN_SIDE, 11)
+
+
+def test_deperiod_network_loads_the_same_weights_and_loses_its_grid():
+    # A network whose head adds a period-4 pattern (what trained networks learned): the
+    # deperiod network, with the same weights, gives the same picture without the pattern.
+    plain = net(TransformerConfig("lite"))
+    with torch.no_grad():
+        plain.head[1].bias.zero_()
+    filtered = build(TransformerConfig("lite", deperiod=True))
+    assert filtered.state_dict().keys() == plain.state_dict().keys()
+    filtered.load_state_dict(plain.state_dict())
+    ys, xs = torch.meshgrid(torch.linspace(0, 1, 64), torch.linspace(0, 1, 80), indexing="ij")
+    photo = torch.stack([xs, ys, 0.5 * (xs + ys)])[None]
+    stamp = 2.0 * torch.rand(1, 3, 4, 4).repeat(1, 1, 16, 20)
+    plain.head.register_forward_hook(lambda module, args, out: out + stamp[..., : out.shape[-2], : out.shape[-1]])
+    filtered.head.register_forward_hook(lambda module, args, out: out + stamp[..., : out.shape[-2], : out.shape[-1]])
+    with torch.no_grad():
+        a, b = plain(photo), filtered(photo)
+    assert phase_pattern(a).abs().max() > 0.05 and phase_pattern(b).abs().max() < 0.01
+    assert 0 < b.min() and b.max() < 1  # the filter acts on the logits: still in range
 
 
 def test_count_macs_of_a_single_conv():

@@ -78,8 +78,13 @@ class OnnxModel:
 
 
 def weights_sha256(net: torch.nn.Module) -> str:
-    """A fingerprint of a network's weights (names, shapes and float32 values)."""
+    """A fingerprint of a network's weights (names, shapes and float32 values) and its config
+    where it has one: fixed layers such as Blur and Deperiod hold no weights, so the same
+    weights with one of them switched on compute something else."""
     digest = hashlib.sha256()
+    config = getattr(net, "config", None)
+    if config is not None:
+        digest.update(repr(config).encode())
     for name, tensor in net.state_dict().items():
         values = tensor.detach().to(torch.float32).contiguous().numpy()
         digest.update(f"{name}:{tuple(values.shape)};".encode())

@@ -32,6 +32,7 @@ class TrainConfig:
     exclude: tuple[str, ...] = ()
     arch: str = "full"  # transformer.ARCHS
     blur: bool = True  # anti-aliased downsampling (transformer.TransformerConfig.blur)
+    deperiod: bool = False  # remove the upsampling's period-4 pattern (transformer.Deperiod)
     steps: int = 40_000  # Johnson et al.: 2 epochs of COCO's 80k images at batch 4
     batch_size: int = 4  # over all ranks together
     crop_size: int = 256
@@ -91,7 +92,7 @@ class TrainConfig:
 
     @property
     def model_config(self) -> TransformerConfig:
-        return TransformerConfig(arch=self.arch, blur=self.blur, styles=max(1, len(self.styles)))
+        return TransformerConfig(arch=self.arch, blur=self.blur, styles=max(1, len(self.styles)), deperiod=self.deperiod)
 
     @property
     def loss_weights(self) -> dict[str, float]:

@@ -14,7 +14,7 @@ import contextlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -249,6 +249,7 @@ def _init_from(model: TransformerNet, config: TrainConfig) -> None:
     source = load_module(config.init)
     if source.config.styles == 1 and model.config.styles > 1:
         source = source.widen(model.config.styles)  # every painting starts from that network
-    if source.config != model.config:
+    # Deperiod holds no weights: a network trained without it can continue through it.
+    if replace(source.config, deperiod=model.config.deperiod) != model.config:
         raise StyleTransferError(f"--init {config.init} is a {source.config.arch} network (blur={source.config.blur}); this run trains {config.arch} (blur={config.blur})")
     model.load_state_dict({k: v.float() for k, v in source.state_dict().items()})
