@@ -382,10 +382,12 @@ def _run_train(args) -> int:
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(training.TrainConfig) if hasattr(args, f.name)}
     if hasattr(args, "add_style") != hasattr(args, "add_to"):
         raise StyleTransferError("--add-style PAINTING and --to MODEL go together")
+    base = None  # the card of the model --add-style adds to: read once, for its settings and its styles
     if hasattr(args, "add_style"):
         given["style"] = args.add_style
         if not getattr(args, "resume", False):
-            given = {**_base_settings(args.add_to), "steps": ADD_STYLE_STEPS, **given}
+            base = _base_card(Path(args.add_to))
+            given = {**_base_settings(base), "steps": ADD_STYLE_STEPS, **given}
     if getattr(args, "resume", False):
         config = training.config_from_checkpoint(Path(args.out) / training.CHECKPOINT, **given)
     else:
@@ -394,6 +396,8 @@ def _run_train(args) -> int:
         if "content_dir" not in given:
             raise StyleTransferError("--content-dir is required to start a run (or pass --resume)")
         config = training.TrainConfig(**given)
+    if config.add_to and base is None:  # a resumed --add-style run: its checkpoint names the model
+        base = _base_card(Path(config.add_to))
     layers = (config.content_layer, *config.style_layers)
     lossnet = None
     if getattr(args, "lossnet", "pretrained") == "random":
@@ -414,7 +418,7 @@ def _run_train(args) -> int:
             bar.refresh()
 
         # The grown model's card first: a clash of names fails now, not after the training.
-        grown = _grown_card(config, getattr(args, "name", None)) if config.add_to else None
+        grown = _grown_card(base, config, getattr(args, "name", None)) if base is not None else None
         path = training.train(config, args.out, resume=getattr(args, "resume", False), callback=progress, lossnet=lossnet)
     if not quiet:
         print(f"saved {path}", file=sys.stderr)
@@ -427,52 +431,51 @@ def _run_train(args) -> int:
     return 0
 
 
-def _base_settings(model: str) -> dict:
-    """The INHERITED_SETTINGS of the model --add-style adds to, from its card or checkpoint."""
+def _base_card(source: Path):
+    """The card of the model --add-style adds to: a published model's own, or a training
+    checkpoint's, whose several styles are named by their paintings' files."""
+    import dataclasses
+
     from styletransfer.networks import zoo
     from styletransfer.networks.network import read_checkpoint
 
-    source = Path(model)
     if source.suffix == ".safetensors":
-        card_file = source.with_suffix(".json")
-        if not card_file.is_file():
-            raise StyleTransferError(f"{source} has no model card beside it ({card_file.name})")
-        trained = zoo.ModelCard.from_json(card_file).train_config
-    else:
-        trained = read_checkpoint(source, select=False)[1].train_config
+        return zoo.ModelCard.from_json(source.with_suffix(".json"))
+    net, card = read_checkpoint(source, select=False)
+    if net.config.styles == 1:
+        return card
+    paintings = card.train_config.get("styles") or []
+    if len(paintings) != net.config.styles:
+        raise StyleTransferError(f"{source} does not say which paintings its {net.config.styles} styles are; "
+                                 "add to its published model (.safetensors with its card) instead")
+    return dataclasses.replace(card, name="zoo", styles=[_style_entry(Path(p)) for p in paintings])
+
+
+def _base_settings(card) -> dict:
+    """The INHERITED_SETTINGS the --add-style base model was trained with, and its photos
+    where they are on this machine too."""
+    trained = card.train_config
     settings = {name: trained[name] for name in INHERITED_SETTINGS if name in trained}
     photos = trained.get("content_dir")
-    if photos and Path(photos).is_dir():  # its photos, where they are on this machine too
+    if photos and Path(photos).is_dir():
         settings["content_dir"] = photos
     return settings
 
 
-def _grown_card(config, name: str | None):
-    """The card of the model --add-style makes: the --to model's styles, then the new painting."""
-    import dataclasses
+def _grown_card(base, config, name: str | None):
+    """The card of the model --add-style makes: the base model's styles, then the new painting."""
+    from styletransfer.networks import zoo
+
+    return zoo.with_added_style(base, _style_entry(Path(config.style), name))
+
+
+def _style_entry(painting: Path, name: str | None = None) -> dict:
+    """A card's entry for a painting file: its name (default: the file name), title and sha256."""
     import hashlib
 
-    from styletransfer.networks import zoo
-    from styletransfer.networks.network import read_checkpoint
-
-    def entry(painting: Path, name: str | None = None) -> dict:
-        name = name or painting.stem
-        found = {"style_sha256": hashlib.sha256(painting.read_bytes()).hexdigest()} if painting.is_file() else {}
-        return {"name": name, "title": name.replace("_", " "), "painting": str(painting), **found}
-
-    source = Path(config.add_to)
-    if source.suffix == ".safetensors":
-        card = zoo.ModelCard.from_json(source.with_suffix(".json"))
-    else:
-        net, card = read_checkpoint(source, select=False)
-        if net.config.styles > 1:
-            # A several-style run's checkpoint names its paintings only by their files.
-            paintings = card.train_config.get("styles") or []
-            if len(paintings) != net.config.styles:
-                raise StyleTransferError(f"{source} does not say which paintings its {net.config.styles} styles are; "
-                                         "add to its published model (.safetensors with its card) instead")
-            card = dataclasses.replace(card, name="zoo", styles=[entry(Path(p)) for p in paintings])
-    return zoo.with_added_style(card, entry(Path(config.style), name))
+    name = name or painting.stem
+    found = {"style_sha256": hashlib.sha256(painting.read_bytes()).hexdigest()} if painting.is_file() else {}
+    return {"name": name, "title": name.replace("_", " "), "painting": str(painting), **found}
 
 
 class _OneLineParser(argparse.ArgumentParser):
