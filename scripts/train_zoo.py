@@ -123,6 +123,11 @@ PRESETS = {
 # style rows separate slowly: style weight 0.15, lr 5e-4, relu2_2 content (Johnson et al.).
 # Compound regularisation 10 for full (30 as a fine-tune cost 6.9% contrast on the old zoo), 5 for lite.
 CONTENT_LAYER = "relu2_2"
+# full trains through transformer.Deperiod: without it the network stamps a period-4 grid from
+# its upsamplings on every output (the zoo's fine cross-hatch, up to +-17 grey levels at step
+# 9,400), which the style loss rewards. The CPU run turned it on at step 9,400 (its weights and
+# Adam state carry over: the filter has no parameters).
+DEPERIOD = True
 STYLE_WEIGHT = 0.15
 FULL_TEMPORAL_WEIGHT = 10.0
 LITE_TEMPORAL_WEIGHT = 5.0
@@ -150,7 +155,7 @@ def stages(runs: Path, preset: Preset, device: str = "auto", data: Path = DATA) 
     full = training.TrainConfig(
         **common, styles=paintings, arch="full", steps=preset.full_steps, content_layer=CONTENT_LAYER,
         style_weight=STYLE_WEIGHT, temporal_weight=FULL_TEMPORAL_WEIGHT, temporal_from=preset.full_temporal_from,
-        init=str(folders["autoencoder"] / training.CHECKPOINT), seed=1,
+        init=str(folders["autoencoder"] / training.CHECKPOINT), seed=1, deperiod=DEPERIOD,
     )
     lite = training.TrainConfig(
         **common, styles=paintings, arch="lite", steps=preset.lite_steps, content_weight=0, style_weight=0,

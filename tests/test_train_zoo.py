@@ -24,6 +24,7 @@ def test_stages_start_from_the_autoencoder_and_lite_learns_from_full(tmp_path):
     assert autoencoder.content_weight == autoencoder.style_weight == 0 and autoencoder.reconstruct_weight > 0  # no VGG
     assert full.init == str(plan["autoencoder"][0] / training.CHECKPOINT) and full.arch == "full"
     assert full.model_config.styles == len(recipe.STYLES) == 16 and full.temporal_weight > 0
+    assert full.model_config.deperiod  # no period-4 grid from the upsamplings (transformer.Deperiod)
     assert lite.teacher == str(plan["full"][0] / training.CHECKPOINT) and lite.arch == "lite"
     assert lite.content_weight == lite.style_weight == 0 and lite.temporal_weight > 0  # distilled, steady
     assert lite.styles == full.styles

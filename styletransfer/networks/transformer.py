@@ -139,30 +139,42 @@ class Deperiod(nn.Module):
 
     Both means are normalised convolutions over the pixels inside the image: padding would mix
     phases at the borders, and a network trained through a leaky border learned to paint there.
-    Fixed weights, kept out of state_dict, so turning it on loads the same checkpoints.
+    No weights, so turning it on loads the same checkpoints.
     """
 
-    def __init__(self, channels: int = 3, period: int = MULTIPLE, reach: int = 4):
+    def __init__(self, period: int = MULTIPLE, reach: int = 4):
         super().__init__()
-        self.period, self.reach = period, reach
-        side = 2 * reach + 1
-        # One kernel per channel, of a fixed shape: ONNX export needs the kernels' shapes known.
-        self.register_buffer("lattice", torch.ones(channels, 1, side, side), persistent=False)
+        self.period = period
+        self.lattice = (1.0,) * (2 * reach + 1)  # taps every `period` pixels: one phase's neighbours
         # The mean over every phase: a (period + 1)-wide window with half weights at both ends
         # gives each phase the same weight and stays centred (an even window shifts by half a pixel).
-        taps = torch.ones(period + 1)
-        taps[0] = taps[-1] = 0.5
-        self.register_buffer("phases", torch.outer(taps, taps).expand(channels, 1, -1, -1).clone(), persistent=False)
+        self.phases = (0.5,) + (1.0,) * (period - 1) + (0.5,)
 
     @staticmethod
-    def _mean(x: torch.Tensor, kernel: torch.Tensor, pad: int, dilation: int) -> torch.Tensor:
-        inside = torch.ones_like(x[:1, :1])  # 1 on the image: how many pixels each mean had
-        total = F.conv2d(F.pad(x, (pad,) * 4), kernel, dilation=dilation, groups=kernel.shape[0])
-        return total / F.conv2d(F.pad(inside, (pad,) * 4), kernel[:1], dilation=dilation)
+    def _sum(x: torch.Tensor, taps: tuple[float, ...], step: int, dim: int) -> torch.Tensor:
+        """Sum of x's neighbours along dim, `step` apart, weighted by taps (centred), zero outside.
+        Shifted slices, not convolutions: the filter takes 9 ms at 640x360 on 2 cores this way,
+        25 ms as two dilated depthwise 2-D convolutions."""
+        pad = step * (len(taps) // 2)
+        padded = F.pad(x, (pad, pad, 0, 0) if dim == 3 else (0, 0, pad, pad))
+        size = x.shape[dim]
+        total = None
+        for k, w in enumerate(taps):
+            term = padded.narrow(dim, k * step, size)
+            term = term if w == 1.0 else term * w
+            total = term if total is None else total + term
+        return total
+
+    def _mean(self, x: torch.Tensor, taps: tuple[float, ...], step: int) -> torch.Tensor:
+        """x's weighted mean over the window taps x taps, counting only pixels inside the image
+        (both the window and the image are a row times a column, so the weight inside is too)."""
+        total = self._sum(self._sum(x, taps, step, 3), taps, step, 2)
+        inside = self._sum(torch.ones_like(x[:1, :1, :, :1]), taps, step, 2) * self._sum(torch.ones_like(x[:1, :1, :1]), taps, step, 3)
+        return total / inside
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        same_phase = self._mean(x, self.lattice, self.period * self.reach, self.period)
-        every_phase = self._mean(same_phase, self.phases, self.period // 2, 1)
+        same_phase = self._mean(x, self.lattice, self.period)
+        every_phase = self._mean(same_phase, self.phases, 1)
         return x - (same_phase - every_phase)
 
 
@@ -303,7 +315,7 @@ class TransformerNet(nn.Module):
         # The only conv with a bias: no norm follows it; sigmoid(bias) sets the mean colour.
         self.head = nn.Sequential(nn.ReflectionPad2d(spec.head_kernel // 2), nn.Conv2d(c1, 3, spec.head_kernel))
         # Identity when off: the same modules and state_dict keys either way.
-        self.deperiod = Deperiod(3) if config.deperiod else nn.Identity()
+        self.deperiod = Deperiod() if config.deperiod else nn.Identity()
 
     def forward(self, image: torch.Tensor, style=None) -> torch.Tensor:
         """style (several-style networks only): an index for the whole batch, (B,) indices, or
