@@ -19,7 +19,7 @@ E_warp (Lai et al. 2018) uses optical flow of the input frames (DIS medium) with
 masks, computed once per clip; lower is steadier. Blur also lowers it, so contrast (mean
 per-frame std) and the style distance (bench/quality.py's Gram distance, every 10th frame) are
 printed beside it. Goal of the video issue: E_warp at most half of per-frame with contrast
-within 10%.
+within 10%; of the zoo issue: at most 1.25x the clip's own (the "input" row, "vs input").
 """
 
 from __future__ import annotations
@@ -132,6 +132,10 @@ def main(argv=None) -> None:
     for clip in args.clips:
         inputs = read_clip(VIDEOS / clip, args.frames, args.width)
         flows = metrics.video_flows(inputs, "medium")
+        # The clip's own warping error: what flow errors, occlusions and changing light leave
+        # even in an unpainted video, the floor a stylized one is judged against (issue 10: <= 1.25x).
+        own = metrics.warping_error(None, inputs, flows=flows)
+        rows.append([clip, "input (the clip itself)", f"{own * 1e3:.3f}", "-", "1.00", f"{metrics.contrast(inputs):.4f}", "-", "-"])
         for name in args.styles:
             outputs = {}
             for arch in args.archs:
@@ -154,10 +158,11 @@ def main(argv=None) -> None:
                 if method.endswith("per-frame"):
                     base[arch] = (e, c)
                 e0, c0 = base[arch]
-                rows.append([clip, f"{name} {method}", f"{e * 1e3:.3f}", f"{e / e0:.2f}", f"{c:.4f}", f"{(c / c0 - 1) * 100:+.1f}%", f"{mean_style_distance(yardstick, painting_grams, frames):.4f}"])
+                rows.append([clip, f"{name} {method}", f"{e * 1e3:.3f}", f"{e / e0:.2f}", f"{e / own:.2f}", f"{c:.4f}",
+                             f"{(c / c0 - 1) * 100:+.1f}%", f"{mean_style_distance(yardstick, painting_grams, frames):.4f}"])
             print(" | ".join(rows[-1]), file=sys.stderr)
 
-    header = ["clip", "method", "E_warp (x1e-3)", "vs per-frame", "contrast", "contrast change", "style distance"]
+    header = ["clip", "method", "E_warp (x1e-3)", "vs per-frame", "vs input", "contrast", "contrast change", "style distance"]
     print(markdown_table(header, rows))
 
 

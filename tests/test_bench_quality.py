@@ -101,9 +101,14 @@ def test_the_temporal_bench_prints_its_table(capsys, shared_data, pretrained_zoo
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in capsys.readouterr().out.splitlines()]
     assert rows[0][-1] == "style distance"
     methods = {row[1]: row for row in rows[2:]}
-    assert set(methods) == {"starry_night lite per-frame", "starry_night lite blend",
+    assert set(methods) == {"input (the clip itself)", "starry_night lite per-frame", "starry_night lite blend",
                             "starry_night lite still blend (in-browser webcam)"}
     assert methods["starry_night lite per-frame"][3] == "1.00" and float(methods["starry_night lite blend"][3]) < 1
+    # vs input: each E_warp over the clip's own (a painted video flickers more than the clip)
+    own = float(methods["input (the clip itself)"][2])
+    for method in ("starry_night lite per-frame", "starry_night lite blend"):
+        assert float(methods[method][4]) == pytest.approx(float(methods[method][2]) / own, abs=0.01)
+    assert float(methods["starry_night lite per-frame"][4]) > 1
 
 
 def test_a_painting_outside_the_zoo_is_judged_on_the_row_add_style_grew(repo_root, shared_data, tmp_path):
