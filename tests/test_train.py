@@ -103,12 +103,16 @@ def test_resume_is_bit_identical_to_training_straight(painting, photos, tmp_path
 
 def test_compound_regularisation_can_be_a_fine_tune_at_the_end_of_a_run(painting, photos, tmp_path, vgg):
     # temporal_from=2: steps 1-2 train without the second pass, steps 3-4 with it. A long run
-    # may re-plan when the fine-tune starts; any other change of settings is still refused.
+    # may re-plan when the fine-tune starts and how strong it is; any other change of settings
+    # is still refused.
     run = tmp_path / "run"
     training.train(tiny(painting, photos, steps=2, temporal_weight=1.0, temporal_from=3), run, lossnet=vgg)
-    training.train(tiny(painting, photos, steps=4, temporal_weight=1.0, temporal_from=2), run, lossnet=vgg, resume=True)
+    training.train(tiny(painting, photos, steps=4, temporal_weight=3.0, temporal_from=2), run, lossnet=vgg, resume=True)
     temporal = [float(r["temporal"]) for r in read_csv(run / "losses.csv")]
     assert temporal[:2] == [0, 0] and min(temporal[2:]) > 0
+    with pytest.raises(StyleTransferError, match=r"settings differ from the saved run \(style_weight\)"):
+        training.train(tiny(painting, photos, steps=5, temporal_weight=3.0, temporal_from=2, style_weight=7.0), run,
+                       lossnet=vgg, resume=True)
     with pytest.raises(StyleTransferError, match="temporal_from must be >= 0"):
         tiny(painting, photos, temporal_from=-1)
 

@@ -10,11 +10,12 @@ from styletransfer.perceptual.loss import STYLE_LAYERS, LossWeights
 from styletransfer.perceptual.vgg import LAYER_INDEX
 
 # Fields that may differ when resuming: how a run is executed, and its schedule (how many
-# steps, and from which step compound regularisation applies), which a run spanning many
-# sessions may re-plan. The running average of the weights never feeds back into training.
-# init only picks the starting weights, which a resume takes from the checkpoint instead.
+# steps, and from which step and how strongly compound regularisation applies: a stable
+# fine-tune at the end of a run is tuned by measuring video as it goes), which a run spanning
+# many sessions may re-plan. The running average of the weights never feeds back into
+# training. init only picks the starting weights, which a resume takes from the checkpoint instead.
 RUNTIME_FIELDS = frozenset({"steps", "checkpoint_every", "log_every", "device", "num_workers", "channels_last", "init",
-                            "temporal_from", "average_decay"})
+                            "temporal_from", "temporal_weight", "average_decay"})
 
 
 @dataclass(frozen=True)
