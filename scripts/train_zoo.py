@@ -124,10 +124,11 @@ PRESETS = {
 # pilot (2026-11-29, 128 px, 8 paintings) found the loss favours a texture generator over the
 # photo once STYLE_SCALE x style weight outweighs content's bounded relative error (1-2), and
 # style rows separate slowly: style weight 0.15, lr 5e-4, relu2_2 content (Johnson et al.).
-# Compound regularisation 5 for lite; 30 for full, the old zoo's fine-tune weight (it cost
-# 6.9% contrast there): at 10, the CPU run's first 500 fine-tune steps (14,000-14,500) cut
-# Starry Night's E_warp on fox.mp4 only from 9.16e-3 to 7.43e-3 (the old stable full: 0.91e-3),
-# while its contrast stayed 7% above the old one's, so the run went on at 30 from 14,500.
+# Compound regularisation 5 for lite; 60 for full, measured as the CPU run's fine-tune went
+# (Starry Night per frame on fox.mp4, 30 frames at 320 px; the old stable full: E_warp 0.91e-3,
+# contrast 0.166): at 10, steps 14,000-14,500 took E_warp from 9.16e-3 to 7.43e-3; at 30
+# (the old zoo's weight), 14,500-15,000 took it to 5.40e-3 with contrast 0.181 -> 0.171 and the
+# held-out style ratio unchanged (0.172), so the run went on at 60 from 15,000.
 CONTENT_LAYER = "relu2_2"
 # full trains through transformer.Deperiod: without it the network stamps a period-4 grid from
 # its upsamplings on every output (the zoo's fine cross-hatch, up to +-17 grey levels at step
@@ -135,7 +136,7 @@ CONTENT_LAYER = "relu2_2"
 # Adam state carry over: the filter has no parameters).
 DEPERIOD = True
 STYLE_WEIGHT = 0.15
-FULL_TEMPORAL_WEIGHT = 30.0
+FULL_TEMPORAL_WEIGHT = 60.0
 LITE_TEMPORAL_WEIGHT = 5.0
 LR = 5e-4
 # What a stage publishes is the running average of its weights over ~500 steps: with batch 4,
