@@ -314,6 +314,7 @@ _TRAIN_HELP = {
     "teacher": "trained model to distil (checkpoint.pt or .safetensors)",
     "distill_weight": "weight of the distillation loss",
     "reconstruct_weight": "L1 to the photo itself (with content and style 0: an autoencoder to --init from)",
+    "period_weight": "penalise the upsamplings' period-4 grid in the output (free at inference, unlike --deperiod)",
     "init": "start from this trained model (same arch): fine-tunes another style's network",
     "seed": "random seed (weights, crops, order)",
     "checkpoint_every": "steps between checkpoints",
@@ -327,7 +328,7 @@ _TRAIN_HELP = {
 # --add-style: the new scale-and-shift row must work with convolutions trained under the base
 # model's losses, at its crop and painting sizes, so those settings (and its held-out photos)
 # are taken from the base model's card unless given. Steps: see ADD_STYLE_STEPS.
-INHERITED_SETTINGS = ("arch", "blur", "deperiod", "crop_size", "crop_scale", "batch_size", "lr", "content_weight", "style_weight",
+INHERITED_SETTINGS = ("arch", "blur", "deperiod", "period_weight", "crop_size", "crop_scale", "batch_size", "lr", "content_weight", "style_weight",
                       "tv_weight", "content_layer", "style_layers", "style_size", "exclude")
 ADD_STYLE_STEPS = 300
 

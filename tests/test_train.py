@@ -235,6 +235,22 @@ def test_pure_distillation_needs_no_vgg_pass(painting, photos, tmp_path, vgg):
     assert seen[-1]["total"] == pytest.approx(seen[-1]["distill"])
 
 
+def test_the_period_loss_sees_only_a_period_4_grid():
+    y, x = torch.meshgrid(torch.arange(64.0), torch.arange(80.0), indexing="ij")
+    smooth = (0.3 + 0.005 * x + 0.003 * y).expand(1, 3, 64, 80)  # a ramp: no grid
+    grid = smooth + 0.02 * ((x % 4 == 0) & (y % 4 == 0)).float()  # one pixel in 16 lifted
+    assert training.loop.period_loss(smooth) < 1e-6
+    assert training.loop.period_loss(grid) > 0.002
+
+
+def test_the_period_loss_trains_the_grid_away(painting, photos, tmp_path, vgg):
+    seen = []
+    config = tiny(painting, photos, steps=6, content_weight=0, style_weight=0, period_weight=100.0, lr=1e-2)
+    training.train(config, tmp_path / "run", lossnet=vgg, callback=lambda e: seen.append(e.losses))
+    assert seen[0]["period"] > 0 and seen[-1]["period"] < 0.5 * seen[0]["period"]
+    assert seen[-1]["total"] == pytest.approx(100.0 * seen[-1]["period"], rel=1e-5)  # nothing else is on
+
+
 def test_init_starts_from_a_trained_model(painting, photos, tmp_path, vgg):
     first = training.train(tiny(painting, photos, steps=2, lr=1e-2), tmp_path / "first", lossnet=vgg)
     trained = torch.load(first, weights_only=True)["model"]

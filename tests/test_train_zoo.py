@@ -19,15 +19,20 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_stages_start_from_the_autoencoder_and_lite_learns_from_full(tmp_path):
     plan = recipe.stages(tmp_path, recipe.PRESETS["cpu"])
-    assert list(plan) == ["autoencoder", "full", "lite"]
-    autoencoder, full, lite = (config for _, config in plan.values())
+    assert list(plan) == ["autoencoder", "full", "lite_distil", "lite"]
+    autoencoder, full, lite_distil, lite = (config for _, config in plan.values())
     assert autoencoder.content_weight == autoencoder.style_weight == 0 and autoencoder.reconstruct_weight > 0  # no VGG
     assert full.init == str(plan["autoencoder"][0] / training.CHECKPOINT) and full.arch == "full"
     assert full.model_config.styles == len(recipe.STYLES) == 16 and full.temporal_weight > 0
     assert full.model_config.deperiod  # no period-4 grid from the upsamplings (transformer.Deperiod)
-    assert lite.teacher == str(plan["full"][0] / training.CHECKPOINT) and lite.arch == "lite"
-    assert lite.content_weight == lite.style_weight == 0 and lite.temporal_weight > 0  # distilled, steady
-    assert lite.styles == full.styles
+    for config in (lite_distil, lite):
+        assert config.teacher == str(plan["full"][0] / training.CHECKPOINT) and config.arch == "lite"
+        assert config.distill_weight > 0 and config.temporal_weight > 0 and config.styles == full.styles  # steady
+    assert lite_distil.content_weight == lite_distil.style_weight == 0  # pixels only: no VGG pass
+    # Then the paintings' own losses give back the strokes pixel distillation averaged away.
+    assert lite.init == str(plan["lite_distil"][0] / training.CHECKPOINT)
+    assert (lite.content_weight, lite.style_weight, lite.content_layer) == (full.content_weight, full.style_weight, full.content_layer)
+    assert lite.period_weight > 0 and not lite.model_config.deperiod  # taught not to stamp a grid, at no cost at run time
 
 
 def test_every_painting_is_shared_and_no_run_sees_the_held_out_photos(tmp_path):
@@ -46,7 +51,7 @@ def test_the_gpu_preset_is_the_papers_scale():
 
 
 def test_train_preview_publish_at_tiny_sizes(tmp_path, monkeypatch, shared_data):
-    tiny = recipe.Preset(crop_size=32, style_size=48, batch_size=2, autoencoder_steps=1, full_steps=2, lite_steps=2,
+    tiny = recipe.Preset(crop_size=32, style_size=48, batch_size=2, autoencoder_steps=1, full_steps=2, lite_distil_steps=1, lite_steps=2,
                          checkpoint_every=1, log_every=1)
     monkeypatch.setitem(recipe.PRESETS, "cpu", tiny)
     runs, folder = tmp_path / "runs", tmp_path / "pretrained"
@@ -70,7 +75,7 @@ def test_train_preview_publish_at_tiny_sizes(tmp_path, monkeypatch, shared_data)
     # Another machine: compact snapshots in the repository carry the runs over.
     snapshots = tmp_path / "snapshots"
     recipe.main(["--runs", str(runs), "--snapshots", str(snapshots), "snapshot"])
-    assert sorted(p.name for p in snapshots.iterdir()) == ["autoencoder.pt", "full.pt", "lite.pt"]
+    assert sorted(p.name for p in snapshots.iterdir()) == ["autoencoder.pt", "full.pt", "lite.pt", "lite_distil.pt"]
     assert (snapshots / "full.pt").stat().st_size < 0.7 * (runs / "full" / training.CHECKPOINT).stat().st_size
     fresh = tmp_path / "fresh_runs"
     recipe.main(["--runs", str(fresh), "--snapshots", str(snapshots), "restore"])
@@ -98,7 +103,7 @@ def test_the_gpu_pack_fits_a_device_call_and_holds_no_held_out_photo(tmp_path):
 
 def test_a_time_limit_ends_each_stage_and_partial_runs_publish(tmp_path, monkeypatch, shared_data):
     tiny = recipe.Preset(crop_size=32, style_size=48, batch_size=2, autoencoder_steps=1000, full_steps=1000,
-                         lite_steps=1000, checkpoint_every=1000, log_every=1)
+                         lite_distil_steps=1000, lite_steps=1000, checkpoint_every=1000, log_every=1)
     monkeypatch.setitem(recipe.PRESETS, "cpu", tiny)
     monkeypatch.setattr(recipe, "SETUP_SECONDS", 0)
     monkeypatch.setattr(recipe, "clock", lambda: 0.0)  # setup takes no time: each stage gets its share of 3 s
@@ -110,7 +115,7 @@ def test_a_time_limit_ends_each_stage_and_partial_runs_publish(tmp_path, monkeyp
     runs, folder = tmp_path / "runs", tmp_path / "pretrained"
     folder.mkdir()
     recipe.main(["--runs", str(runs), "--data", str(data), "train", "--minutes", "0.05"])
-    steps = {name: recipe._steps_done(runs / name) for name in ("autoencoder", "full", "lite")}
+    steps = {name: recipe._steps_done(runs / name) for name in recipe.STAGES}
     assert all(1 <= n < 1000 for n in steps.values()), steps  # each stage stopped early, checkpointed
     config = json.loads((runs / "full" / "config.json").read_text())["train_config"]
     assert config["content_dir"] == str(data / "photos") and config["styles"][0].startswith(str(data / "styles"))

@@ -24,7 +24,7 @@ from styletransfer.errors import StyleTransferError
 from styletransfer.files import atomic_write
 from styletransfer.io import images
 from styletransfer.networks.network import load_module
-from styletransfer.networks.transformer import TransformerConfig, TransformerNet, build
+from styletransfer.networks.transformer import Deperiod, TransformerConfig, TransformerNet, build
 from styletransfer.perceptual.loss import STYLE_SCALE, PerceptualLoss, total_variation
 from styletransfer.perceptual.vgg import VGG16Features
 from styletransfer.training import checkpoint, distributed, log
@@ -210,6 +210,21 @@ def _train(config: TrainConfig, out: Path, dist: distributed.Dist, device: torch
     return path
 
 
+_DEPERIOD = Deperiod()  # no weights: one for every run
+
+
+def period_loss(image: torch.Tensor) -> torch.Tensor:
+    """L1 of the local period-4 pattern in image (what transformer.Deperiod removes): 0 for
+    smooth images, large for the grid nearest-neighbour upsamplings stamp. Only pixels the
+    filter's whole reach sees count: nearer the borders it would take ramps for a pattern
+    too (about half of a 128 px crop), and a grid is stamped everywhere anyway."""
+    image = image.float()
+    reach = _DEPERIOD.period * (len(_DEPERIOD.lattice) // 2) + len(_DEPERIOD.phases) // 2  # both of its means
+    margin = min(reach, (min(image.shape[-2:]) - 1) // 2)
+    inner = (slice(None), slice(None), slice(margin, image.shape[-2] - margin), slice(margin, image.shape[-1] - margin))
+    return (image - _DEPERIOD(image))[inner].abs().mean()
+
+
 def _loss_terms(config: TrainConfig, net, photo: torch.Tensor, style: torch.Tensor | None, perceptual: PerceptualLoss | None,
                 teacher: TransformerNet | None, step: int, dist: distributed.Dist, memory) -> dict[str, torch.Tensor]:
     """Every term of log.TERMS for one batch (unweighted); zero for the terms switched off.
@@ -237,6 +252,7 @@ def _loss_terms(config: TrainConfig, net, photo: torch.Tensor, style: torch.Tens
         terms = {"content": zero, "style": zero, "tv": total_variation(output.float())}
     terms["temporal"] = compound_loss(output, moved_output, flow) if temporal else zero
     terms["reconstruct"] = (output.float() - photo.float()).abs().mean() if config.reconstruct_weight else zero
+    terms["period"] = period_loss(output) if config.period_weight else zero
     terms["distill"] = zero
     if teacher is not None:
         with torch.no_grad():
