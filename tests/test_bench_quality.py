@@ -107,7 +107,8 @@ def test_the_temporal_bench_prints_its_table(capsys, shared_data, pretrained_zoo
     # vs input: each E_warp over the clip's own (a painted video flickers more than the clip)
     own = float(methods["input (the clip itself)"][2])
     for method in ("starry_night lite per-frame", "starry_night lite blend"):
-        assert float(methods[method][4]) == pytest.approx(float(methods[method][2]) / own, abs=0.01)
+        # The table rounds E_warp to 3 decimals (the clip's own can be ~0.05) but divides unrounded values.
+        assert float(methods[method][4]) == pytest.approx(float(methods[method][2]) / own, rel=0.03, abs=0.01)
     assert float(methods["starry_night lite per-frame"][4]) > 1
 
 
