@@ -184,7 +184,7 @@ def stages(runs: Path, preset: Preset, device: str = "auto", data: Path = DATA) 
         init=str(folders["autoencoder"] / training.CHECKPOINT), seed=1, deperiod=DEPERIOD,
     )
     # lite has no Deperiod: the filter would cost it 8-18% of its speed (640x360 on 2 cores, 185
-    # vs 200-225 ms), and distillation holds it to full's grid-free outputs.
+    # vs 200-225 ms). Its perceptual stage learns not to stamp the grid instead (LITE_PERIOD_WEIGHT).
     teacher = str(folders["full"] / training.CHECKPOINT)
     lite_distil = training.TrainConfig(
         **common, styles=paintings, arch="lite", steps=preset.lite_distil_steps, content_weight=0, style_weight=0,

@@ -149,6 +149,9 @@ class Deperiod(nn.Module):
         # The mean over every phase: a (period + 1)-wide window with half weights at both ends
         # gives each phase the same weight and stays centred (an even window shifts by half a pixel).
         self.phases = (0.5,) + (1.0,) * (period - 1) + (0.5,)
+        # Pixels nearer a border than this (both means' reach) see windows the border cuts:
+        # there a ramp does not pass exactly.
+        self.border = period * reach + len(self.phases) // 2
 
     @staticmethod
     def _sum(x: torch.Tensor, taps: tuple[float, ...], step: int, dim: int) -> torch.Tensor:

@@ -219,8 +219,7 @@ def period_loss(image: torch.Tensor) -> torch.Tensor:
     filter's whole reach sees count: nearer the borders it would take ramps for a pattern
     too (about half of a 128 px crop), and a grid is stamped everywhere anyway."""
     image = image.float()
-    reach = _DEPERIOD.period * (len(_DEPERIOD.lattice) // 2) + len(_DEPERIOD.phases) // 2  # both of its means
-    margin = min(reach, (min(image.shape[-2:]) - 1) // 2)
+    margin = min(_DEPERIOD.border, (min(image.shape[-2:]) - 1) // 2)
     inner = (slice(None), slice(None), slice(margin, image.shape[-2] - margin), slice(margin, image.shape[-1] - margin))
     return (image - _DEPERIOD(image))[inner].abs().mean()
 
