@@ -80,6 +80,11 @@ def test_train_preview_publish_at_tiny_sizes(tmp_path, monkeypatch, shared_data)
     fresh = tmp_path / "fresh_runs"
     recipe.main(["--runs", str(fresh), "--snapshots", str(snapshots), "restore"])
     assert recipe._steps_done(fresh / "full") == 2
+    # Its runs keep no log: republishing them keeps the published cards' final losses.
+    published = {card.arch: card.losses for card in cards}
+    assert all(published.values())
+    recipe.main(["--runs", str(fresh), "publish", "--folder", str(folder)])
+    assert {card.arch: card.losses for card in zoo.available(folder)} == published
     monkeypatch.setitem(recipe.PRESETS, "cpu", dataclasses.replace(tiny, full_steps=3))
     recipe.main(["--runs", str(fresh), "train", "--arch", "full"])  # resumes where the snapshot was
     assert recipe._steps_done(fresh / "full") == 3
