@@ -316,11 +316,9 @@ def cmd_publish(args) -> None:
 def _published_losses(folder: Path, arch: str, step: int) -> dict[str, float]:
     """The final losses on the card already published for this step: a run restored from a
     snapshot (which keeps no log) republishes without wiping them."""
-    import json
-
-    path = folder / f"{COLLECTION}.{arch}.json"
-    card = json.loads(path.read_text()) if path.exists() else {}
-    return card.get("losses", {}) if card.get("steps") == step else {}
+    path = zoo.local_path(COLLECTION, arch, folder).with_suffix(".json")
+    card = zoo.ModelCard.from_json(path) if path.exists() else None
+    return card.losses if card is not None and card.steps == step else {}
 
 
 # A lent GPU gets the repository and what a call carries, 64 MiB in all (the device tool's
