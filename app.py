@@ -2,10 +2,19 @@
 
     python app.py [--host 127.0.0.1] [--port 7860] [--share]
 
-The Image tab paints a photo two ways: instantly with a pretrained network from the model zoo
-(pretrained/, or $STYLETRANSFER_PRETRAINED), or with Gatys optimisation for any painting.
-The Video tab stylizes an uploaded clip with a zoo network (sound kept); the Webcam tab
-repaints the browser's camera live.
+The Image tab paints a photo with a pretrained network from the model zoo (pretrained/, or
+$STYLETRANSFER_PRETRAINED), in one pass, or with any painting: a fast result from the universal
+mode, then Refine (Gatys optimisation) from there. The Video tab stylizes an uploaded clip with
+a zoo network (sound kept); the Webcam tab repaints the camera live, in the visitor's browser
+or on the server.
+
+Other programs (gradio_client) get four endpoints, a contract defined in ui/api.py apart from
+the page (the page's own events are private):
+
+    /stylize  photo + zoo style      -> the painted photo (PNG)
+    /paint    photo + any paintings  -> the universal mode's fast result (PNG)
+    /gatys    photo + any paintings  -> Gatys optimisation, streamed as (preview, progress line)
+    /video    clip + zoo style       -> the painted .mp4, its sound kept
 
 This file only puts the app together and serves it. Each tab lives in its own module in ui/
 (ui/image_tab.py, ui/video_tab.py, ui/webcam_tab.py, what they share in ui/common.py), built by
@@ -41,7 +50,7 @@ def build_app(models_folder=None) -> gr.Blocks:
             build_image_tab(models_folder)
             build_video_tab(models_folder)
             build_webcam_tab(models_folder)
-        build_api(models_folder)  # /stylize, /gatys, /video for gradio_client (ui/api.py)
+        build_api(models_folder)  # /stylize, /paint, /gatys, /video for gradio_client (ui/api.py)
     # One long job at a time: a Gatys run or a video (their shared HEAVY_JOBS slot) already
     # uses every CPU core. Instant passes and the webcam have slots of their own
     # (ui/image_tab.py's _wire_instant, ui/webcam_tab.py's build_webcam_tab).

@@ -226,11 +226,12 @@ def _run_push(args) -> int:
 
 def _add_video(subparsers) -> None:
     from styletransfer.networks import ARCHS, BACKENDS, DEFAULT_STRENGTH, network
+    from styletransfer.video.stylize import VIDEO_ARCH
 
     p = subparsers.add_parser("video", help="stylize a video file with a pretrained model (H.264 .mp4, audio kept)")
     p.add_argument("input", help="the video (.mp4, .mov, .mkv, .webm, ...)")
     p.add_argument("-s", "--style", required=True, help="model name (see `list`), or a .safetensors path")
-    p.add_argument("--arch", default="full", choices=ARCHS)
+    p.add_argument("--arch", default=VIDEO_ARCH, choices=ARCHS, help=f"network (default {VIDEO_ARCH}: real time on a CPU)")
     p.add_argument("-o", "--output", required=True, help="output video (.mp4)")
     p.add_argument("--temporal", default="blend", choices=["blend", "off"], help="steady the style between frames along the optical flow (default blend)")
     p.add_argument("--strength", type=float, default=DEFAULT_STRENGTH, help=f"0 = video, 1 = full style (default {DEFAULT_STRENGTH:g})")
@@ -306,7 +307,8 @@ _TRAIN_HELP = {
     "content_layer": "VGG16 layer for the content loss",
     "style_size": "long side the painting is resized to (smaller = finer brush strokes)",
     "temporal_weight": "compound regularisation for steady video (0 = off)",
-    "temporal_from": "apply compound regularisation only after this step (a stable fine-tune at the end)",
+    "temporal_from": "apply compound regularisation and the shift loss only after this step (a stable fine-tune at the end)",
+    "shift_weight": "shift equivariance for steady video: the output of the photo moved 1-3 px must move alike (0 = off)",
     "temporal_flow": "largest smooth-flow displacement in pixels",
     "temporal_shift": "largest global shift in pixels",
     "temporal_noise": "noise std added to the moved photo",

@@ -97,7 +97,7 @@ def validate(content: torch.Tensor, styles: Sequence[torch.Tensor], config: Gaty
     need(len(styles) >= 1, "give at least one style image")
     for image in [content, *styles]:
         need(image.ndim == 4 and image.shape[:2] == (1, 3), f"images must be (1, 3, H, W) tensors, got {tuple(image.shape)}")
-    need(MIN_SIZE <= config.size <= MAX_SIZE, f"output size must be {MIN_SIZE}..{MAX_SIZE} px (long side), got {config.size}")
+    need(MIN_SIZE <= config.size <= MAX_SIZE, f"output size must be {MIN_SIZE}..{MAX_SIZE} px, got {config.size}")
     need(1 <= config.steps <= MAX_STEPS, f"steps must be 1..{MAX_STEPS}, got {config.steps}")
     need(config.optimizer in ("lbfgs", "adam"), f"optimizer must be 'lbfgs' or 'adam', got {config.optimizer!r}")
     need(config.preserve_colors in colors.MODES, f"preserve_colors must be one of {colors.MODES}, got {config.preserve_colors!r}")

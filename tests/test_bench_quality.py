@@ -115,6 +115,25 @@ def test_the_temporal_bench_prints_its_table(capsys, shared_data, pretrained_zoo
     assert float(methods["starry_night lite per-frame"][4]) > 1
 
 
+def test_the_temporal_bench_sums_up_several_styles(capsys, shared_data, pretrained_zoo):
+    """With several styles a summary per clip and method follows: mean and worst over the styles."""
+    from bench import temporal
+
+    temporal.main(["--clips", "fox.mp4", "--archs", "lite", "--frames", "4", "--width", "96", "--threads", "1",
+                   "--styles", "starry_night", "the_scream", "--style-every", "0"])
+    tables = capsys.readouterr().out.strip().split("\n\n")
+    rows = [[[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()] for table in tables]
+    detail = {row[1]: row for row in rows[0][2:]}
+    assert {row[-1] for row in rows[0][2:]} == {"-"}  # no style distance asked for
+    summary = {row[1]: row for row in rows[1][2:]}
+    assert set(summary) == {"lite per-frame", "lite blend", "lite still blend (in-browser webcam)"}
+    for method, row in summary.items():
+        ratios = [float(detail[f"{style} {method}"][4]) for style in ("starry_night", "the_scream")]
+        assert row[2] == "2" and float(row[4]) == pytest.approx(max(ratios), abs=0.006)
+        assert min(ratios) - 0.006 <= float(row[3]) <= max(ratios) + 0.006
+    assert float(summary["lite per-frame"][5]) == 1.0
+
+
 def test_a_painting_outside_the_zoo_is_judged_on_the_row_add_style_grew(repo_root, shared_data, tmp_path):
     from scripts.train_zoo import STYLES
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import itertools
 import http.server
 import os
 import signal
@@ -531,13 +532,38 @@ def test_truncated_file_saves_what_decodes_and_says_so(shared_data, tmp_path):
     src.write_bytes(data[: len(data) // 2])
     assert media.probe(src).frames == 310  # the index still lists every frame
     out = tmp_path / "out.mp4"
-    with pytest.raises(DamagedVideoError, match="truncated or damaged") as error:
+    with pytest.raises(DamagedVideoError, match=r"half.mp4: kept \d+ of 310 frames: the file ends early") as error:
         process_video(src, out, identity, scale=0.25)
     result = error.value.result
     assert 0 < result.frames < 310 and str(out) in str(error.value)
     info = media.probe(out)
     assert info.frames == result.frames and info.has_audio
     assert max(t for t, _ in audio_packets(out)) < frame_times(out)[-1] + 1 / 30
+
+
+@pytest.mark.parametrize("container", ["mkv", "webm"])
+def test_a_clip_without_an_index_that_breaks_off_says_so(shared_data, tmp_path, container):
+    """Matroska and WebM list no frame count: the demuxer just ends where the bytes do. The
+    duration their header declares tells a file that breaks off from one that ends (issue 27:
+    such a clip returned silently); an intact one with its sound still passes."""
+    src = shared_data / "videos" / "pancake_flip_audio.mp4"
+    whole = tmp_path / f"whole.{container}"
+    if container == "mkv":
+        trim(src, whole, 60)  # H.264 + AAC, remuxed
+    else:  # WebM holds VP9 only: re-encode 60 small frames, no sound
+        with av.open(str(src)) as inp, av.open(str(whole), "w") as out:
+            stream = out.add_stream("libvpx-vp9", rate=inp.streams.video[0].average_rate, options={"deadline": "realtime"})
+            stream.width, stream.height, stream.pix_fmt = 160, 96, "yuv420p"
+            for frame in itertools.islice(inp.decode(video=0), 60):
+                out.mux(stream.encode(frame.reformat(160, 96)))
+            out.mux(stream.encode(None))
+    assert process_video(whole, tmp_path / "whole.mp4", identity, scale=0.25).frames == 60
+    cut = tmp_path / f"cut.{container}"
+    data = whole.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DamagedVideoError, match=rf"cut.{container}: kept \d+ of 6\d frames: the file ends early") as error:
+        process_video(cut, tmp_path / "cut.mp4", identity, scale=0.25)
+    assert 10 < error.value.result.frames < 55
 
 
 @pytest.mark.parametrize(

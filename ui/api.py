@@ -29,6 +29,7 @@ from .fast_painting import paint_any
 from .image_tab import (
     APP_MAX_SIZE,
     FAST_START,
+    GATYS_STEPS,
     PAGE_START,
     COLOUR_CHOICES,
     DEFAULTS,
@@ -36,11 +37,13 @@ from .image_tab import (
     INSTANT_DEFAULT_SIZE,
     INSTANT_MAX_SIZE,
     INSTANT_MIN_SIZE,
+    STYLE_SCALES,
+    STYLE_STRENGTHS,
     gatys_previews,
     progress_text,
     stylize_instant,
 )
-from .video_tab import VIDEO_MAX_SCALE, VIDEO_MIN_SCALE, video_job
+from .video_tab import VIDEO_ARCH, VIDEO_MAX_SCALE, VIDEO_MIN_SCALE, video_job
 
 ARCHS = ["full", "lite"]
 
@@ -125,13 +128,13 @@ def build_api(models_folder=None) -> None:
 
         paintings = gr.File(file_count="multiple", file_types=["image"], label="paintings")
         gatys_size = gr.Slider(MIN_SIZE, APP_MAX_SIZE, value=DEFAULTS.size, step=1, label="size")
-        steps = gr.Slider(1, 1000, value=DEFAULTS.steps, step=1, label="steps")
-        style_strength = gr.Slider(0, 10, value=DEFAULTS.style_weight, label="style_strength")
+        steps = gr.Slider(*GATYS_STEPS, value=DEFAULTS.steps, step=1, label="steps")
+        style_strength = gr.Slider(*STYLE_STRENGTHS, value=DEFAULTS.style_weight, label="style_strength")
         colours = gr.Radio([value for _, value in COLOUR_CHOICES], value=DEFAULTS.preserve_colors,
                            label="preserve_colors")
         optimizer = gr.Radio(["lbfgs", "adam"], value=DEFAULTS.optimizer, label="optimizer")
         seed = gr.Number(DEFAULTS.seed, precision=0, label="seed")
-        style_scale = gr.Slider(0.25, 2.0, value=DEFAULTS.style_scale, label="style_scale")
+        style_scale = gr.Slider(*STYLE_SCALES, value=DEFAULTS.style_scale, label="style_scale")
         tv_weight = gr.Number(DEFAULTS.tv_weight, minimum=0, label="tv_weight")
         coarse_to_fine = gr.Checkbox(DEFAULTS.coarse_to_fine, label="coarse_to_fine")
         init = gr.Radio([FAST_START, "content", "noise"], value=PAGE_START, label="init")
@@ -152,7 +155,7 @@ def build_api(models_folder=None) -> None:
                       concurrency_limit=INSTANT_CONCURRENCY)
 
         clip = gr.File(file_types=["video"], label="clip")
-        video_arch = gr.Radio(ARCHS, value="lite", label="arch")
+        video_arch = gr.Radio(ARCHS, value=VIDEO_ARCH, label="arch")
         scale = gr.Slider(VIDEO_MIN_SCALE, VIDEO_MAX_SCALE, value=VIDEO_MAX_SCALE, label="scale")
         temporal = gr.Checkbox(True, label="temporal")
         result = gr.File(label="video")

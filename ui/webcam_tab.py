@@ -60,12 +60,14 @@ _WEBCAM_IDLE = (
 # The page's part of the in-browser mode, run once in the page (app.launch_options' head).
 BROWSER_WEBCAM_HEAD = f"<script>{(Path(__file__).with_name('browser_webcam.js')).read_text(encoding='utf-8')}</script>"
 WHERE_CHOICES = [("In this browser (frames stay on your device)", "browser"), ("On the server", "server")]
+# Until Start, only the hint shows, in a light box (common.PAGE_CSS): the painting's canvas appears
+# once the camera is on (browser_webcam.js marks the view "st-started"), not as a big black box.
 _BROWSER_IDLE = (
     '<div class="st-live" id="browser-webcam">'
     '<video id="browser-webcam-video" playsinline muted style="display: none"></video>'
     '<canvas id="browser-webcam-grab" style="display: none"></canvas>'
     '<canvas id="browser-webcam-output" width="320" height="240" '
-    'style="display: block; width: 100%; max-width: 640px; transform: scaleX(-1); background: #222"></canvas>'
+    'style="width: 100%; max-width: 640px; transform: scaleX(-1); background: #222"></canvas>'
     '<div class="st-live-info" id="browser-webcam-info">Press Start: your camera is painted here, on this '
     "device; no frame is sent anywhere.</div></div>"
 )

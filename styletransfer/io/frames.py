@@ -42,6 +42,13 @@ def from_batch(batch: np.ndarray) -> np.ndarray:
     # interleaving uint8 planes is cheap, a float32 transpose is not (0.24 against 2.3 ms at
     # 640x360, on the video loop's critical path).
     batch = np.asarray(batch, dtype=np.float32)  # no copy for the networks' float32
+    # OpenCV's NaN handling changed between releases (5.0 gave 0, 5.1 gives 255), so NaN and
+    # inf never reach it. One sum finds them (NaN and inf propagate) at a fraction of the
+    # conversion's cost; a network that diverged gives black there, as to_numpy does.
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN: found all the same
+        finite = np.isfinite(batch.sum(dtype=np.float32))
+    if not finite:
+        batch = np.nan_to_num(batch, nan=0.0, posinf=1.0, neginf=0.0)
     return np.stack([cv2.merge([cv2.convertScaleAbs(plane, alpha=255.0) for plane in image]) for image in batch])
 
 

@@ -126,6 +126,15 @@ class Damage:
     def __init__(self):
         self.count = 0
         self.read_error = False  # the demuxer failed: the file breaks off or is cut
+        # The end (seconds) of the latest packet the demuxer delivered, audio or video: a file
+        # that breaks off stops short of the duration its header declares, where an index to
+        # count frames by is missing (Matroska, WebM: the demuxer just ends quietly).
+        self.reached: float | None = None
+
+    def saw(self, packet) -> None:
+        if packet.pts is not None and packet.time_base:
+            end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+            self.reached = end if self.reached is None else max(self.reached, end)
 
 
 @contextlib.contextmanager
@@ -192,6 +201,7 @@ def decoded_frames(container, video, audio, damage: Damage, pending_audio=None) 
         except av.error.FFmpegError:
             damage.read_error = True  # the container breaks off here: keep what came before
             break
+        damage.saw(packet)
         if packet.stream is video:
             if packet.size == 0:
                 continue  # the demuxer's end marker; the decoder is flushed once, below
@@ -238,6 +248,21 @@ class VideoReader:
 
     def __exit__(self, *exc) -> None:
         self._stack.close()
+
+    def ends_early(self, frames: int) -> bool:
+        """After reading: did the file break off, ``frames`` frames into it? By its index where it
+        has one (fewer frames than listed, beyond what an edit list can trim); else by where the
+        demuxer stopped against the duration the header declares (an intact file with a longer
+        audio track reaches its end through the audio). A file with neither (MPEG-TS) cannot tell."""
+        if self.declared is not None:
+            return frames < self.declared - max(2, self.declared // 50)
+        if self.damage.read_error:
+            return True
+        duration, start = self.container.duration, self.container.start_time
+        if not duration or self.damage.reached is None:
+            return False
+        end = ((start or 0) + duration) / 1_000_000  # AV_TIME_BASE
+        return self.damage.reached < end - max(2 / self.fps, 0.05 * duration / 1_000_000)
 
     def pictures(self) -> Iterator["Picture"]:
         turn = None

@@ -15,7 +15,7 @@ from styletransfer.perceptual.vgg import LAYER_INDEX
 # many sessions may re-plan. The running average of the weights never feeds back into
 # training. init only picks the starting weights, which a resume takes from the checkpoint instead.
 RUNTIME_FIELDS = frozenset({"steps", "checkpoint_every", "log_every", "device", "num_workers", "channels_last", "init",
-                            "temporal_from", "temporal_weight", "average_decay"})
+                            "temporal_from", "temporal_weight", "shift_weight", "average_decay"})
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,10 @@ class TrainConfig:
     # steps after N a stable fine-tune. Its second pass through the network costs ~30% of a
     # full step on a CPU, and a fine-tune steadies a trained network as well (old zoo, weight 30).
     temporal_from: int = 0
+    # Shift equivariance (regularisation.shift_loss): the output of the photo moved 1-3 whole
+    # pixels must be the output moved alike, so strokes stay put on panning video. Its second
+    # pass is the transformer's alone (no VGG), and it follows temporal_from's schedule. 0 = off.
+    shift_weight: float = 0.0
     temporal_flow: float = 2.0  # largest smooth-flow displacement, pixels at crop_size
     temporal_shift: int = 4  # largest global translation, whole pixels
     temporal_noise: float = 0.02  # std of Gaussian noise added to the warped photo
@@ -110,6 +114,7 @@ class TrainConfig:
             "distill": self.distill_weight,
             "reconstruct": self.reconstruct_weight,
             "period": self.period_weight,
+            "shift": self.shift_weight,
         }
 
     @property
@@ -130,7 +135,8 @@ def validate(c: TrainConfig) -> None:
     need(16 <= c.crop_size <= 2048, f"crop size must be 16..2048 px, got {c.crop_size}")
     need(len(c.crop_scale) == 2 and 0 < c.crop_scale[0] <= c.crop_scale[1] <= 1, f"crop scale must be two numbers 0 < lo <= hi <= 1, got {c.crop_scale}")
     need(c.lr > 0, f"learning rate must be > 0, got {c.lr}")
-    weights = (c.content_weight, c.style_weight, c.tv_weight, c.temporal_weight, c.distill_weight, c.reconstruct_weight, c.period_weight)
+    weights = (c.content_weight, c.style_weight, c.tv_weight, c.temporal_weight, c.distill_weight, c.reconstruct_weight,
+               c.period_weight, c.shift_weight)
     need(min(weights) >= 0, "loss weights must be >= 0")
     for name in (c.content_layer, *c.style_layers):
         need(name in LAYER_INDEX and name.startswith("relu"), f"unknown VGG16 layer {name!r}; use names like relu2_2")

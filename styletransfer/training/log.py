@@ -9,7 +9,7 @@ from pathlib import Path
 from styletransfer.files import atomic_write
 
 # Every loss term a run can have, in the order of the CSV's columns and the plot's legend.
-TERMS = ("content", "style", "tv", "temporal", "distill", "reconstruct", "period")
+TERMS = ("content", "style", "tv", "temporal", "distill", "reconstruct", "period", "shift")
 CSV_COLUMNS = ("step", *TERMS, "total", "seconds")
 
 

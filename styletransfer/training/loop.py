@@ -31,7 +31,8 @@ from styletransfer.training import checkpoint, distributed, log
 from styletransfer.training.average import RunningAverage
 from styletransfer.training.config import TrainConfig
 from styletransfer.training.data import StepBatches, list_images, step_generator, style_indices
-from styletransfer.training.regularisation import compound_loss, moved_photo, random_flow
+from styletransfer.training.regularisation import (compound_loss, moved_photo, random_flow, random_shifts, shift_loss,
+                                                  shifted_photo)
 
 
 @dataclass
@@ -230,26 +231,33 @@ def _loss_terms(config: TrainConfig, net, photo: torch.Tensor, style: torch.Tens
     style: each image's painting, (B,) indices, for a several-style run (else None)."""
     # A one-style network takes no style argument; a several-style one, each image's.
     run = (lambda x, s: net(x)) if style is None else net
-    temporal = config.temporal_weight > 0 and step > config.temporal_from
-    if temporal:
+    steady = step > config.temporal_from  # compound regularisation and shift equivariance, on the same schedule
+    temporal = config.temporal_weight > 0 and steady
+    shifting = config.shift_weight > 0 and steady
+    # Every image the step needs through the network, in one forward: DDP allows one forward
+    # per backward, and instance norm is per image, so batching changes nothing.
+    inputs = [photo]
+    if temporal or shifting:
         # Drawn for the whole batch and sliced, so any split over ranks trains the same.
         g = step_generator(config.seed, step - 1, 3)
         b, _, h, w = photo.shape
         mine = slice(dist.rank * b, (dist.rank + 1) * b)
-        flow = random_flow(config.batch_size, h, w, config.temporal_flow, config.temporal_shift, g)[mine].to(photo.device)
-        noise = torch.randn((config.batch_size, 3, h, w), generator=g)[mine].mul(config.temporal_noise).to(photo.device)
-        # One forward for both: DDP allows one forward per backward, and instance norm is
-        # per image, so batching changes nothing.
-        both = torch.cat([photo, moved_photo(photo, flow, noise).contiguous(memory_format=memory)])
-        output, moved_output = run(both, None if style is None else style.repeat(2)).chunk(2)
-    else:
-        output = run(photo, style)
+        if temporal:
+            flow = random_flow(config.batch_size, h, w, config.temporal_flow, config.temporal_shift, g)[mine].to(photo.device)
+            noise = torch.randn((config.batch_size, 3, h, w), generator=g)[mine].mul(config.temporal_noise).to(photo.device)
+            inputs.append(moved_photo(photo, flow, noise).contiguous(memory_format=memory))
+        if shifting:
+            shifts = random_shifts(config.batch_size, g)[mine]
+            inputs.append(shifted_photo(photo, shifts).contiguous(memory_format=memory))
+    outputs = run(torch.cat(inputs), None if style is None else style.repeat(len(inputs))).chunk(len(inputs))
+    output = outputs[0]
     zero = output.new_zeros((), dtype=torch.float32)
     if perceptual is not None:
         terms = perceptual(output, perceptual.encode_content(photo), style)
     else:
         terms = {"content": zero, "style": zero, "tv": total_variation(output.float())}
-    terms["temporal"] = compound_loss(output, moved_output, flow) if temporal else zero
+    terms["temporal"] = compound_loss(output, outputs[1], flow) if temporal else zero
+    terms["shift"] = shift_loss(output, outputs[-1], shifts) if shifting else zero
     terms["reconstruct"] = (output.float() - photo.float()).abs().mean() if config.reconstruct_weight else zero
     terms["period"] = period_loss(output) if config.period_weight else zero
     terms["distill"] = zero
