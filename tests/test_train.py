@@ -346,6 +346,36 @@ def test_compound_loss_is_zero_for_a_network_that_commutes_with_warps():
     assert regularisation.compound_loss(net(photo), net(photo), flow) > 1e-3
 
 
+def test_shift_loss_is_zero_for_a_shift_equivariant_network_and_not_for_a_grid_stamping_one():
+    # Any convolution is equivariant to whole-pixel shifts away from the edges; a network that
+    # adds a pattern fixed to the pixel grid (what nearest upsamplings stamp) is not.
+    photo = torch.rand(4, 3, 48, 48)
+    shifts = regularisation.random_shifts(4, torch.Generator().manual_seed(0))
+    assert all(0 <= dy < 4 and 0 <= dx < 4 and (dy, dx) != (0, 0) for dy, dx in shifts)
+    moved = regularisation.shifted_photo(photo, shifts)
+    assert torch.equal(moved[0], photo[0].roll(shifts[0], dims=(-2, -1)))
+    conv = torch.nn.Conv2d(3, 3, 5, padding=2, padding_mode="reflect")
+    with torch.no_grad():
+        assert regularisation.shift_loss(conv(photo), conv(moved), shifts) < 1e-10
+        grid = torch.zeros(1, 1, 48, 48)
+        grid[..., ::4, ::4] = 0.5
+        stamp = lambda x: conv(x) + grid  # noqa: E731
+        assert regularisation.shift_loss(stamp(photo), stamp(moved), shifts) > 1e-3
+
+
+def test_shift_equivariance_trains_on_the_fine_tunes_schedule(painting, photos, tmp_path, vgg):
+    # shift_weight follows temporal_from, and a resumed run may re-plan it (a stable fine-tune).
+    run = tmp_path / "run"
+    training.train(tiny(painting, photos, steps=2, temporal_from=2, shift_weight=5.0), run, lossnet=vgg)
+    training.train(tiny(painting, photos, steps=4, temporal_from=2, shift_weight=50.0), run, lossnet=vgg, resume=True)
+    rows = read_csv(run / "losses.csv")
+    shift = [float(r["shift"]) for r in rows]
+    assert shift[:2] == [0, 0] and min(shift[2:]) > 0
+    assert [float(r["temporal"]) for r in rows] == [0] * 4  # the compound term stays off at weight 0
+    with pytest.raises(StyleTransferError, match="loss weights must be >= 0"):
+        tiny(painting, photos, shift_weight=-1.0)
+
+
 # ------------------------------------------------------------- processes and the CLI
 
 
