@@ -43,6 +43,18 @@ def test_every_painting_is_shared_and_no_run_sees_the_held_out_photos(tmp_path):
             assert (REPO / painting).is_file()  # paths are relative to the repo root
 
 
+def test_every_preset_trains_steady_video(tmp_path):
+    # Shift equivariance in both archs (issue 27): a fine-tune at the end on the CPU, from the
+    # start on a GPU, so a lent GPU's run is as steady as the CPU one it replaces.
+    for device, preset in recipe.PRESETS.items():
+        plan = recipe.stages(tmp_path, preset)
+        for arch in ("full", "lite"):
+            config = plan[arch][1]
+            assert config.shift_weight > 0 and config.temporal_from < config.steps, (device, arch)
+            if device == "cuda":
+                assert config.temporal_from == 0, arch
+
+
 def test_the_gpu_preset_is_the_papers_scale():
     cuda = recipe.PRESETS["cuda"]
     assert cuda.crop_size >= 256 and cuda.batch_size >= 8 and cuda.full_steps >= 20_000
