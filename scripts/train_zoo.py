@@ -125,9 +125,9 @@ PRESETS = {
     # Then 1,000 steps of stable fine-tune with the shift loss (issue 27, 2026-12-06: the painted
     # lite boiled on panning video, 4.9x the clip's own E_warp blended; SHIFT_WEIGHT below).
     # (The CPU run's first 5,000 lite steps had compound regularisation on too, at 0.6% of the loss.)
-    # full: 1,000 more steps with the shift loss too (16,000-17,000, issue 27), as lite's below; a run
+    # full: 600 more steps with the shift loss too (16,000-16,600, issue 27), as lite's below; a run
     # from scratch has it from 14,000, with compound regularisation.
-    "cpu": Preset(crop_size=128, style_size=256, batch_size=4, autoencoder_steps=300, full_steps=17_000,
+    "cpu": Preset(crop_size=128, style_size=256, batch_size=4, autoencoder_steps=300, full_steps=16_600,
                   lite_distil_steps=4_000, lite_steps=6_000, full_temporal_from=14_000, full_temporal_weight=60.0,
                   lite_temporal_from=5_000),
     # One H100/H200: Johnson et al.'s 256 px and more than their batch, bf16, no per-step host syncs
@@ -162,7 +162,7 @@ LITE_TEMPORAL_WEIGHT = 5.0
 # weight 300 took per-frame E_warp 2.3x down for a style ratio 0.247 -> 0.296; 1,500 took it
 # 5x down for 0.414 (the fine cross-hatch went, and Gram statistics count it as style); compound
 # regularisation at 1,000 took it 3.9x down for a 54% higher ratio. 300 steadies without blur.
-SHIFT_WEIGHT = 300.0  # both archs; full's fine-tune from step 16,000 of the CPU run
+SHIFT_WEIGHT = 300.0  # both archs; full's CPU fine-tune (16,000-16,600) took its style ratio 0.150 -> 0.164
 # lite's perceptual stage keeps distillation to full at 10 (L1 ~0.05, a tenth of the total): in
 # 300-step pilots from the distilled lite (2026-12-01, 16 paintings x 2 held-out photos at 384),
 # weight 0 and 10 reached the same style ratio (0.303, 0.310; from 0.528) and 10 stayed nearer
