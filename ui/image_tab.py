@@ -535,8 +535,8 @@ def _wire_gatys(widgets: GatysWidgets, photo, result, progress, active) -> None:
             "show_progress": "hidden", "preprocess": False, **PAGE_ONLY}
     # Not on a size change: the size is typed just before Refine, and a fast result finishing
     # after that run would replace its image (a new size: click "Fast result").
-    gr.on([w.fast.click, w.paintings.change, photo.change, w.fast_strength.change, w.colours.input,
-           w.style_scale.change, w.blend.submit],
+    fast_result = gr.on([w.fast.click, w.paintings.change, photo.change, w.fast_strength.change, w.colours.input,
+                         w.style_scale.change, w.blend.submit],
           run_fast, inputs=[active, photo, w.paintings, w.size, w.fast_strength, w.colours, w.style_scale, w.blend],
           outputs=[result, progress], **fast)
     # preprocess=False: Gradio would decode the photo with PIL before we see it, so a broken
@@ -545,7 +545,9 @@ def _wire_gatys(widgets: GatysWidgets, photo, result, progress, active) -> None:
     # Light handlers skip the one-job-at-a-time limit, so Stop and "add painting" answer at
     # once while a run (this user's or another's) holds the slot.
     quick = {"concurrency_limit": None, "show_progress": "hidden", **PAGE_ONLY}
-    job = w.run.click(_start_run, outputs=[w.run, w.stop, progress], **quick).then(
+    # Refine cancels a fast result still on its way: one that checked before the click could
+    # otherwise land after it and hide the run's "Waiting for a free slot" line.
+    job = w.run.click(_start_run, outputs=[w.run, w.stop, progress], cancels=[fast_result], **quick).then(
         run_gatys, inputs=inputs, outputs=[result, progress], **SHOW_QUEUE, show_progress_on=[progress],
         preprocess=False,
         concurrency_id=HEAVY_JOBS,  # one slot with video jobs (see app.build_app)
