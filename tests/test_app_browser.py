@@ -237,10 +237,12 @@ def test_a_waiting_run_shows_its_place_in_the_queue(page, browser, app_server, r
             open_gatys(each)
             upload_photo(each, repo_root / "examples" / "photos" / "skimage_coffee.jpg")
             upload_paintings(each, repo_root / "examples" / "styles" / "great_wave.jpg")
-            set_number(each, "size", 128)
-            set_number(each, "steps", 500)
+            # Long enough (~5 min at 256 px, 1000 steps) that the first run cannot end before the
+            # second page has shown its place: at 128 px, 500 steps it could on a busy machine.
+            set_number(each, "size", 256)
+            set_number(each, "steps", 1000)
         page.click("#run")
-        wait_for_step(page, None, 500, timeout=FIRST_RUN_TIMEOUT_MS)
+        wait_for_step(page, None, 1000, timeout=FIRST_RUN_TIMEOUT_MS)
         other.click("#run")
         # First the run's own line, then Gradio's tracker for the waiting job: its place comes with the
         # queue's next estimate (a quick event before it may show "queue: 1/1" for a moment too).
@@ -248,7 +250,7 @@ def test_a_waiting_run_shows_its_place_in_the_queue(page, browser, app_server, r
         other.locator("#progress").get_by_text(re.compile(r"queue: 1/1")).wait_for(timeout=30_000)
         assert "Waiting for a free slot" in progress_text(other)
         page.click("#stop")
-        wait_for_step(other, None, 500, timeout=RUN_TIMEOUT_MS)  # its turn came
+        wait_for_step(other, None, 1000, timeout=RUN_TIMEOUT_MS)  # its turn came
         other.click("#stop")
         other.locator("#progress .st-progress").get_by_text("stopped").wait_for(timeout=RUN_TIMEOUT_MS)
     finally:
