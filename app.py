@@ -24,6 +24,7 @@ its own function (build_image_tab, ...).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import socket
@@ -101,10 +102,17 @@ def _share_server_reachable(timeout: float = 5.0) -> str | None:
 def main(argv: list[str] | None = None) -> None:
     # Gradio's own variables win over our defaults (Hugging Face Spaces sets 0.0.0.0:7860).
     parser = argparse.ArgumentParser(description="Style-transfer web app.")
-    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-                        help="address to listen on (default 127.0.0.1, or $GRADIO_SERVER_NAME)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-                        help="port (default 7860, or $GRADIO_SERVER_PORT)")
+    parser.add_argument(
+        "--host",
+        default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        help="address to listen on (default 127.0.0.1, or $GRADIO_SERVER_NAME)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        help="port (default 7860, or $GRADIO_SERVER_PORT)",
+    )
     parser.add_argument("--share", action="store_true", help="also create a temporary public gradio.live link")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -113,18 +121,22 @@ def main(argv: list[str] | None = None) -> None:
     # first, and fall back to serving locally with one clear line.
     unreachable = _share_server_reachable() if args.share else None
     app = build_app()
-    app.launch(server_name=args.host, server_port=args.port, share=args.share and not unreachable,
-               prevent_thread_lock=True, quiet=True, **launch_options())
+    app.launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share and not unreachable,
+        prevent_thread_lock=True,
+        quiet=True,
+        **launch_options(),
+    )
     if args.share and not app.share_url:
         reason = f"no connection to {unreachable}" if unreachable else "the tunnel failed (see above)"
         print(f"could not create a public share link: {reason}; serving locally at {app.local_url}", flush=True)
     else:
         print(f"serving at {app.local_url}" + (f" and {app.share_url}" if app.share_url else ""), flush=True)
     print("press Ctrl+C to stop", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         app.block_thread()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

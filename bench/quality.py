@@ -59,8 +59,14 @@ REPO = Path(__file__).resolve().parent.parent
 CONTENT_LAYER = "relu3_3"
 # Held-out photos chosen for variety (animal, portrait, still life, object and sky, scenes);
 # --photos N takes the first N.
-EVAL_PHOTOS = ("skimage_chelsea.jpg", "skimage_astronaut.jpg", "skimage_coffee.jpg", "set14_img_002.jpg",
-               "skimage_rocket.jpg", "set14_img_008.jpg")
+EVAL_PHOTOS = (
+    "skimage_chelsea.jpg",
+    "skimage_astronaut.jpg",
+    "skimage_coffee.jpg",
+    "set14_img_002.jpg",
+    "skimage_rocket.jpg",
+    "set14_img_008.jpg",
+)
 
 
 class Yardstick:
@@ -106,10 +112,12 @@ def methods(args, yardstick: Yardstick) -> dict:
         cards = {(c.name, c.arch) for c in zoo.available(args.folder)}
         for arch in ("full", "lite"):
             if arch in args.methods:
+
                 def zoo_stylize(photo, painting, style, arch=arch):
                     if (style.name, arch) not in cards:
                         return None
                     return load_network(style.name, arch, folder=args.folder)(photo)
+
                 found[arch] = zoo_stylize
     if args.checkpoint:
         module = load_module(args.checkpoint)
@@ -121,34 +129,44 @@ def methods(args, yardstick: Yardstick) -> dict:
             if style.name not in by_name:
                 return None
             return Network.from_module(module.select(by_name[style.name]), f"ckpt.{style.name}")(photo)
+
         found["ckpt"] = checkpoint_stylize
     if "gatys" in args.methods:
         for weight in [None, *args.gatys_weights]:
-            config = gatys.GatysConfig(size=args.size, **({"steps": args.gatys_steps} if args.gatys_steps else {}),
-                                       **({"style_weight": weight} if weight is not None else {}))
-            found["gatys" if weight is None else f"gatys@{weight:g}"] = (
-                lambda photo, painting, style, config=config: gatys.stylize(photo, [painting], config,
-                                                                            lossnet=yardstick.net))
+            config = gatys.GatysConfig(
+                size=args.size,
+                **({"steps": args.gatys_steps} if args.gatys_steps else {}),
+                **({"style_weight": weight} if weight is not None else {}),
+            )
+            found["gatys" if weight is None else f"gatys@{weight:g}"] = lambda photo, painting, style, config=config: (
+                gatys.stylize(photo, [painting], config, lossnet=yardstick.net)
+            )
     if "universal" in args.methods:
         from styletransfer import universal
 
         model = universal.Universal(args.decoders)
         default = {"settings": universal.Settings(), "deep_scale": universal.DEEP_SCALE, "ridge": universal.RIDGE}
         variants = [("universal", default)]
-        variants += [(f"universal@{s:g}", {**default, "settings": universal.Settings(strength=s)}) for s in args.universal_strengths]
+        variants += [
+            (f"universal@{s:g}", {**default, "settings": universal.Settings(strength=s)})
+            for s in args.universal_strengths
+        ]
         variants += [(f"universal/d{d:g}", {**default, "deep_scale": d}) for d in args.universal_deep_scales]
         variants += [(f"universal/r{r:g}", {**default, "ridge": r}) for r in args.universal_ridges]
         for name, options in variants:
+
             def universal_stylize(photo, painting, style, options=options):
                 model.forget_paintings()  # time a first answer
                 return model.paint(photo, [painting], **options)
+
             found[name] = universal_stylize
     if "peer" in args.methods:
         from bench.peer import Peer
 
         peer = Peer(threads=torch.get_num_threads())
         found["peer"] = lambda photo, painting, style: images.to_tensor(
-            peer(images.to_numpy(photo), images.to_numpy(painting)))
+            peer(images.to_numpy(photo), images.to_numpy(painting))
+        )
     return found
 
 
@@ -190,24 +208,49 @@ def held_out(names) -> list[Path]:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--methods", nargs="+", default=["full", "lite", "gatys", "peer"],
-                        choices=["full", "lite", "gatys", "peer", "universal"])
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=["full", "lite", "gatys", "peer"],
+        choices=["full", "lite", "gatys", "peer", "universal"],
+    )
     parser.add_argument("--checkpoint", type=Path, help="also a training checkpoint holding several paintings (ckpt)")
     parser.add_argument("--folder", type=Path, default=zoo.PRETRAINED, help="the zoo for full and lite")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="these paintings (scripts/train_zoo.STYLES names)")
-    parser.add_argument("--paintings", nargs="+", type=Path, default=[], metavar="FILE",
-                        help="paintings outside the zoo, named by their file names (a --checkpoint's rows after the "
-                             "zoo's, as `train --add-style` grows them; full/lite where --folder has that name)")
+    parser.add_argument(
+        "--paintings",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="paintings outside the zoo, named by their file names (a --checkpoint's rows after the "
+        "zoo's, as `train --add-style` grows them; full/lite where --folder has that name)",
+    )
     parser.add_argument("--photos", type=int, default=4, help=f"the first N of {', '.join(EVAL_PHOTOS)}")
     parser.add_argument("--size", type=int, default=384, help="output (and painting) long side in pixels")
     parser.add_argument("--gatys-steps", type=int, default=0, help="Gatys steps (default: the app's)")
     parser.add_argument("--gatys-weights", type=float, nargs="*", default=[], help="also Gatys at these style weights")
-    parser.add_argument("--universal-strengths", type=float, nargs="*", default=[], help="also the universal mode at these strengths")
-    parser.add_argument("--universal-deep-scales", type=float, nargs="*", default=[],
-                        help="also the universal mode with its deep levels at these scales")
-    parser.add_argument("--universal-ridges", type=float, nargs="*", default=[], help="also the universal mode at these whitening ridges")
+    parser.add_argument(
+        "--universal-strengths", type=float, nargs="*", default=[], help="also the universal mode at these strengths"
+    )
+    parser.add_argument(
+        "--universal-deep-scales",
+        type=float,
+        nargs="*",
+        default=[],
+        help="also the universal mode with its deep levels at these scales",
+    )
+    parser.add_argument(
+        "--universal-ridges",
+        type=float,
+        nargs="*",
+        default=[],
+        help="also the universal mode at these whitening ridges",
+    )
     parser.add_argument("--decoders", type=Path, help="the universal mode's decoders (default: pretrained/)")
-    parser.add_argument("--out", type=Path, default=REPO / "artifacts" / "quality", help="folder for the contact sheets")
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "artifacts" / "quality", help="folder for the contact sheets"
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.photos <= len(EVAL_PHOTOS):
         parser.error(f"--photos must be 1..{len(EVAL_PHOTOS)}")
@@ -228,7 +271,9 @@ def main(argv=None) -> None:
         for path in held_out(EVAL_PHOTOS[: args.photos]):
             tensor = images.load_tensor(path, long_side=args.size)
             features = yardstick.features(tensor)
-            photos.append({"name": path.name, "image": tensor, "features": features, "grams": yardstick.grams(features)})
+            photos.append(
+                {"name": path.name, "image": tensor, "features": features, "grams": yardstick.grams(features)}
+            )
     except StyleTransferError as error:
         sys.exit(f"error: {error}")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -254,36 +299,60 @@ def main(argv=None) -> None:
             sheet = args.out / f"{style.name}_{args.size}.png"
             contact_sheet(rows, ["painting", "photo", *stylizers], min(args.size, 320)).save(sheet)
 
-    print(f"\n{len(photos)} held-out photos ({', '.join(p['name'] for p in photos)}) at {args.size} px, paintings at "
-          f"{args.size} px; style ratio: lower = more painted; content: relu3_3 MSE; structure: 1 = photo's layout")
+    print(
+        f"\n{len(photos)} held-out photos ({', '.join(p['name'] for p in photos)}) at {args.size} px, paintings at "
+        f"{args.size} px; style ratio: lower = more painted; content: relu3_3 MSE; structure: 1 = photo's layout"
+    )
     header = ["painting", "method", "style ratio", "content", "structure", "s/image"]
     table = []
     for style in styles:
         for method in stylizers:
             runs = scores.get(method, {}).get(style.name)
             if runs:
-                table.append([style.name, method, f"{statistics.fmean(r['ratio'] for r in runs):.3f}",
-                              f"{statistics.fmean(r['content'] for r in runs):.1f}",
-                              f"{statistics.fmean(r['structure'] for r in runs):.3f}",
-                              f"{statistics.fmean(r['seconds'] for r in runs):.2f}"])
+                table.append(
+                    [
+                        style.name,
+                        method,
+                        f"{statistics.fmean(r['ratio'] for r in runs):.3f}",
+                        f"{statistics.fmean(r['content'] for r in runs):.1f}",
+                        f"{statistics.fmean(r['structure'] for r in runs):.3f}",
+                        f"{statistics.fmean(r['seconds'] for r in runs):.2f}",
+                    ]
+                )
     print(markdown_table(header, table))
 
     summary = {}
     for method, by_style in scores.items():
         runs = [r for rs in by_style.values() for r in rs]
-        summary[method] = {"styles": len(by_style), "ratio": geomean([r["ratio"] for r in runs]),
-                           "content": statistics.fmean(r["content"] for r in runs),
-                           "structure": statistics.fmean(r["structure"] for r in runs),
-                           "seconds": statistics.fmean(r["seconds"] for r in runs)}
+        summary[method] = {
+            "styles": len(by_style),
+            "ratio": geomean([r["ratio"] for r in runs]),
+            "content": statistics.fmean(r["content"] for r in runs),
+            "structure": statistics.fmean(r["structure"] for r in runs),
+            "seconds": statistics.fmean(r["seconds"] for r in runs),
+        }
     base = summary.get("gatys")
     print("\nMeans over every (photo, painting) a method answered (style ratio: geometric mean)")
     rows = []
     for method, m in summary.items():
         vs = (f"{m['ratio'] / base['ratio']:.2f}x", f"{m['content'] / base['content']:.2f}x") if base else ("-", "-")
-        rows.append([method, str(m["styles"]), f"{m['ratio']:.3f}", vs[0], f"{m['content']:.1f}", vs[1],
-                     f"{m['structure']:.3f}", f"{m['seconds']:.2f}"])
-    print(markdown_table(["method", "paintings", "style ratio", "vs Gatys", "content", "vs Gatys", "structure",
-                          "s/image"], rows))
+        rows.append(
+            [
+                method,
+                str(m["styles"]),
+                f"{m['ratio']:.3f}",
+                vs[0],
+                f"{m['content']:.1f}",
+                vs[1],
+                f"{m['structure']:.3f}",
+                f"{m['seconds']:.2f}",
+            ]
+        )
+    print(
+        markdown_table(
+            ["method", "paintings", "style ratio", "vs Gatys", "content", "vs Gatys", "structure", "s/image"], rows
+        )
+    )
     print(f"\nContact sheets: {args.out}/NAME_{args.size}.png")
 
 

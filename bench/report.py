@@ -23,5 +23,7 @@ def rows_from_child(module: str, args: list[str]) -> list[list[str]]:
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    child = subprocess.run([sys.executable, "-m", module, *args], stdout=subprocess.PIPE, text=True, check=True, cwd=root)
+    child = subprocess.run(
+        [sys.executable, "-m", module, *args], stdout=subprocess.PIPE, text=True, check=True, cwd=root
+    )
     return json.loads(child.stdout.strip().splitlines()[-1])

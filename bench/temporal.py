@@ -43,10 +43,10 @@ from tqdm import tqdm
 
 from bench.quality import Yardstick
 from bench.report import markdown_table
+from scripts.train_zoo import PAINTINGS, STYLES
 from styletransfer import metrics
 from styletransfer.io import images
 from styletransfer.networks import load_network
-from scripts.train_zoo import PAINTINGS, STYLES
 from styletransfer.video.blend import TemporalBlender
 
 REPO = Path(__file__).resolve().parent.parent
@@ -71,7 +71,9 @@ def read_clip(path: Path, frames: int, width: int) -> list[np.ndarray]:
 def load_stable(model: str, arch: str):
     """(label, network) of a stability-trained model: a checkpoint.pt, a .safetensors, or a zoo name."""
     path = Path(model)
-    label = (path.parent.name if path.suffix == ".pt" else path.stem) if path.suffix in (".pt", ".safetensors") else model
+    label = (
+        (path.parent.name if path.suffix == ".pt" else path.stem) if path.suffix in (".pt", ".safetensors") else model
+    )
     return label, load_network(model, arch)
 
 
@@ -125,11 +127,19 @@ def main(argv=None) -> None:
     parser.add_argument("--clips", nargs="+", default=sorted(p.name for p in VIDEOS.glob("*.mp4")))
     parser.add_argument("--styles", nargs="+", default=["starry_night"], help="zoo styles, or all")
     parser.add_argument("--archs", nargs="+", default=["lite", "full"])
-    parser.add_argument("--stable", nargs="+", default=[], metavar="MODEL", help="stability-trained models: checkpoint.pt, .safetensors, or a zoo name")
+    parser.add_argument(
+        "--stable",
+        nargs="+",
+        default=[],
+        metavar="MODEL",
+        help="stability-trained models: checkpoint.pt, .safetensors, or a zoo name",
+    )
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--width", type=int, default=480)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--style-every", type=int, default=10, help="style distance on every Nth frame (0: not measured)")
+    parser.add_argument(
+        "--style-every", type=int, default=10, help="style distance on every Nth frame (0: not measured)"
+    )
     args = parser.parse_args(argv)
     if args.styles == ["all"]:
         args.styles = [style.name for style in STYLES]
@@ -138,14 +148,27 @@ def main(argv=None) -> None:
     yardstick = Yardstick()
     stable = [load_stable(m, args.archs[0]) for m in args.stable]
     rows = []
-    summary: dict[tuple[str, str], list[tuple[float, float]]] = {}  # (clip, method) -> (vs input, contrast change) per style
+    summary: dict[
+        tuple[str, str], list[tuple[float, float]]
+    ] = {}  # (clip, method) -> (vs input, contrast change) per style
     for clip in args.clips:
         inputs = read_clip(VIDEOS / clip, args.frames, args.width)
         flows = metrics.video_flows(inputs, "medium")
         # The clip's own warping error: what flow errors, occlusions and changing light leave
         # even in an unpainted video, the floor a stylized one is judged against (issue 10: <= 1.25x).
         own = metrics.warping_error(None, inputs, flows=flows)
-        rows.append([clip, "input (the clip itself)", f"{own * 1e3:.3f}", "-", "1.00", f"{metrics.contrast(inputs):.4f}", "-", "-"])
+        rows.append(
+            [
+                clip,
+                "input (the clip itself)",
+                f"{own * 1e3:.3f}",
+                "-",
+                "1.00",
+                f"{metrics.contrast(inputs):.4f}",
+                "-",
+                "-",
+            ]
+        )
         for name in args.styles:
             outputs = {}
             for arch in args.archs:
@@ -169,21 +192,55 @@ def main(argv=None) -> None:
                 if method.endswith("per-frame"):
                     base[arch] = (e, c)
                 e0, c0 = base[arch]
-                distance = f"{mean_style_distance(yardstick, painting_grams, frames, args.style_every):.4f}" if args.style_every else "-"
-                rows.append([clip, f"{name} {method}", f"{e * 1e3:.3f}", f"{e / e0:.2f}", f"{e / own:.2f}", f"{c:.4f}",
-                             f"{(c / c0 - 1) * 100:+.1f}%", distance])
+                distance = (
+                    f"{mean_style_distance(yardstick, painting_grams, frames, args.style_every):.4f}"
+                    if args.style_every
+                    else "-"
+                )
+                rows.append(
+                    [
+                        clip,
+                        f"{name} {method}",
+                        f"{e * 1e3:.3f}",
+                        f"{e / e0:.2f}",
+                        f"{e / own:.2f}",
+                        f"{c:.4f}",
+                        f"{(c / c0 - 1) * 100:+.1f}%",
+                        distance,
+                    ]
+                )
                 summary.setdefault((clip, method), []).append((e / own, c / c0))
             print(" | ".join(rows[-1]), file=sys.stderr)
 
-    header = ["clip", "method", "E_warp (x1e-3)", "vs per-frame", "vs input", "contrast", "contrast change", "style distance"]
+    header = [
+        "clip",
+        "method",
+        "E_warp (x1e-3)",
+        "vs per-frame",
+        "vs input",
+        "contrast",
+        "contrast change",
+        "style distance",
+    ]
     print(markdown_table(header, rows))
     if len(args.styles) > 1:
         print()
-        print(markdown_table(
-            ["clip", "method", "styles", "vs input (mean)", "vs input (worst)", "contrast vs per-frame (lowest)"],
-            [[clip, method, str(len(v)), f"{statistics.fmean(r for r, _ in v):.2f}", f"{max(r for r, _ in v):.2f}",
-              f"{min(c for _, c in v):.3f}"] for (clip, method), v in summary.items()],
-        ))
+        print(
+            markdown_table(
+                ["clip", "method", "styles", "vs input (mean)", "vs input (worst)", "contrast vs per-frame (lowest)"],
+                [
+                    [
+                        clip,
+                        method,
+                        str(len(v)),
+                        f"{statistics.fmean(r for r, _ in v):.2f}",
+                        f"{max(r for r, _ in v):.2f}",
+                        f"{min(c for _, c in v):.3f}",
+                    ]
+                    for (clip, method), v in summary.items()
+                ],
+            )
+        )
 
 
 if __name__ == "__main__":

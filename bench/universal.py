@@ -49,8 +49,14 @@ def measure(size: str, repeats: int) -> list[str]:
         again.append(time.perf_counter() - started)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     seconds = statistics.median(again)
-    return [size, f"{load:.1f}", f"{statistics.median(first):.2f}", f"{seconds:.2f}", f"{1 / seconds:.2f}",
-            f"{peak_mb:.0f}"]
+    return [
+        size,
+        f"{load:.1f}",
+        f"{statistics.median(first):.2f}",
+        f"{seconds:.2f}",
+        f"{1 / seconds:.2f}",
+        f"{peak_mb:.0f}",
+    ]
 
 
 def main():

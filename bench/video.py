@@ -59,7 +59,12 @@ def fps(src: Path, net, scale: float, frames: int, temporal: bool, out: Path) ->
         marks[event.frames_done] = time.perf_counter()
 
     stylize_video(
-        src, out, net, temporal=temporal, scale=scale, callback=progress,
+        src,
+        out,
+        net,
+        temporal=temporal,
+        scale=scale,
+        callback=progress,
         should_stop=lambda: len(marks) >= WARMUP_FRAMES + frames,
     )
     done = sorted(marks)
@@ -95,8 +100,18 @@ def time_cell(src: Path, info, size: str, arch: str, backend: str, args) -> list
                 alone.append(network_fps(net, width, height, args.frames))
                 rates.append(fps(src, net, scale, args.frames, temporal, tmp / "out.mp4"))
             rate, share = statistics.median(rates), statistics.median(r / a for r, a in zip(rates, alone))
-            rows.append([size, arch, backend, "blend" if temporal else "off", f"{rate:.2f}", f"{1000 / rate:.1f}",
-                         f"{statistics.median(alone):.2f}", f"{100 * share:.0f}%"])
+            rows.append(
+                [
+                    size,
+                    arch,
+                    backend,
+                    "blend" if temporal else "off",
+                    f"{rate:.2f}",
+                    f"{1000 / rate:.1f}",
+                    f"{statistics.median(alone):.2f}",
+                    f"{100 * share:.0f}%",
+                ]
+            )
     return rows
 
 
@@ -122,15 +137,34 @@ def main(argv=None) -> None:
     for size in args.sizes:
         for arch in args.archs:
             for backend in args.backends:
-                rows += rows_from_child(__spec__.name, [
-                    "--child", "--clip", args.clip, "--sizes", size, "--archs", arch, "--backends", backend,
-                    "--frames", str(args.frames), "--threads", str(args.threads), "--repeats", str(args.repeats)])
+                rows += rows_from_child(
+                    __spec__.name,
+                    [
+                        "--child",
+                        "--clip",
+                        args.clip,
+                        "--sizes",
+                        size,
+                        "--archs",
+                        arch,
+                        "--backends",
+                        backend,
+                        "--frames",
+                        str(args.frames),
+                        "--threads",
+                        str(args.threads),
+                        "--repeats",
+                        str(args.repeats),
+                    ],
+                )
                 for row in rows[-2:]:
                     print(" | ".join(row), file=sys.stderr, flush=True)
 
     header = ["size", "arch", "backend", "temporal", "fps", "ms/frame", "network fps", "% of network"]
-    print(f"\n{args.clip} ({info.width}x{info.height}, {info.fps:g} fps), {args.frames} frames, {args.threads} threads; "
-          "decode + network + blend + H.264 encode + audio copy")
+    print(
+        f"\n{args.clip} ({info.width}x{info.height}, {info.fps:g} fps), {args.frames} frames, {args.threads} threads; "
+        "decode + network + blend + H.264 encode + audio copy"
+    )
     print(markdown_table(header, rows))
 
 

@@ -79,8 +79,22 @@ def main() -> None:
             clip = Path(tmp) / f"{minutes:g}min.mp4"
             make_clip(clip, minutes, width, height)
             out = Path(tmp) / f"{minutes:g}min-styled.mp4"
-            mb, seconds = peak_rss_mb([sys.executable, "-m", "styletransfer", "video", str(clip), "-s", args.style,
-                                       "--arch", args.arch, "-o", str(out), "--quiet"])
+            mb, seconds = peak_rss_mb(
+                [
+                    sys.executable,
+                    "-m",
+                    "styletransfer",
+                    "video",
+                    str(clip),
+                    "-s",
+                    args.style,
+                    "--arch",
+                    args.arch,
+                    "-o",
+                    str(out),
+                    "--quiet",
+                ]
+            )
             frames = round(minutes * 60 * FPS)
             rows.append([f"{minutes:g} min", str(frames), f"{mb:.0f}", f"{seconds:.0f}", f"{frames / seconds:.1f}"])
             print(" | ".join(rows[-1]), file=sys.stderr, flush=True)

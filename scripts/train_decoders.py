@@ -86,7 +86,9 @@ def decoders(width: float) -> torch.nn.ModuleDict:
     return torch.nn.ModuleDict({str(level): Decoder(level, width) for level in LEVELS})
 
 
-def losses(nets: torch.nn.ModuleDict, encoder, photos: torch.Tensor, levels, with_features: bool, feature_weight: float):
+def losses(
+    nets: torch.nn.ModuleDict, encoder, photos: torch.Tensor, levels, with_features: bool, feature_weight: float
+):
     with torch.no_grad():
         targets = encoder(photos, [LAYER[level] for level in levels])
     terms = {}
@@ -96,7 +98,9 @@ def losses(nets: torch.nn.ModuleDict, encoder, photos: torch.Tensor, levels, wit
         if with_features:
             target = targets[LAYER[level]]
             mine = encoder(out, [LAYER[level]])[LAYER[level]]
-            terms[f"feature{level}"] = feature_weight * (mine - target).pow(2).mean() / target.pow(2).mean().clamp_min(1e-8)
+            terms[f"feature{level}"] = (
+                feature_weight * (mine - target).pow(2).mean() / target.pow(2).mean().clamp_min(1e-8)
+            )
     return terms
 
 
@@ -120,16 +124,30 @@ def train(runs: Path, config: DecoderConfig) -> Path:
         step, elapsed = saved["step"], saved["elapsed"]
         saved_average = saved.get("average")  # runs from before the average start it from their weights
     files = list_images(PHOTOS, exclude=HELD_OUT_PHOTOS)
-    batches = StepBatches(files, TrainConfig(
-        steps=config.steps + 1, batch_size=config.batch_size, crop_size=config.crop_size,
-        crop_scale=config.crop_scale, seed=config.seed, content_dir=str(PHOTOS)))
+    batches = StepBatches(
+        files,
+        TrainConfig(
+            steps=config.steps + 1,
+            batch_size=config.batch_size,
+            crop_size=config.crop_size,
+            crop_scale=config.crop_scale,
+            seed=config.seed,
+            content_dir=str(PHOTOS),
+        ),
+    )
     encoder = pretrained_vgg16(LAYER[max(config.levels)])
     rows = [r for r in read_log(folder / LOG) if float(r["step"]) <= step]
     average = RunningAverage(nets, config.average_decay, saved_average)
 
     def save():
-        state = {"model": nets.state_dict(), "average": average.weights, "optimizer": optimizer.state_dict(),
-                 "step": step, "elapsed": elapsed, "config": asdict(config)}
+        state = {
+            "model": nets.state_dict(),
+            "average": average.weights,
+            "optimizer": optimizer.state_dict(),
+            "step": step,
+            "elapsed": elapsed,
+            "config": asdict(config),
+        }
         atomic_write(ckpt_path, lambda tmp: torch.save(state, tmp))
         write_log(folder / LOG, rows)
 
@@ -159,11 +177,18 @@ def publish(runs: Path, folder: Path) -> Path:
     """The decoders the mode uses (their running average) as fp16 safetensors, settings in the metadata."""
     saved = torch.load(runs / RUN_NAME / "checkpoint.pt", map_location="cpu", weights_only=True)
     levels = sorted(CASCADE)  # what the mode uses (a run may have trained others)
-    tensors = {k: v.half().contiguous() for k, v in saved.get("average", saved["model"]).items()
-               if int(k.split(".")[0]) in levels}
-    metadata = {"width": str(saved["config"]["width"]), "levels": ",".join(map(str, levels)),
-                "steps": str(saved["step"]), "train_config": json.dumps(saved["config"]),
-                "photos": f"{PHOTOS.name} without {', '.join(HELD_OUT_PHOTOS)}"}
+    tensors = {
+        k: v.half().contiguous()
+        for k, v in saved.get("average", saved["model"]).items()
+        if int(k.split(".")[0]) in levels
+    }
+    metadata = {
+        "width": str(saved["config"]["width"]),
+        "levels": ",".join(map(str, levels)),
+        "steps": str(saved["step"]),
+        "train_config": json.dumps(saved["config"]),
+        "photos": f"{PHOTOS.name} without {', '.join(HELD_OUT_PHOTOS)}",
+    }
     out = folder / PUBLISHED
     atomic_write(out, lambda tmp: save_file(tensors, str(tmp), metadata=metadata), suffix=".safetensors")
     return out
@@ -189,7 +214,11 @@ def main(argv=None) -> None:
     t = sub.add_parser("train")
     for field in dataclasses.fields(DecoderConfig):
         if field.type in ("int", "float"):
-            t.add_argument("--" + field.name.replace("_", "-"), type={"int": int, "float": float}[field.type], default=field.default)
+            t.add_argument(
+                "--" + field.name.replace("_", "-"),
+                type={"int": int, "float": float}[field.type],
+                default=field.default,
+            )
     t.add_argument("--levels", type=int, nargs="+", choices=LEVELS, default=DecoderConfig.levels)
     p = sub.add_parser("publish")
     p.add_argument("--folder", type=Path, default=REPO / "pretrained")

@@ -78,15 +78,39 @@ STYLES = (
     Painting("shipwreck", "shipwreck_turner.jpg", "The Wreck of a Transport Ship", "J. M. W. Turner", "c. 1810"),
     Painting("udnie", "udnie_picabia.jpg", "Udnie (Young American Girl, The Dance)", "Francis Picabia", "1913"),
     Painting("water_lilies", "water_lilies_monet.jpg", "Water Lilies", "Claude Monet", "1919"),
-    Painting("grande_jatte", "grande_jatte_seurat.jpg", "A Sunday Afternoon on the Island of La Grande Jatte", "Georges Seurat", "1884-1886"),
-    Painting("cezanne_landscape", "cezanne_landscape.jpg", "Landscape with trees and houses", "Paul Cézanne", "c. 1880s"),
-    Painting("mondrian_grid", "mondrian_composition.jpg", "Cubist composition in grey and ochre", "Piet Mondrian", "c. 1913-1914"),
+    Painting(
+        "grande_jatte",
+        "grande_jatte_seurat.jpg",
+        "A Sunday Afternoon on the Island of La Grande Jatte",
+        "Georges Seurat",
+        "1884-1886",
+    ),
+    Painting(
+        "cezanne_landscape", "cezanne_landscape.jpg", "Landscape with trees and houses", "Paul Cézanne", "c. 1880s"
+    ),
+    Painting(
+        "mondrian_grid",
+        "mondrian_composition.jpg",
+        "Cubist composition in grey and ochre",
+        "Piet Mondrian",
+        "c. 1913-1914",
+    ),
     Painting("woman_with_hat", "woman_with_hat_matisse.jpg", "Woman with a Hat", "Henri Matisse", "1905"),
-    Painting("wheat_field", "wheat_field_cypresses_vangogh.jpg", "Wheat Field with Cypresses", "Vincent van Gogh", "1889"),
-    Painting("straw_hat", "self_portrait_straw_hat_vangogh.jpg", "Self-Portrait with Straw Hat", "Vincent van Gogh", "1887"),
+    Painting(
+        "wheat_field", "wheat_field_cypresses_vangogh.jpg", "Wheat Field with Cypresses", "Vincent van Gogh", "1889"
+    ),
+    Painting(
+        "straw_hat", "self_portrait_straw_hat_vangogh.jpg", "Self-Portrait with Straw Hat", "Vincent van Gogh", "1887"
+    ),
     Painting("tahitian_women", "tahitian_women_gauguin.jpg", "Tahitian women", "Paul Gauguin", "1890s"),
     Painting("edtaonisl", "edtaonisl_picabia.jpg", "Edtaonisl (Ecclésiastique)", "Francis Picabia", "1913"),
-    Painting("duncanson_landscape", "landscape_duncanson.jpg", "Lake and mountain landscape", "Robert S. Duncanson", "19th c."),
+    Painting(
+        "duncanson_landscape",
+        "landscape_duncanson.jpg",
+        "Lake and mountain landscape",
+        "Robert S. Duncanson",
+        "19th c.",
+    ),
 )
 
 
@@ -127,14 +151,34 @@ PRESETS = {
     # (The CPU run's first 5,000 lite steps had compound regularisation on too, at 0.6% of the loss.)
     # full: 600 more steps with the shift loss too (16,000-16,600, issue 27), as lite's below; a run
     # from scratch has it from 14,000, with compound regularisation.
-    "cpu": Preset(crop_size=128, style_size=256, batch_size=4, autoencoder_steps=300, full_steps=16_600,
-                  lite_distil_steps=4_000, lite_steps=6_000, full_temporal_from=14_000, full_temporal_weight=60.0,
-                  lite_temporal_from=5_000),
+    "cpu": Preset(
+        crop_size=128,
+        style_size=256,
+        batch_size=4,
+        autoencoder_steps=300,
+        full_steps=16_600,
+        lite_distil_steps=4_000,
+        lite_steps=6_000,
+        full_temporal_from=14_000,
+        full_temporal_weight=60.0,
+        lite_temporal_from=5_000,
+    ),
     # One H100/H200: Johnson et al.'s 256 px and more than their batch, bf16, no per-step host syncs
     # (training/loop.py), photos decoded by 12 worker processes.
-    "cuda": Preset(crop_size=256, style_size=512, batch_size=16, autoencoder_steps=1_000, full_steps=20_000,
-                   lite_distil_steps=4_000, lite_steps=10_000, amp="bf16", channels_last=True, num_workers=12, checkpoint_every=2_000,
-                   log_every=100),
+    "cuda": Preset(
+        crop_size=256,
+        style_size=512,
+        batch_size=16,
+        autoencoder_steps=1_000,
+        full_steps=20_000,
+        lite_distil_steps=4_000,
+        lite_steps=10_000,
+        amp="bf16",
+        channels_last=True,
+        num_workers=12,
+        checkpoint_every=2_000,
+        log_every=100,
+    ),
 }
 
 # Loss settings, the same on every device; a starting point, not yet a measured optimum. The CPU
@@ -179,41 +223,82 @@ LR = 5e-4
 AVERAGE_DECAY = 0.998
 
 
-def stages(runs: Path, preset: Preset, device: str = "auto", data: Path = DATA) -> dict[str, tuple[Path, training.TrainConfig]]:
+def stages(
+    runs: Path, preset: Preset, device: str = "auto", data: Path = DATA
+) -> dict[str, tuple[Path, training.TrainConfig]]:
     """The run folders and configs, in training order. data: where photos/ and styles/ are
     (../shared/data, or a pack of them for a lent machine)."""
     common = dict(
-        content_dir=str(data / PHOTOS.name), exclude=HELD_OUT_PHOTOS, crop_size=preset.crop_size, batch_size=preset.batch_size,
-        lr=LR, checkpoint_every=preset.checkpoint_every, log_every=preset.log_every, device=device, amp=preset.amp,
-        channels_last=preset.channels_last, num_workers=preset.num_workers, style_size=preset.style_size,
+        content_dir=str(data / PHOTOS.name),
+        exclude=HELD_OUT_PHOTOS,
+        crop_size=preset.crop_size,
+        batch_size=preset.batch_size,
+        lr=LR,
+        checkpoint_every=preset.checkpoint_every,
+        log_every=preset.log_every,
+        device=device,
+        amp=preset.amp,
+        channels_last=preset.channels_last,
+        num_workers=preset.num_workers,
+        style_size=preset.style_size,
         average_decay=AVERAGE_DECAY,
     )
     paintings = tuple(str(data / PAINTINGS.name / p.file) for p in STYLES)
     folders = {name: runs / name for name in STAGES}
     autoencoder = training.TrainConfig(
-        **common, style=paintings[0], arch="full", steps=preset.autoencoder_steps,
-        content_weight=0, style_weight=0, reconstruct_weight=1.0,  # no VGG pass
+        **common,
+        style=paintings[0],
+        arch="full",
+        steps=preset.autoencoder_steps,
+        content_weight=0,
+        style_weight=0,
+        reconstruct_weight=1.0,  # no VGG pass
     )
     full = training.TrainConfig(
-        **common, styles=paintings, arch="full", steps=preset.full_steps, content_layer=CONTENT_LAYER,
-        style_weight=STYLE_WEIGHT, temporal_weight=preset.full_temporal_weight, temporal_from=preset.full_temporal_from,
-        init=str(folders["autoencoder"] / training.CHECKPOINT), seed=1, deperiod=DEPERIOD, shift_weight=SHIFT_WEIGHT,
+        **common,
+        styles=paintings,
+        arch="full",
+        steps=preset.full_steps,
+        content_layer=CONTENT_LAYER,
+        style_weight=STYLE_WEIGHT,
+        temporal_weight=preset.full_temporal_weight,
+        temporal_from=preset.full_temporal_from,
+        init=str(folders["autoencoder"] / training.CHECKPOINT),
+        seed=1,
+        deperiod=DEPERIOD,
+        shift_weight=SHIFT_WEIGHT,
     )
     # lite has no Deperiod: the filter would cost it 8-18% of its speed (640x360 on 2 cores, 185
     # vs 200-225 ms). Its perceptual stage learns not to stamp the grid instead (LITE_PERIOD_WEIGHT).
     teacher = str(folders["full"] / training.CHECKPOINT)
     lite_distil = training.TrainConfig(
-        **common, styles=paintings, arch="lite", steps=preset.lite_distil_steps, content_weight=0, style_weight=0,
-        temporal_weight=LITE_TEMPORAL_WEIGHT, teacher=teacher, seed=2,
+        **common,
+        styles=paintings,
+        arch="lite",
+        steps=preset.lite_distil_steps,
+        content_weight=0,
+        style_weight=0,
+        temporal_weight=LITE_TEMPORAL_WEIGHT,
+        teacher=teacher,
+        seed=2,
     )
     lite = training.TrainConfig(
-        **common, styles=paintings, arch="lite", steps=preset.lite_steps, content_layer=CONTENT_LAYER,
-        style_weight=STYLE_WEIGHT, temporal_weight=LITE_TEMPORAL_WEIGHT, teacher=teacher,
-        distill_weight=LITE_DISTILL_WEIGHT, period_weight=LITE_PERIOD_WEIGHT, init=str(folders["lite_distil"] / training.CHECKPOINT), seed=3,
-        shift_weight=SHIFT_WEIGHT, temporal_from=preset.lite_temporal_from,
+        **common,
+        styles=paintings,
+        arch="lite",
+        steps=preset.lite_steps,
+        content_layer=CONTENT_LAYER,
+        style_weight=STYLE_WEIGHT,
+        temporal_weight=LITE_TEMPORAL_WEIGHT,
+        teacher=teacher,
+        distill_weight=LITE_DISTILL_WEIGHT,
+        period_weight=LITE_PERIOD_WEIGHT,
+        init=str(folders["lite_distil"] / training.CHECKPOINT),
+        seed=3,
+        shift_weight=SHIFT_WEIGHT,
+        temporal_from=preset.lite_temporal_from,
     )
-    return {name: (folders[name], config) for name, config in
-            zip(STAGES, (autoencoder, full, lite_distil, lite))}
+    return {name: (folders[name], config) for name, config in zip(STAGES, (autoencoder, full, lite_distil, lite))}
 
 
 def _steps_done(folder: Path) -> int:
@@ -284,7 +369,10 @@ def cmd_preview(args) -> None:
     for index, painting in enumerate(STYLES[: net.config.styles]):
         network = Network.from_module(net.select(index), painting.name)
         tiles = [images.to_pil(images.load_tensor(PAINTINGS / painting.file, long_side=size))]
-        tiles += [Image.fromarray(network.stylize(images.load_array(PHOTOS / name, long_side=size))) for name in PREVIEW_PHOTOS]
+        tiles += [
+            Image.fromarray(network.stylize(images.load_array(PHOTOS / name, long_side=size)))
+            for name in PREVIEW_PHOTOS
+        ]
         rows.append([t.resize((round(t.width * size / t.height), size)) for t in tiles])
     width = max(sum(t.width for t in row) for row in rows)
     sheet = Image.new("RGB", (width, size * len(rows)), "white")
@@ -303,21 +391,38 @@ def cmd_publish(args) -> None:
     plan = stages(args.runs, PRESETS[args.device])
     folder = Path(args.folder)
     entries = [
-        {"name": p.name, "title": p.title, "artist": p.artist, "year": p.year, "painting": str(PAINTINGS / p.file),
-         "style_sha256": hashlib.sha256((PAINTINGS / p.file).read_bytes()).hexdigest()}
+        {
+            "name": p.name,
+            "title": p.title,
+            "artist": p.artist,
+            "year": p.year,
+            "painting": str(PAINTINGS / p.file),
+            "style_sha256": hashlib.sha256((PAINTINGS / p.file).read_bytes()).hexdigest(),
+        }
         for p in STYLES
     ]
     for arch in args.arch:
         run_folder, config = plan[arch]
         ckpt = _trained(run_folder, config, args.partial)
         if ckpt is None:
-            print(f"skip {arch}: not trained yet ({_steps_done(run_folder)} of {config.steps} steps; --partial publishes it as it is)")
+            print(
+                f"skip {arch}: not trained yet ({_steps_done(run_folder)} of {config.steps} steps; --partial publishes it as it is)"
+            )
             continue
         rows = log.read_csv(run_folder / "losses.csv")
-        losses = {k: v for k, v in rows[-1].items() if k not in ("step", "seconds")} if rows else _published_losses(folder, arch, ckpt["step"])
+        losses = (
+            {k: v for k, v in rows[-1].items() if k not in ("step", "seconds")}
+            if rows
+            else _published_losses(folder, arch, ckpt["step"])
+        )
         card = zoo.ModelCard(
-            name=COLLECTION, arch=arch, title="The painted zoo", styles=entries, train_config=ckpt["train_config"],
-            steps=ckpt["step"], losses=losses,
+            name=COLLECTION,
+            arch=arch,
+            title="The painted zoo",
+            styles=entries,
+            train_config=ckpt["train_config"],
+            steps=ckpt["step"],
+            losses=losses,
         )
         print(zoo.save(load_module(run_folder / training.CHECKPOINT), card, folder))
         # The one-style files these styles replace would be found first (zoo.find): remove them.
@@ -369,7 +474,9 @@ def cmd_pack(args) -> None:
     save_file(vgg, str(out / "vgg16.safetensors"))
     style_size = PRESETS["cuda"].style_size
     for p in STYLES:
-        images.to_pil(images.load_tensor(PAINTINGS / p.file, long_side=style_size)).save(out / "styles" / p.file, quality=95)
+        images.to_pil(images.load_tensor(PAINTINGS / p.file, long_side=style_size)).save(
+            out / "styles" / p.file, quality=95
+        )
     used = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     photos = list_images(PHOTOS, HELD_OUT_PHOTOS)
     random.Random(0).shuffle(photos)
@@ -418,14 +525,24 @@ def _steps_in(path: Path) -> int:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=Path, default=ROOT.parent / "runs" / "painted_zoo")
-    parser.add_argument("--device", choices=sorted(PRESETS), default="cpu", help="the preset (and device) to train with")
-    parser.add_argument("--data", type=Path, default=DATA, help="the folder holding photos/ and styles/ (or a pack of them)")
-    parser.add_argument("--snapshots", type=Path, default=ROOT / "checkpoints" / "painted_zoo",
-                        help="where snapshot writes and restore reads compact checkpoints")
+    parser.add_argument(
+        "--device", choices=sorted(PRESETS), default="cpu", help="the preset (and device) to train with"
+    )
+    parser.add_argument(
+        "--data", type=Path, default=DATA, help="the folder holding photos/ and styles/ (or a pack of them)"
+    )
+    parser.add_argument(
+        "--snapshots",
+        type=Path,
+        default=ROOT / "checkpoints" / "painted_zoo",
+        help="where snapshot writes and restore reads compact checkpoints",
+    )
     sub = parser.add_subparsers(required=True)
     p = sub.add_parser("train")
     p.add_argument("--arch", nargs="+", default=list(ARCHS), choices=ARCHS)
-    p.add_argument("--minutes", type=float, help="end every stage within this wall-clock time (a lent GPU's fixed time)")
+    p.add_argument(
+        "--minutes", type=float, help="end every stage within this wall-clock time (a lent GPU's fixed time)"
+    )
     p.set_defaults(run=cmd_train)
     p = sub.add_parser("preview")
     p.add_argument("--arch", default="full", choices=ARCHS)

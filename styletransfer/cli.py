@@ -31,7 +31,9 @@ def _add_config_options(parser, defaults, helps: dict[str, str], *, set_defaults
     for name, text in helps.items():
         value = getattr(defaults, name)
         extra = {"default": value} if set_defaults else {}
-        parser.add_argument("--" + name.replace("_", "-"), type=type(value), help=f"{text} (default {value!r})", **extra)
+        parser.add_argument(
+            "--" + name.replace("_", "-"), type=type(value), help=f"{text} (default {value!r})", **extra
+        )
 
 
 def _add_gatys(subparsers) -> None:
@@ -48,7 +50,9 @@ def _add_gatys(subparsers) -> None:
     p.add_argument("--content-layers", nargs="+", default=list(defaults.content_layers))
     p.add_argument("--style-layers", nargs="+", default=list(defaults.style_layers))
     p.add_argument("--style-layer-weights", type=float, nargs="+")
-    p.add_argument("--weights", help="VGG16 weights file (torchvision .pth/.safetensors); default: lookup order in the README")
+    p.add_argument(
+        "--weights", help="VGG16 weights file (torchvision .pth/.safetensors); default: lookup order in the README"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_run_gatys)
 
@@ -133,21 +137,39 @@ def _add_zoo(subparsers) -> None:
     p.add_argument("--folder", help="model folder (default: pretrained/)")
     p.set_defaults(run=_run_list)
 
-    p = subparsers.add_parser("stylize", help="stylize a photo in one pass: a pretrained model (-s) or any paintings (--painting)")
+    p = subparsers.add_parser(
+        "stylize", help="stylize a photo in one pass: a pretrained model (-s) or any paintings (--painting)"
+    )
     p.add_argument("content", help="the photo")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("-s", "--style", help="model name (see `list`), or a .safetensors path")
-    which.add_argument("--painting", nargs="+", metavar="PAINTING",
-                       help="any painting(s): the universal mode, no model per painting")
+    which.add_argument(
+        "--painting", nargs="+", metavar="PAINTING", help="any painting(s): the universal mode, no model per painting"
+    )
     p.add_argument("--arch", default="full", choices=ARCHS)
     p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp)")
-    p.add_argument("--size", type=int, help="output long side in pixels (default: the photo's; with --painting at most 1024)")
-    p.add_argument("--strength", type=float,
-                   help=f"0 = photo, 1 = full style (default {DEFAULT_STRENGTH:g} for a model, {UNIVERSAL_STRENGTH:g} for --painting)")
+    p.add_argument(
+        "--size", type=int, help="output long side in pixels (default: the photo's; with --painting at most 1024)"
+    )
+    p.add_argument(
+        "--strength",
+        type=float,
+        help=f"0 = photo, 1 = full style (default {DEFAULT_STRENGTH:g} for a model, {UNIVERSAL_STRENGTH:g} for --painting)",
+    )
     p.add_argument("--keep-colors", action="store_true", help="keep the photo's colours")
-    p.add_argument("--painting-weights", type=float, nargs="+", metavar="W", help="with several --painting: one weight each (default equal)")
-    p.add_argument("--painting-scale", type=float, default=1.0,
-                   help="with --painting: its size relative to the output; bigger = larger strokes (default 1)")
+    p.add_argument(
+        "--painting-weights",
+        type=float,
+        nargs="+",
+        metavar="W",
+        help="with several --painting: one weight each (default equal)",
+    )
+    p.add_argument(
+        "--painting-scale",
+        type=float,
+        default=1.0,
+        help="with --painting: its size relative to the output; bigger = larger strokes (default 1)",
+    )
     p.add_argument("--hub-repo", help="Hugging Face Hub repo to look in when the model is not in pretrained/")
     p.set_defaults(run=_run_stylize)
 
@@ -195,8 +217,11 @@ def _run_universal(args, output: Path) -> int:
     from styletransfer.io import images
 
     settings = universal.Settings(
-        strength=universal.DEFAULT_STRENGTH if args.strength is None else args.strength, keep_colors=args.keep_colors,
-        painting_scale=args.painting_scale, weights=tuple(args.painting_weights) if args.painting_weights else None)
+        strength=universal.DEFAULT_STRENGTH if args.strength is None else args.strength,
+        keep_colors=args.keep_colors,
+        painting_scale=args.painting_scale,
+        weights=tuple(args.painting_weights) if args.painting_weights else None,
+    )
     if settings.weights is not None and len(settings.weights) != len(args.painting):
         raise StyleTransferError(f"{len(settings.weights)} --painting-weights for {len(args.painting)} paintings")
     photo = images.load_tensor(args.content, long_side=args.size)
@@ -231,15 +256,33 @@ def _add_video(subparsers) -> None:
     p = subparsers.add_parser("video", help="stylize a video file with a pretrained model (H.264 .mp4, audio kept)")
     p.add_argument("input", help="the video (.mp4, .mov, .mkv, .webm, ...)")
     p.add_argument("-s", "--style", required=True, help="model name (see `list`), or a .safetensors path")
-    p.add_argument("--arch", default=VIDEO_ARCH, choices=ARCHS, help=f"network (default {VIDEO_ARCH}: real time on a CPU)")
+    p.add_argument(
+        "--arch", default=VIDEO_ARCH, choices=ARCHS, help=f"network (default {VIDEO_ARCH}: real time on a CPU)"
+    )
     p.add_argument("-o", "--output", required=True, help="output video (.mp4)")
-    p.add_argument("--temporal", default="blend", choices=["blend", "off"], help="steady the style between frames along the optical flow (default blend)")
-    p.add_argument("--strength", type=float, default=DEFAULT_STRENGTH, help=f"0 = video, 1 = full style (default {DEFAULT_STRENGTH:g})")
+    p.add_argument(
+        "--temporal",
+        default="blend",
+        choices=["blend", "off"],
+        help="steady the style between frames along the optical flow (default blend)",
+    )
+    p.add_argument(
+        "--strength",
+        type=float,
+        default=DEFAULT_STRENGTH,
+        help=f"0 = video, 1 = full style (default {DEFAULT_STRENGTH:g})",
+    )
     p.add_argument("--keep-colors", action="store_true", help="keep the video's colours")
     p.add_argument("--scale", type=float, default=1.0, help="output size relative to the input (default 1)")
-    p.add_argument("--backend", default="auto", choices=BACKENDS,
-                   help="where the network runs (default auto: torch on a GPU when there is one, else onnxruntime)")
-    p.add_argument("--batch-size", type=int, help=f"frames per network call (default {network.GPU_BATCH} on a GPU, 1 on a CPU)")
+    p.add_argument(
+        "--backend",
+        default="auto",
+        choices=BACKENDS,
+        help="where the network runs (default auto: torch on a GPU when there is one, else onnxruntime)",
+    )
+    p.add_argument(
+        "--batch-size", type=int, help=f"frames per network call (default {network.GPU_BATCH} on a GPU, 1 on a CPU)"
+    )
     p.add_argument("--hub-repo", help="Hugging Face Hub repo to look in when the model is not in pretrained/")
     p.add_argument("--models-folder", help=argparse.SUPPRESS)  # tests: a folder of models other than pretrained/
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -257,7 +300,9 @@ def _run_video(args) -> int:
     output = Path(args.output)
     # Bad input fails here, in one line, before the model loads.
     info = stylize.check(args.input, output, strength=args.strength, scale=args.scale)
-    network = load_network(args.style, args.arch, backend=args.backend, folder=args.models_folder, hub_repo=args.hub_repo)
+    network = load_network(
+        args.style, args.arch, backend=args.backend, folder=args.models_folder, hub_repo=args.hub_repo
+    )
 
     # The first Ctrl-C finishes the file with the frames done so far; a second one aborts.
     interrupted = []
@@ -330,8 +375,23 @@ _TRAIN_HELP = {
 # --add-style: the new scale-and-shift row must work with convolutions trained under the base
 # model's losses, at its crop and painting sizes, so those settings (and its held-out photos)
 # are taken from the base model's card unless given. Steps: see ADD_STYLE_STEPS.
-INHERITED_SETTINGS = ("arch", "blur", "deperiod", "period_weight", "crop_size", "crop_scale", "batch_size", "lr", "content_weight", "style_weight",
-                      "tv_weight", "content_layer", "style_layers", "style_size", "exclude")
+INHERITED_SETTINGS = (
+    "arch",
+    "blur",
+    "deperiod",
+    "period_weight",
+    "crop_size",
+    "crop_scale",
+    "batch_size",
+    "lr",
+    "content_weight",
+    "style_weight",
+    "tv_weight",
+    "content_layer",
+    "style_layers",
+    "style_size",
+    "exclude",
+)
 ADD_STYLE_STEPS = 300
 
 
@@ -347,25 +407,56 @@ def _add_train(subparsers) -> None:
         argument_default=argparse.SUPPRESS,
     )
     p.add_argument("--style", help="the painting (required unless --resume or --styles)")
-    p.add_argument("--styles", nargs="+", metavar="PAINTING",
-                   help="several paintings: one network with a scale-and-shift per painting (conditional instance norm)")
+    p.add_argument(
+        "--styles",
+        nargs="+",
+        metavar="PAINTING",
+        help="several paintings: one network with a scale-and-shift per painting (conditional instance norm)",
+    )
     p.add_argument("--content-dir", help="folder of training photos, searched recursively (required unless --resume)")
     p.add_argument("--arch", choices=ARCHS, help=f"network (default {defaults.arch})")
     p.add_argument("--out", required=True, help="run folder: checkpoint.pt, losses.csv, losses.png, config.json")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out (its saved settings, unless given here)")
+    p.add_argument(
+        "--resume", action="store_true", help="continue the run in --out (its saved settings, unless given here)"
+    )
     _add_config_options(p, defaults, _TRAIN_HELP, set_defaults=False)  # unset: --resume keeps the run's own
-    p.add_argument("--crop-scale", type=float, nargs=2, metavar=("LO", "HI"), help=f"crop covers this fraction of the shorter side (default {defaults.crop_scale})")
-    p.add_argument("--style-layers", nargs="+", help=f"VGG16 layers for the style loss (default {' '.join(defaults.style_layers)})")
-    p.add_argument("--add-style", dest="add_style", metavar="PAINTING",
-                   help="add this painting to a trained model (--to): fits only its scale-and-shift, the convolutions "
-                        "stay; the grown model is written to OUT/model/. Loss settings, sizes and photos default to the "
-                        f"model's own; steps to {ADD_STYLE_STEPS}")
-    p.add_argument("--to", dest="add_to", metavar="MODEL", help="the model --add-style adds to (.safetensors with its card, or checkpoint.pt)")
+    p.add_argument(
+        "--crop-scale",
+        type=float,
+        nargs=2,
+        metavar=("LO", "HI"),
+        help=f"crop covers this fraction of the shorter side (default {defaults.crop_scale})",
+    )
+    p.add_argument(
+        "--style-layers", nargs="+", help=f"VGG16 layers for the style loss (default {' '.join(defaults.style_layers)})"
+    )
+    p.add_argument(
+        "--add-style",
+        dest="add_style",
+        metavar="PAINTING",
+        help="add this painting to a trained model (--to): fits only its scale-and-shift, the convolutions "
+        "stay; the grown model is written to OUT/model/. Loss settings, sizes and photos default to the "
+        f"model's own; steps to {ADD_STYLE_STEPS}",
+    )
+    p.add_argument(
+        "--to",
+        dest="add_to",
+        metavar="MODEL",
+        help="the model --add-style adds to (.safetensors with its card, or checkpoint.pt)",
+    )
     p.add_argument("--name", help="the added style's name (default: the painting's file name)")
-    p.add_argument("--exclude", nargs="+", metavar="PATTERN", help="photo file names (glob) kept out of training, e.g. held-out test photos")
+    p.add_argument(
+        "--exclude",
+        nargs="+",
+        metavar="PATTERN",
+        help="photo file names (glob) kept out of training, e.g. held-out test photos",
+    )
     p.add_argument("--no-blur", dest="blur", action="store_false", help="plain strided downsampling")
-    p.add_argument("--deperiod", action="store_true",
-                   help="train through a fixed filter that removes the upsampling's period-4 pattern (a fine cross-hatch)")
+    p.add_argument(
+        "--deperiod",
+        action="store_true",
+        help="train through a fixed filter that removes the upsampling's period-4 pattern (a fine cross-hatch)",
+    )
     p.add_argument("--channels-last", action="store_true", help="channels-last memory layout (GPUs)")
     p.add_argument("--weights", help="VGG16 weights file; default: lookup order in the README")
     p.add_argument("--lossnet", choices=["pretrained", "random"], help=argparse.SUPPRESS)  # tests: untrained VGG
@@ -422,7 +513,9 @@ def _run_train(args) -> int:
 
         # The grown model's card first: a clash of names fails now, not after the training.
         grown = _grown_card(base, config, getattr(args, "name", None)) if base is not None else None
-        path = training.train(config, args.out, resume=getattr(args, "resume", False), callback=progress, lossnet=lossnet)
+        path = training.train(
+            config, args.out, resume=getattr(args, "resume", False), callback=progress, lossnet=lossnet
+        )
     if not quiet:
         print(f"saved {path}", file=sys.stderr)
     if grown is not None and int(os.environ.get("RANK", "0")) == 0:
@@ -449,8 +542,10 @@ def _base_card(source: Path):
         return card
     paintings = card.train_config.get("styles") or []
     if len(paintings) != net.config.styles:
-        raise StyleTransferError(f"{source} does not say which paintings its {net.config.styles} styles are; "
-                                 "add to its published model (.safetensors with its card) instead")
+        raise StyleTransferError(
+            f"{source} does not say which paintings its {net.config.styles} styles are; "
+            "add to its published model (.safetensors with its card) instead"
+        )
     return dataclasses.replace(card, name="zoo", styles=[_style_entry(Path(p)) for p in paintings])
 
 

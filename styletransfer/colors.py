@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import torch
 
-_RGB_TO_YIQ = torch.tensor(
-    [[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]]
-)
+_RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]])
 _YIQ_TO_RGB = torch.linalg.inv(_RGB_TO_YIQ)
 
 MODES = ("none", "luminance", "histogram")
@@ -56,6 +54,7 @@ def match_color_histogram(source: torch.Tensor, reference: torch.Tensor) -> torc
     Uses the symmetric matrix square root (the "Image Analogies" variant in Gatys et al.
     2016), which changes colours least among the transforms that match the statistics.
     """
+
     def stats(image):
         pixels = image.permute(1, 0, 2, 3).reshape(3, -1).double()  # (3, B*H*W)
         mean = pixels.mean(dim=1, keepdim=True)

@@ -96,11 +96,17 @@ def validate(content: torch.Tensor, styles: Sequence[torch.Tensor], config: Gaty
 
     need(len(styles) >= 1, "give at least one style image")
     for image in [content, *styles]:
-        need(image.ndim == 4 and image.shape[:2] == (1, 3), f"images must be (1, 3, H, W) tensors, got {tuple(image.shape)}")
+        need(
+            image.ndim == 4 and image.shape[:2] == (1, 3),
+            f"images must be (1, 3, H, W) tensors, got {tuple(image.shape)}",
+        )
     need(MIN_SIZE <= config.size <= MAX_SIZE, f"output size must be {MIN_SIZE}..{MAX_SIZE} px, got {config.size}")
     need(1 <= config.steps <= MAX_STEPS, f"steps must be 1..{MAX_STEPS}, got {config.steps}")
     need(config.optimizer in ("lbfgs", "adam"), f"optimizer must be 'lbfgs' or 'adam', got {config.optimizer!r}")
-    need(config.preserve_colors in colors.MODES, f"preserve_colors must be one of {colors.MODES}, got {config.preserve_colors!r}")
+    need(
+        config.preserve_colors in colors.MODES,
+        f"preserve_colors must be one of {colors.MODES}, got {config.preserve_colors!r}",
+    )
     need(0.05 <= config.style_scale <= 4, f"style scale must be 0.05..4, got {config.style_scale}")
     need(config.scale_ratio > 1, "scale_ratio must be > 1")
     need(min(config.content_weight, config.style_weight, config.tv_weight) >= 0, "loss weights must be >= 0")
@@ -110,8 +116,14 @@ def validate(content: torch.Tensor, styles: Sequence[torch.Tensor], config: Gaty
         need(len(config.style_layer_weights) == len(config.style_layers), "give one weight per style layer")
     if config.style_blend is not None:
         need(len(config.style_blend) == len(styles), f"give one blend weight per style image ({len(styles)})")
-        need(min(config.style_blend) >= 0 and sum(config.style_blend) > 0, "style blend weights must be >= 0, not all zero")
-    need(config.init in ("content", "noise") or config.init.strip() != "", "init must be 'content', 'noise' or an image path")
+        need(
+            min(config.style_blend) >= 0 and sum(config.style_blend) > 0,
+            "style blend weights must be >= 0, not all zero",
+        )
+    need(
+        config.init in ("content", "noise") or config.init.strip() != "",
+        "init must be 'content', 'noise' or an image path",
+    )
 
 
 def _initial_image(content: torch.Tensor, config: GatysConfig, generator: torch.Generator) -> torch.Tensor:
@@ -142,6 +154,20 @@ def _loss(net: VGG16Features, paintings: Sequence[torch.Tensor], config: GatysCo
         weights=LossWeights(content=config.content_weight, style=config.style_weight, tv=config.tv_weight),
         lossnet=net,
     )
+
+
+def _evaluation(optimizer, loss: PerceptualLoss, image, target, evaluated: dict):
+    """The closure an optimiser step calls (L-BFGS more than once): the losses at the image as
+    it is, kept with a copy of that image in evaluated, since the step moves it afterwards."""
+
+    def closure():
+        optimizer.zero_grad()
+        losses = loss(image, target)
+        losses["total"].backward()
+        evaluated.update(losses=losses, image=image.detach().clone())
+        return losses["total"]
+
+    return closure
 
 
 def iterate(
@@ -186,20 +212,15 @@ def iterate(
 
         for _ in range(num_steps):
             evaluated: dict = {}
-
-            def closure():
-                optimizer.zero_grad()
-                losses = loss(image, target)
-                losses["total"].backward()
-                evaluated.update(losses=losses, image=image.detach().clone())
-                return losses["total"]
-
-            optimizer.step(closure)  # evaluates the image as it was, then moves it
+            # evaluates the image as it was, then moves it
+            optimizer.step(_evaluation(optimizer, loss, image, target, evaluated))
             with torch.no_grad():
                 losses = {name: float(value) for name, value in evaluated["losses"].items()}
                 finite = all(math.isfinite(v) for v in losses.values())
                 if not finite and (best_losses is None or config.optimizer == "adam"):
-                    raise StyleTransferError("the optimisation diverged; try the 'adam' optimiser or a smaller style weight")
+                    raise StyleTransferError(
+                        "the optimisation diverged; try the 'adam' optimiser or a smaller style weight"
+                    )
                 if best_losses is None or losses["total"] < best_losses["total"]:
                     best, best_losses = evaluated["image"], losses
                 elif config.optimizer == "lbfgs" and not losses["total"] <= OVERSHOOT * best_losses["total"]:

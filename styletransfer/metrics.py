@@ -122,9 +122,7 @@ def pair_warping_error(styled, next_styled, pair: PairFlow) -> float:
     """
     styled, next_styled = to_float(styled), to_float(next_styled)
     if styled.shape[:2] != pair.flow.shape[:2] or next_styled.shape != styled.shape:
-        raise ValueError(
-            f"stylized frames {styled.shape}, {next_styled.shape} do not match the flow {pair.flow.shape}"
-        )
+        raise ValueError(f"stylized frames {styled.shape}, {next_styled.shape} do not match the flow {pair.flow.shape}")
     squared = (warp(next_styled, pair.flow) - styled) ** 2
     mask = pair.mask if pair.mask.any() else np.ones_like(pair.mask)
     return float(squared[mask].mean())

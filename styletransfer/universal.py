@@ -107,16 +107,26 @@ class Universal:
         vgg = weights.load_vgg16_state_dict()
         # The photo path re-encodes each level's image up to that level only; a painting is
         # encoded once per working size, every level it needs from one pass.
-        encoders = {levels: _Encoder(vgg, tuple(LAYER[level] for level in levels))
-                    for levels in {*((level,) for level in CASCADE), DEEP, SHALLOW}}
+        encoders = {
+            levels: _Encoder(vgg, tuple(LAYER[level] for level in levels))
+            for levels in {*((level,) for level in CASCADE), DEEP, SHALLOW}
+        }
         self.backend = backend
         if backend == "onnxruntime":
             tag = lambda levels: "".join(map(str, levels))  # noqa: E731
-            self._encoders = {levels: onnx.onnx_model(net.eval(), f"universal-encoder{tag(levels)}", threads=threads,
-                                                      outputs=len(levels)) for levels, net in encoders.items()}
-            self._decoders = {level: onnx.onnx_model(net, f"universal-decoder{level}", threads=threads,
-                                                     channels=FEATURE_CHANNELS[level]) for level, net in self.decoders.items()
-                              if level in CASCADE}
+            self._encoders = {
+                levels: onnx.onnx_model(
+                    net.eval(), f"universal-encoder{tag(levels)}", threads=threads, outputs=len(levels)
+                )
+                for levels, net in encoders.items()
+            }
+            self._decoders = {
+                level: onnx.onnx_model(
+                    net, f"universal-decoder{level}", threads=threads, channels=FEATURE_CHANNELS[level]
+                )
+                for level, net in self.decoders.items()
+                if level in CASCADE
+            }
         elif backend == "torch":
             self._encoders, self._decoders = {k: v.eval() for k, v in encoders.items()}, self.decoders
         else:
@@ -136,7 +146,9 @@ class Universal:
         with torch.inference_mode():
             return self._decoders[level](features.float().contiguous())
 
-    def painting_statistics(self, painting: torch.Tensor, long_side: int, deep_scale: float = DEEP_SCALE) -> dict[int, wct.Statistics]:
+    def painting_statistics(
+        self, painting: torch.Tensor, long_side: int, deep_scale: float = DEEP_SCALE
+    ) -> dict[int, wct.Statistics]:
         """A painting's feature statistics at every level: the deep levels of the painting
         resized to ``long_side * deep_scale``, the shallow ones at ``long_side``. Remembered
         for the last few paintings (the page re-runs one painting on many photos)."""
@@ -160,8 +172,14 @@ class Universal:
         with self._lock:
             self._painting_cache.clear()
 
-    def paint(self, photo: torch.Tensor, paintings: Sequence[torch.Tensor], settings: Settings = Settings(),
-              deep_scale: float = DEEP_SCALE, ridge: float = RIDGE) -> torch.Tensor:
+    def paint(
+        self,
+        photo: torch.Tensor,
+        paintings: Sequence[torch.Tensor],
+        settings: Settings = Settings(),
+        deep_scale: float = DEEP_SCALE,
+        ridge: float = RIDGE,
+    ) -> torch.Tensor:
         """(1, 3, H, W) photo in [0, 1] and paintings (1, 3, h, w) -> the painted photo, (1, 3, H, W).
 
         Deep levels work at ``deep_scale`` of the photo's size (they lay down large patterns,
@@ -195,15 +213,21 @@ def check_image(image: torch.Tensor, name: str, largest: int | None = MAX_SIDE) 
     if image.ndim != 4 or image.shape[:2] != (1, 3):
         raise StyleTransferError(f"the {name} must be one RGB image, got a tensor of shape {tuple(image.shape)}")
     if min(image.shape[-2:]) < MIN_SIDE:
-        raise StyleTransferError(f"the {name} is too small ({image.shape[-1]}x{image.shape[-2]}); at least {MIN_SIDE} px a side")
+        raise StyleTransferError(
+            f"the {name} is too small ({image.shape[-1]}x{image.shape[-2]}); at least {MIN_SIDE} px a side"
+        )
     if largest is not None and max(image.shape[-2:]) > largest:
-        raise StyleTransferError(f"the {name} is too large ({image.shape[-1]}x{image.shape[-2]}); at most {largest} px a side")
+        raise StyleTransferError(
+            f"the {name} is too large ({image.shape[-1]}x{image.shape[-2]}); at most {largest} px a side"
+        )
 
 
 def load_decoders(path: pathlib.Path) -> tuple[dict[int, Decoder], dict]:
     """The decoders of a published file, by level, and its metadata (width, steps, ...)."""
     if not path.is_file():
-        raise StyleTransferError(f"the universal mode's decoders are missing: {path} (train them: python -m scripts.train_decoders)")
+        raise StyleTransferError(
+            f"the universal mode's decoders are missing: {path} (train them: python -m scripts.train_decoders)"
+        )
     try:
         with safe_open(str(path), "pt") as f:
             info = dict(f.metadata() or {})
@@ -216,7 +240,7 @@ def load_decoders(path: pathlib.Path) -> tuple[dict[int, Decoder], dict]:
         for level in sorted(present & set(LEVELS)):
             net = Decoder(level, width)
             prefix = f"{level}."
-            net.load_state_dict({k[len(prefix):]: v.float() for k, v in tensors.items() if k.startswith(prefix)})
+            net.load_state_dict({k[len(prefix) :]: v.float() for k, v in tensors.items() if k.startswith(prefix)})
             nets[level] = net.eval().requires_grad_(False)
     except (OSError, KeyError, ValueError, RuntimeError) as e:
         raise StyleTransferError(f"cannot read the universal decoders {path} ({short_error(e)})") from e
@@ -243,8 +267,13 @@ def is_loaded(decoders_file=None, backend: str = "onnxruntime", threads: int | N
     return (decoders_file, backend, threads) in _loaded
 
 
-def stylize(photo: torch.Tensor, paintings: Sequence[torch.Tensor], *, size: int | None = DEFAULT_SIZE,
-            settings: Settings = Settings()) -> torch.Tensor:
+def stylize(
+    photo: torch.Tensor,
+    paintings: Sequence[torch.Tensor],
+    *,
+    size: int | None = DEFAULT_SIZE,
+    settings: Settings = Settings(),
+) -> torch.Tensor:
     """Convenience: (1, 3, H, W) images of any size in, the photo painted at ``size`` (long
     side; None = as it is) by the process's loaded mode out."""
     if size is not None:

@@ -53,7 +53,9 @@ def _flat(features: torch.Tensor, name: str) -> torch.Tensor:
     if features.ndim != 4 or features.shape[0] != 1:
         raise StyleTransferError(f"{name} features must be (1, C, H, W), got {tuple(features.shape)}")
     if features.shape[2] * features.shape[3] < 2:
-        raise StyleTransferError(f"{name} features need at least 2 positions for a covariance, got {tuple(features.shape)}")
+        raise StyleTransferError(
+            f"{name} features need at least 2 positions for a covariance, got {tuple(features.shape)}"
+        )
     return features[0].reshape(features.shape[1], -1)
 
 
@@ -101,8 +103,13 @@ def _check_channels(channels: int, painting: Statistics) -> None:
         raise StyleTransferError(f"content has {channels} channels, the painting {painting.channels}")
 
 
-def transfer(content: torch.Tensor, paintings: Sequence[torch.Tensor | Statistics], weights: Sequence[float] | None = None,
-             strength: float = 1.0, ridge: float = 0.0) -> torch.Tensor:
+def transfer(
+    content: torch.Tensor,
+    paintings: Sequence[torch.Tensor | Statistics],
+    weights: Sequence[float] | None = None,
+    strength: float = 1.0,
+    ridge: float = 0.0,
+) -> torch.Tensor:
     """Content features carrying the paintings' statistics: each painting's colouring of the
     whitened content, mixed by ``weights`` (normalised; equal by default), then blended with the
     content by ``strength`` (0 = the content, 1 = fully the paintings'). Paintings are feature

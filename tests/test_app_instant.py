@@ -17,9 +17,9 @@ import pytest
 import torch
 
 import app
+from styletransfer.errors import StyleTransferError
 from styletransfer.io import images
 from styletransfer.networks import load_network, zoo
-from styletransfer.errors import StyleTransferError
 from styletransfer.networks.transformer import TransformerConfig, build
 from ui import common, image_tab
 
@@ -165,7 +165,6 @@ def test_instant_events_have_their_own_queue(models):
         assert fn.preprocess is False and fn.trigger_mode == "always_last"
 
 
-
 # ---------------------------------------------------------------- blending two styles of one model
 
 
@@ -215,8 +214,19 @@ def test_first_gatys_run_shows_the_vgg16_download(slow_vgg16_download, photo, re
     """Without cached weights the page says it is downloading, a line a second, then goes on."""
     fetched = slow_vgg16_download
     painting = str(sorted((repo_root / "examples" / "styles").glob("*.jpg"))[0])
-    settings = dict(size=32, steps=1, style_strength=1, preserve_colors="none", optimizer="lbfgs", seed=0,
-                    style_scale=1, tv_weight=0, coarse_to_fine=False, init="content", blend_text="")
+    settings = dict(
+        size=32,
+        steps=1,
+        style_strength=1,
+        preserve_colors="none",
+        optimizer="lbfgs",
+        seed=0,
+        style_scale=1,
+        tv_weight=0,
+        coarse_to_fine=False,
+        init="content",
+        blend_text="",
+    )
     lines = []
     for preview in image_tab.gatys_previews(photo, [painting], settings, threading.Event()):
         if not isinstance(preview, str):

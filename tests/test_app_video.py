@@ -18,15 +18,14 @@ import av
 import cv2
 import numpy as np
 import pytest
+from conftest import choose_option, dropdown_text
 
 import app
+from styletransfer.errors import StyleTransferError
 from styletransfer.io import media
 from styletransfer.networks import load_network, zoo
 from styletransfer.video.stylize import process_video, stylize_video
-from styletransfer.errors import StyleTransferError
 from ui import common, video_tab
-
-from conftest import choose_option, dropdown_text
 
 CLIP_FRAMES = 30  # 1 s at 30 fps
 CLIP_SCALE = 0.375  # pancake_flip_audio.mp4 is 426x240: 160x90
@@ -77,8 +76,15 @@ def clips(tmp_path_factory, shared_data) -> dict[str, Path]:
     with av.open(str(short)) as inp:  # an index that lists 30 frames, data for about half
         assert inp.streams.video[0].frames == CLIP_FRAMES
     truncated.write_bytes(short.read_bytes()[: short.stat().st_size * 2 // 3])
-    return {"short": short, "long": long, "corrupt": corrupt, "audio_only": audio_only, "empty": empty,
-            "text": text, "truncated": truncated}
+    return {
+        "short": short,
+        "long": long,
+        "corrupt": corrupt,
+        "audio_only": audio_only,
+        "empty": empty,
+        "text": text,
+        "truncated": truncated,
+    }
 
 
 def probe_error(path: Path) -> str:
@@ -213,7 +219,13 @@ def test_video_tab_stylizes_a_clip_with_its_sound(page, pretrained_zoo, clips, t
     saved = download_result(page, tmp_path)
     assert saved.suffix == ".mp4"
     info = media.probe(saved)
-    assert (info.width, info.height, info.frames, info.has_audio, info.audio_codec) == (160, 90, CLIP_FRAMES, True, "aac")
+    assert (info.width, info.height, info.frames, info.has_audio, info.audio_codec) == (
+        160,
+        90,
+        CLIP_FRAMES,
+        True,
+        "aac",
+    )
     # The engine's recipe (the CLI's too) at the tab's defaults makes the same frames ...
     network = load_network(name, arch, backend="auto")  # as the tab loads it
     engine = stylize_video(clips["short"], tmp_path / "engine.mp4", network)
@@ -250,7 +262,9 @@ def test_video_bad_file_shows_the_message_and_the_tab_keeps_working(page, pretra
     page.locator("#video-run:not([disabled])").wait_for()
 
     # Same page: a good clip (at half its size, to be quick) goes through.
-    page.locator("#video-input button[aria-label='Clear']").first.click()  # the upload and the player each show one while a file is loading
+    page.locator(
+        "#video-input button[aria-label='Clear']"
+    ).first.click()  # the upload and the player each show one while a file is loading
     upload_video(page, clips["short"])
     page.locator("#video-scale input[type=number]").fill("0.5")
     page.locator("#video-scale input[type=number]").press("Enter")
@@ -272,7 +286,9 @@ def test_video_stop_keeps_the_frames_done(page, pretrained_zoo, clips, tmp_path)
     assert preview.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [160, 90]
     page.click("#video-stop")
     status = wait_for_status(page, r"^Stopped: ")
-    done = int(re.match(r"Stopped: the first (\d+) frames \(([0-9.]+) s\) are saved, 160×90, with its sound", status).group(1))
+    done = int(
+        re.match(r"Stopped: the first (\d+) frames \(([0-9.]+) s\) are saved, 160×90, with its sound", status).group(1)
+    )
     assert 1 <= done < 300
     page.locator("#video-run:not([disabled])").wait_for()
     played = page.evaluate(PLAY_RESULT)
@@ -286,14 +302,26 @@ def test_video_stop_keeps_the_frames_done(page, pretrained_zoo, clips, tmp_path)
 # ---------------------------------------------------------------- the job, without a browser
 
 
-def run_job(source, style, folder, *, arch="lite", strength=1.0, keep_colors=False, scale=0.5, temporal=True,
-            stop=None, keep: Path | None = None):
+def run_job(
+    source,
+    style,
+    folder,
+    *,
+    arch="lite",
+    strength=1.0,
+    keep_colors=False,
+    scale=0.5,
+    temporal=True,
+    stop=None,
+    keep: Path | None = None,
+):
     """All the job's outputs; the result video is copied to ``keep`` when it is handed over, as
     Gradio copies it to its cache (the job deletes its own folder when it ends)."""
     outputs = []
     payload = {"video": {"path": str(source)}} if source else None
-    for output in video_tab.video_job(payload, style, arch, strength, keep_colors, scale, temporal, folder,
-                                stop or threading.Event()):
+    for output in video_tab.video_job(
+        payload, style, arch, strength, keep_colors, scale, temporal, folder, stop or threading.Event()
+    ):
         outputs.append(output)
         if keep is not None and isinstance(output[0], str):
             shutil.copy(output[0], keep)
@@ -313,8 +341,12 @@ def test_job_bad_files_raise_the_engines_message(clips, styles, random_zoo, kind
     assert str(caught.value) == message
     assert str(clips[kind].parent) not in message
     assert leftovers() == before  # nothing left behind
-    words = {"corrupt": "is not a video file", "audio_only": "has only audio", "empty": "is empty (0 bytes)",
-             "text": "is not a video file"}[kind]
+    words = {
+        "corrupt": "is not a video file",
+        "audio_only": "has only audio",
+        "empty": "is empty (0 bytes)",
+        "text": "is not a video file",
+    }[kind]
     assert words in message
 
 
@@ -334,17 +366,23 @@ def test_job_without_a_video_or_with_a_wrong_network(clips, styles, random_zoo):
 def test_job_streams_progress_and_matches_the_engine(clips, styles, random_zoo, tmp_path, one_thread):
     before = leftovers()
     kept = tmp_path / "got.mp4"
-    outputs = run_job(clips["short"], styles["wave"], random_zoo, strength=0.8, keep_colors=True, temporal=False,
-                      keep=kept)
+    outputs = run_job(
+        clips["short"], styles["wave"], random_zoo, strength=0.8, keep_colors=True, temporal=False, keep=kept
+    )
     (cleared, hidden, loading), *progress, (path, download, status) = outputs
-    assert cleared is None and hidden == {"__type__": "update", "visible": False} and "Loading the Wave (Someone) network (lite)" in loading
+    assert (
+        cleared is None
+        and hidden == {"__type__": "update", "visible": False}
+        and "Loading the Wave (Someone) network (lite)" in loading
+    )
     assert re.match(rf"<div class=\"st-progress\">Done: {CLIP_FRAMES} frames \(1\.0 s\), 80×45, with its sound", status)
     assert download == {"__type__": "update", "value": path, "visible": True}
     assert all("Frame " in line for *_, line in progress)  # progress lines, if the run took long enough
     # The same file as the engine's shared recipe (the CLI's) makes with the same settings.
     network = load_network("wave", "lite", backend="auto", folder=random_zoo)
-    want = stylize_video(clips["short"], tmp_path / "want.mp4", network, strength=0.8, keep_colors=True,
-                         temporal=False, scale=0.5)
+    want = stylize_video(
+        clips["short"], tmp_path / "want.mp4", network, strength=0.8, keep_colors=True, temporal=False, scale=0.5
+    )
     assert_same_video(kept, want.path, clips["short"])
     # The file lives on in Gradio's cache (the page's copy); the job's own folder is gone once the
     # generator is done.

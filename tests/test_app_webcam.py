@@ -15,22 +15,20 @@ import io
 import os
 import re
 import time
-from pathlib import Path
 
-import av
 import cv2
 import gradio as gr
 import numpy as np
-import torch
 import pytest
+import torch
+from conftest import CAMERA_SIZE, find_free_port
 from PIL import Image
 
 import app
-from conftest import CAMERA_SIZE, find_free_port, launch_chromium
+from styletransfer.errors import StyleTransferError
 from styletransfer.io import frames, images
 from styletransfer.networks import Network, load_network, network, onnx, zoo
 from styletransfer.video import webcam
-from styletransfer.errors import StyleTransferError
 from ui import common, webcam_tab
 
 FRAME_TIMEOUT_MS = 120_000  # the first frame may wait for the network's ONNX export
@@ -57,7 +55,9 @@ def open_camera(page, url: str) -> None:
     }"""
     )
     page.get_by_text("Click to Access Webcam").click()
-    page.wait_for_function("() => { const v = document.querySelector('#webcam-input video'); return v && v.videoWidth > 0; }")
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#webcam-input video'); return v && v.videoWidth > 0; }"
+    )
 
 
 @pytest.fixture
@@ -125,8 +125,10 @@ def test_webcam_streams_stylized_frames(webcam_page, camera, pretrained_zoo, art
     shown = page.locator(INFO).inner_text()
     server_fps = float(re.match(r"^([0-9.]+) fps · 320×240 · .+, lite · \d+ ms a frame$", shown).group(1))
     load = os.getloadavg()[0]
-    line = (f"webcam 320x240, lite, temporal blending on: {fps:.1f} fps reached the page over {MEASURE_S:.0f} s; "
-            f"the page says {server_fps:.1f} fps ({shown}); load average {load:.1f} on {os.cpu_count()} CPUs")
+    line = (
+        f"webcam 320x240, lite, temporal blending on: {fps:.1f} fps reached the page over {MEASURE_S:.0f} s; "
+        f"the page says {server_fps:.1f} fps ({shown}); load average {load:.1f} on {os.cpu_count()} CPUs"
+    )
     print("\n" + line)
     (artifacts / "webcam_fps.txt").write_text(line + "\n")
     assert frames_seen(page) > started  # frames arrive (their rate is printed, not asserted)
@@ -195,8 +197,9 @@ def test_streams_take_turns(camera_browser, pretrained_zoo, monkeypatch):
     # after its turn had ended and the first stream was back (seen: 19 frames > 16 + 1).
     monkeypatch.setattr(webcam_tab, "WEBCAM_TIME_LIMIT_S", 8)  # read by build_webcam_tab
     blocks, port = app.build_app(), find_free_port()
-    blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                  **app.launch_options())
+    blocks.launch(
+        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.launch_options()
+    )
     contexts = [camera_browser.new_context() for _ in range(2)]
     try:
         first, second = pages = [context.new_page() for context in contexts]
@@ -288,12 +291,16 @@ def test_live_frame_errors(styles, random_zoo, photo, onnx_cache, tmp_path):
     broken = {"url": "data:image/jpeg;base64," + base64.b64encode(b"not a jpeg").decode()}
     assert webcam_tab.live_frame(broken, styles["wave"], "lite", "320x240", True, session, random_zoo)[0] == gr.skip()
     bad_base64 = {"url": "data:image/jpeg;base64,abc"}
-    assert webcam_tab.live_frame(bad_base64, styles["wave"], "lite", "320x240", True, session, random_zoo)[0] == gr.skip()
+    assert (
+        webcam_tab.live_frame(bad_base64, styles["wave"], "lite", "320x240", True, session, random_zoo)[0] == gr.skip()
+    )
     # A file path from the client is never opened (the browser sends frames inline).
     path = tmp_path / "secret.jpg"
     path.write_bytes(jpeg(photo))
     for payload in ({"path": str(path)}, str(path)):
-        assert webcam_tab.live_frame(payload, styles["wave"], "lite", "320x240", True, session, random_zoo)[0] == gr.skip()
+        assert (
+            webcam_tab.live_frame(payload, styles["wave"], "lite", "320x240", True, session, random_zoo)[0] == gr.skip()
+        )
     assert session.last is None
     # When the recording ends, the last frame stays, with a note.
     assert webcam_tab.live_ended(session) == webcam_tab._WEBCAM_IDLE

@@ -42,7 +42,8 @@ def frames_painted(page) -> int:
 def wait_for_frames(page, more: int, timeout: float = FRAME_TIMEOUT_MS) -> None:
     page.wait_for_function(
         "n => Number(document.querySelector('#browser-webcam-output').dataset.frames || 0) >= n",
-        arg=frames_painted(page) + more, timeout=timeout,
+        arg=frames_painted(page) + more,
+        timeout=timeout,
     )
 
 
@@ -71,8 +72,11 @@ def snapshot(page) -> dict:
     snap = page.evaluate("window.stBrowserWebcam.snapshot()")
     shape = (snap["height"], snap["width"], 4)
     rgba = {k: np.frombuffer(base64.b64decode(snap[k]), np.uint8).reshape(shape) for k in ("input", "output")}
-    return {"input": rgba["input"][..., :3].copy(), "output": rgba["output"][..., :3].copy(),
-            "backend": snap["backend"]}
+    return {
+        "input": rgba["input"][..., :3].copy(),
+        "output": rgba["output"][..., :3].copy(),
+        "backend": snap["backend"],
+    }
 
 
 def server_cpu_seconds() -> float:
@@ -119,13 +123,16 @@ def test_the_browser_paints_the_camera_itself(context, app_server, artifacts):
         fps = measure_fps(page)
         shown = page.locator(INFO).inner_text()
         width, height = resolution.split("x")
-        match = re.match(rf"^([0-9.]+) fps · {width}×{height} · .+, lite · (.+) in this browser · (\d+) ms a frame$",
-                         shown)
+        match = re.match(
+            rf"^([0-9.]+) fps · {width}×{height} · .+, lite · (.+) in this browser · (\d+) ms a frame$", shown
+        )
         assert match, shown
         network_ms = page.evaluate("window.stBrowserWebcam.timeNetwork(3)")
-        lines.append(f"webcam {resolution} in the browser: {fps:.1f} fps reached the page over {MEASURE_S:.0f} s "
-                     f"({match.group(2)}; the page says {shown!r}; the network alone {network_ms:.0f} ms); "
-                     f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        lines.append(
+            f"webcam {resolution} in the browser: {fps:.1f} fps reached the page over {MEASURE_S:.0f} s "
+            f"({match.group(2)}; the page says {shown!r}; the network alone {network_ms:.0f} ms); "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        )
         assert fps > 0
     print("\n" + "\n".join(lines))
     (artifacts / "webcam_browser_fps.txt").write_text("\n".join(lines) + "\n")
@@ -182,8 +189,7 @@ def test_the_steadying_blend_is_the_benchs(context, app_server, camera):
     assert difference(got[3], paintings[3]) > 20  # the camera barely moved: most of the last frame is kept
 
 
-def test_four_visitors_at_once_cost_the_server_nothing_per_frame(camera_browser, app_server, pretrained_zoo,
-                                                                    runtime):
+def test_four_visitors_at_once_cost_the_server_nothing_per_frame(camera_browser, app_server, pretrained_zoo, runtime):
     contexts = [camera_browser.new_context(viewport={"width": 1000, "height": 800}) for _ in range(4)]
     try:
         pages = [open_tab(context, app_server) for context in contexts]
@@ -202,9 +208,11 @@ def test_four_visitors_at_once_cost_the_server_nothing_per_frame(camera_browser,
         time.sleep(MEASURE_S)
         idle = (server_cpu_seconds() - idle) * seconds / MEASURE_S  # the same pages open, nothing painted
         per_frame_ms = 1000 * max(0.0, cpu - idle) / max(1, sum(painted))
-        print(f"\nwebcam in 4 browsers at once: {[round(n / seconds, 1) for n in painted]} fps each; the server's "
-              f"CPU time {cpu * 1000:.0f} ms over {seconds:.1f} s while they painted, {idle * 1000:.0f} ms while "
-              f"they did not: {per_frame_ms:.2f} ms a frame")
+        print(
+            f"\nwebcam in 4 browsers at once: {[round(n / seconds, 1) for n in painted]} fps each; the server's "
+            f"CPU time {cpu * 1000:.0f} ms over {seconds:.1f} s while they painted, {idle * 1000:.0f} ms while "
+            f"they did not: {per_frame_ms:.2f} ms a frame"
+        )
         assert all(n > 0 for n in painted)
         assert per_frame_ms < 2  # the server path works 70-106 ms on each frame (its page line)
     finally:
@@ -258,8 +266,11 @@ def test_an_unreachable_registry_says_so_at_once(tmp_path, monkeypatch, random_z
     monkeypatch.setenv("STYLETRANSFER_CACHE", str(tmp_path))
     monkeypatch.setenv("npm_config_registry", "http://127.0.0.1:9")  # nothing listens there
     started = time.monotonic()
-    with pytest.raises(StyleTransferError, match=r"could not fetch onnxruntime-web 1\.30\.0 from http://127\.0\.0\.1:9/"
-                                                 r".*the webcam runs on the server instead"):
+    with pytest.raises(
+        StyleTransferError,
+        match=r"could not fetch onnxruntime-web 1\.30\.0 from http://127\.0\.0\.1:9/"
+        r".*the webcam runs on the server instead",
+    ):
         browser_runtime.ensure()
     assert time.monotonic() - started < 10
     assert "could not fetch onnxruntime-web" in webcam_tab.browser_config(styles["wave"], random_zoo)["error"]

@@ -63,8 +63,13 @@ def _tiny_zoo(folder):
 
 
 def _run(repo_root, *args):
-    return subprocess.run([sys.executable, "-m", "bench.quality", *map(str, args)],
-                          capture_output=True, text=True, cwd=repo_root, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "bench.quality", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=repo_root,
+        timeout=900,
+    )
 
 
 def test_bench_prints_a_row_per_method_and_writes_a_contact_sheet(repo_root, tmp_path):
@@ -72,19 +77,52 @@ def test_bench_prints_a_row_per_method_and_writes_a_contact_sheet(repo_root, tmp
     torch.manual_seed(1)
     several = build(TransformerConfig(arch="lite", styles=2))
     checkpoint = tmp_path / "checkpoint.pt"
-    torch.save({"model": several.state_dict(), "model_config": {"arch": "lite", "blur": True, "styles": 2}, "step": 1},
-               checkpoint)
+    torch.save(
+        {"model": several.state_dict(), "model_config": {"arch": "lite", "blur": True, "styles": 2}, "step": 1},
+        checkpoint,
+    )
     out = tmp_path / "out"
-    result = _run(repo_root, "--methods", "full", "lite", "gatys", "--folder", tmp_path / "zoo",
-                  "--checkpoint", checkpoint, "--only", "starry_night", "great_wave", "--size", 64, "--photos", 1,
-                  "--gatys-steps", 2, "--gatys-weights", 3, "--out", out)
+    result = _run(
+        repo_root,
+        "--methods",
+        "full",
+        "lite",
+        "gatys",
+        "--folder",
+        tmp_path / "zoo",
+        "--checkpoint",
+        checkpoint,
+        "--only",
+        "starry_night",
+        "great_wave",
+        "--size",
+        64,
+        "--photos",
+        1,
+        "--gatys-steps",
+        2,
+        "--gatys-weights",
+        3,
+        "--out",
+        out,
+    )
     assert result.returncode == 0, result.stderr
-    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in result.stdout.splitlines()
-            if line.startswith(("| starry_night ", "| great_wave "))]
+    rows = [
+        [c.strip() for c in line.split("|")[1:-1]]
+        for line in result.stdout.splitlines()
+        if line.startswith(("| starry_night ", "| great_wave "))
+    ]
     # The zoo has starry_night only; the checkpoint's two styles are the recipe's first two.
     assert [(r[0], r[1]) for r in rows] == [
-        ("starry_night", "full"), ("starry_night", "lite"), ("starry_night", "ckpt"), ("starry_night", "gatys"),
-        ("starry_night", "gatys@3"), ("great_wave", "ckpt"), ("great_wave", "gatys"), ("great_wave", "gatys@3")]
+        ("starry_night", "full"),
+        ("starry_night", "lite"),
+        ("starry_night", "ckpt"),
+        ("starry_night", "gatys"),
+        ("starry_night", "gatys@3"),
+        ("great_wave", "ckpt"),
+        ("great_wave", "gatys"),
+        ("great_wave", "gatys@3"),
+    ]
     for cells in rows:
         ratio, content, structure, seconds = map(float, cells[2:])
         assert ratio > 0 and content >= 0 and -1 <= structure <= 1 and seconds >= 0
@@ -101,8 +139,12 @@ def test_the_temporal_bench_prints_its_table(capsys, shared_data, pretrained_zoo
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in capsys.readouterr().out.splitlines()]
     assert rows[0][-1] == "style distance"
     methods = {row[1]: row for row in rows[2:]}
-    assert set(methods) == {"input (the clip itself)", "starry_night lite per-frame", "starry_night lite blend",
-                            "starry_night lite still blend (in-browser webcam)"}
+    assert set(methods) == {
+        "input (the clip itself)",
+        "starry_night lite per-frame",
+        "starry_night lite blend",
+        "starry_night lite still blend (in-browser webcam)",
+    }
     assert methods["starry_night lite per-frame"][3] == "1.00" and float(methods["starry_night lite blend"][3]) < 1
     # vs input: each E_warp over the clip's own (a painted video flickers more than the clip)
     own = float(methods["input (the clip itself)"][2])
@@ -119,8 +161,25 @@ def test_the_temporal_bench_sums_up_several_styles(capsys, shared_data, pretrain
     """With several styles a summary per clip and method follows: mean and worst over the styles."""
     from bench import temporal
 
-    temporal.main(["--clips", "fox.mp4", "--archs", "lite", "--frames", "4", "--width", "96", "--threads", "1",
-                   "--styles", "starry_night", "the_scream", "--style-every", "0"])
+    temporal.main(
+        [
+            "--clips",
+            "fox.mp4",
+            "--archs",
+            "lite",
+            "--frames",
+            "4",
+            "--width",
+            "96",
+            "--threads",
+            "1",
+            "--styles",
+            "starry_night",
+            "the_scream",
+            "--style-every",
+            "0",
+        ]
+    )
     tables = capsys.readouterr().out.strip().split("\n\n")
     rows = [[[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()] for table in tables]
     detail = {row[1]: row for row in rows[0][2:]}
@@ -142,10 +201,33 @@ def test_a_painting_outside_the_zoo_is_judged_on_the_row_add_style_grew(repo_roo
     torch.manual_seed(2)
     grown = build(TransformerConfig(arch="lite", styles=len(STYLES) + 1))  # the zoo's rows, then the added one
     checkpoint = tmp_path / "checkpoint.pt"
-    torch.save({"model": grown.state_dict(), "model_config": {"arch": "lite", "blur": True, "styles": len(STYLES) + 1},
-                "step": 1}, checkpoint)
-    result = _run(repo_root, "--methods", "gatys", "--gatys-steps", 2, "--checkpoint", checkpoint,
-                  "--paintings", painting, "--only", "my_painting", "--size", 64, "--photos", 1, "--out", tmp_path / "out")
+    torch.save(
+        {
+            "model": grown.state_dict(),
+            "model_config": {"arch": "lite", "blur": True, "styles": len(STYLES) + 1},
+            "step": 1,
+        },
+        checkpoint,
+    )
+    result = _run(
+        repo_root,
+        "--methods",
+        "gatys",
+        "--gatys-steps",
+        2,
+        "--checkpoint",
+        checkpoint,
+        "--paintings",
+        painting,
+        "--only",
+        "my_painting",
+        "--size",
+        64,
+        "--photos",
+        1,
+        "--out",
+        tmp_path / "out",
+    )
     assert result.returncode == 0, result.stderr
     rows = [line.split("|")[1:3] for line in result.stdout.splitlines() if line.startswith("| my_painting ")]
     assert [(a.strip(), b.strip()) for a, b in rows] == [("my_painting", "ckpt"), ("my_painting", "gatys")]

@@ -10,7 +10,6 @@ from PIL import Image
 
 from styletransfer import cli
 
-
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -24,8 +23,20 @@ def test_gatys_end_to_end_with_two_styles(shared_data, repo_root, tmp_path):
     out = tmp_path / "out.png"
     styles = shared_data / "styles"
     result = run_cli(
-        "gatys", shared_data / "photos" / "skimage_coffee.jpg", styles / "great_wave.jpg", styles / "the_scream.jpg",
-        "-o", out, "--size", 96, "--steps", 5, "--style-blend", 2, 1, cwd=repo_root,
+        "gatys",
+        shared_data / "photos" / "skimage_coffee.jpg",
+        styles / "great_wave.jpg",
+        styles / "the_scream.jpg",
+        "-o",
+        out,
+        "--size",
+        96,
+        "--steps",
+        5,
+        "--style-blend",
+        2,
+        1,
+        cwd=repo_root,
     )
     assert result.returncode == 0, result.stderr
     assert Image.open(out).size == (96, 64)  # coffee is 512x341
@@ -56,7 +67,14 @@ def test_bad_input_exits_non_zero_with_one_line(shared_data, repo_root, tmp_path
 
 
 def test_missing_style_file(repo_root, shared_data, tmp_path):
-    result = run_cli("gatys", shared_data / "photos" / "skimage_coffee.jpg", tmp_path / "nope.jpg", "-o", tmp_path / "o.png", cwd=repo_root)
+    result = run_cli(
+        "gatys",
+        shared_data / "photos" / "skimage_coffee.jpg",
+        tmp_path / "nope.jpg",
+        "-o",
+        tmp_path / "o.png",
+        cwd=repo_root,
+    )
     assert result.returncode == 2 and "nope.jpg" in result.stderr
 
 
@@ -93,13 +111,18 @@ def model_folder(tmp_path):
 def test_list_prints_name_arch_title(repo_root, model_folder):
     result = run_cli("list", "--folder", model_folder, cwd=repo_root)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["wave full The Great Wave off Kanagawa", "wave lite The Great Wave off Kanagawa"]
+    assert result.stdout.splitlines() == [
+        "wave full The Great Wave off Kanagawa",
+        "wave lite The Great Wave off Kanagawa",
+    ]
 
 
 def test_stylize_with_a_model_file(repo_root, shared_data, model_folder, tmp_path):
     out = tmp_path / "out.jpg"
     model = model_folder / "wave.lite.safetensors"
-    result = run_cli("stylize", shared_data / "photos" / "skimage_coffee.jpg", "-s", model, "-o", out, "--size", 101, cwd=repo_root)
+    result = run_cli(
+        "stylize", shared_data / "photos" / "skimage_coffee.jpg", "-s", model, "-o", out, "--size", 101, cwd=repo_root
+    )
     assert result.returncode == 0, result.stderr
     width, height = Image.open(out).size
     # coffee is 512x341: 341 * 101 / 512 = 67.3; JPEG draft decoding at 1/4 scale rounds the
@@ -117,10 +140,21 @@ def test_export_onnx_runs_at_any_size(repo_root, model_folder, tmp_path):
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     image = np.random.rand(1, 3, 45, 31).astype(np.float32)
     (styled,) = session.run(None, {"image": image})
-    assert styled.shape == image.shape and styled.dtype == np.float32 and 0 <= styled.min() and styled.max() <= 1
+    assert styled.shape == image.shape and styled.dtype == np.float32 and styled.min() >= 0 and styled.max() <= 1
 
 
 def test_unknown_model_is_one_line(repo_root, shared_data, tmp_path):
-    result = run_cli("stylize", shared_data / "photos" / "skimage_coffee.jpg", "-s", "no_such_style", "-o", tmp_path / "o.png", cwd=repo_root)
+    result = run_cli(
+        "stylize",
+        shared_data / "photos" / "skimage_coffee.jpg",
+        "-s",
+        "no_such_style",
+        "-o",
+        tmp_path / "o.png",
+        cwd=repo_root,
+    )
     assert result.returncode == 2
-    assert result.stderr.strip().startswith("error: no model named 'no_such_style'") and len(result.stderr.strip().splitlines()) == 1
+    assert (
+        result.stderr.strip().startswith("error: no model named 'no_such_style'")
+        and len(result.stderr.strip().splitlines()) == 1
+    )

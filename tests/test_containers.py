@@ -13,11 +13,11 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from test_video import identity, leftovers, pattern
 
 from styletransfer.errors import StyleTransferError
 from styletransfer.io import media
 from styletransfer.video.stylize import process_video
-from test_video import identity, leftovers, pattern
 
 WIDTH, HEIGHT, RATE, FRAMES = 64, 48, 10, 10
 TONE = 440
@@ -88,8 +88,9 @@ def sound_of(path: Path) -> tuple[str, float, float] | None:
         frames = list(c.decode(audio=0))
         codec = c.streams.audio[0].codec_context.codec.canonical_name
     rate = frames[0].sample_rate
-    left = np.concatenate([f.to_ndarray().reshape(f.samples, -1)[:, 0] if not f.format.is_planar
-                           else f.to_ndarray()[0] for f in frames]).astype(np.float64)
+    left = np.concatenate(
+        [f.to_ndarray().reshape(f.samples, -1)[:, 0] if not f.format.is_planar else f.to_ndarray()[0] for f in frames]
+    ).astype(np.float64)
     peak = np.argmax(np.abs(np.fft.rfft(left))) * rate / len(left)
     return codec, len(left) / rate, peak
 

@@ -34,7 +34,7 @@ def test_loss_falls_and_events_are_complete(random_vgg):
     assert events[-1].losses["style"] < 0.5 * events[0].losses["style"]
     assert events[-1].losses["total"] < events[0].losses["total"]
     assert events[-1].image.shape == (1, 3, 40, 56)
-    assert 0 <= events[-1].image.min() and events[-1].image.max() <= 1
+    assert events[-1].image.min() >= 0 and events[-1].image.max() <= 1
     assert all(e.elapsed >= 0 for e in events)
 
 
@@ -81,7 +81,9 @@ def test_blending_two_styles_equals_blending_their_grams(random_vgg):
     content, style = _images()
     other = 1 - style
     config = GatysConfig(size=48, steps=2, coarse_to_fine=False)
-    one_sided = stylize(content, [style, other], dataclasses.replace(config, style_blend=(1.0, 0.0)), lossnet=random_vgg)
+    one_sided = stylize(
+        content, [style, other], dataclasses.replace(config, style_blend=(1.0, 0.0)), lossnet=random_vgg
+    )
     single = stylize(content, [style], config, lossnet=random_vgg)
     assert torch.allclose(one_sided, single, atol=1e-5)
 
@@ -93,7 +95,10 @@ def test_luminance_mode_keeps_photo_chroma(random_vgg):
     content = content * torch.tensor([1.0, 0.3, 0.3]).view(1, 3, 1, 1)  # a red photo
     config = GatysConfig(size=56, steps=6, coarse_to_fine=False, preserve_colors="luminance", style_weight=10)
     kept = stylize(content, [style], config, lossnet=random_vgg)
-    chroma = lambda image: colors.rgb_to_yiq(image)[:, 1:]
+
+    def chroma(image):
+        return colors.rgb_to_yiq(image)[:, 1:]
+
     assert (chroma(kept) - chroma(content)).abs().mean() < 0.02
     assert (kept - content).abs().mean() > 0.01  # but the image did change
 
@@ -129,7 +134,9 @@ def test_init_from_an_image_file(random_vgg, tmp_path):
     start = torch.zeros(1, 3, 20, 28)
     start[:, 0] = 1.0  # a red picture, half the photo's size
     images.save_image(start, tmp_path / "start.png")
-    config = GatysConfig(size=56, steps=1, coarse_to_fine=False, init=str(tmp_path / "start.png"), optimizer="adam", learning_rate=1e-4)
+    config = GatysConfig(
+        size=56, steps=1, coarse_to_fine=False, init=str(tmp_path / "start.png"), optimizer="adam", learning_rate=1e-4
+    )
     first = next(iterate(content, [style], config, lossnet=random_vgg))
     assert first.image.shape == content.shape
     assert first.image[:, 0].mean() > 0.95 and first.image[:, 1:].mean() < 0.05  # starts from the file, resized
@@ -142,7 +149,11 @@ def test_style_scale_sets_the_painting_size(random_vgg, monkeypatch):
     original = gatys.images.resize_long_side
     monkeypatch.setattr(gatys.images, "resize_long_side", lambda t, n: seen.append(n) or original(t, n))
     content, style = _images()
-    list(iterate(content, [style], GatysConfig(size=64, steps=1, coarse_to_fine=False, style_scale=0.5), lossnet=random_vgg))
+    list(
+        iterate(
+            content, [style], GatysConfig(size=64, steps=1, coarse_to_fine=False, style_scale=0.5), lossnet=random_vgg
+        )
+    )
     assert seen == [64, 32]  # photo at the output size, painting at half of it
 
 

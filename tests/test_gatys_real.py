@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from styletransfer import colors
-from styletransfer.io import images
 from styletransfer.gatys import GatysConfig, stylize
+from styletransfer.io import images
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,10 @@ def test_histogram_matching_keeps_photo_colours(photo_and_painting):
     config = GatysConfig(size=128, steps=20, min_size=64)
     plain = stylize(photo, [painting], config)
     kept = stylize(photo, [painting], dataclasses.replace(config, preserve_colors="histogram"))
-    chroma = lambda image: colors.rgb_to_yiq(image)[:, 1:].mean(dim=(2, 3))
+
+    def chroma(image):
+        return colors.rgb_to_yiq(image)[:, 1:].mean(dim=(2, 3))
+
     assert (chroma(kept) - chroma(photo)).abs().sum() < 0.5 * (chroma(plain) - chroma(photo)).abs().sum()
     assert (kept - photo).abs().mean() > 0.03  # still stylized
 

@@ -15,8 +15,8 @@ import torch
 from PIL import Image
 from PIL.JpegImagePlugin import JpegImageFile
 
-from styletransfer.io import images
 from styletransfer.errors import StyleTransferError
+from styletransfer.io import images
 from styletransfer.io.images import (
     MIN_SIDE,
     load_tensor,
@@ -66,12 +66,7 @@ def png_header(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-        + chunk(b"IEND", b"")
-    )
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
 # ------------------------------------------------------------------ refused inputs
@@ -139,7 +134,7 @@ def test_bad_input_is_refused_with_a_clear_message(case, tmp_path):
     assert "\n" not in message
     for word in words:
         assert word in message
-    assert Image.MAX_IMAGE_PIXELS == pillow_limit  # the global is not ours to change
+    assert pillow_limit == Image.MAX_IMAGE_PIXELS  # the global is not ours to change
 
 
 def test_bad_input_is_refused_by_load_tensor_too(tmp_path):
@@ -376,7 +371,7 @@ def test_to_tensor_and_back_is_exact_on_uint8():
     tensor = to_tensor(Image.fromarray(pixels))
     assert tensor.shape == (1, 3, 37, 53) and tensor.dtype == torch.float32
     assert tensor.is_contiguous()
-    assert 0 <= tensor.min() and tensor.max() <= 1
+    assert tensor.min() >= 0 and tensor.max() <= 1
     assert torch.equal(tensor[0, :, 3, 5], torch.tensor(pixels[3, 5], dtype=torch.float32) / 255)
     assert np.array_equal(np.asarray(to_pil(tensor)), pixels)
     assert np.array_equal(to_numpy(tensor[0]), pixels)

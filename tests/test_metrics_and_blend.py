@@ -9,9 +9,9 @@ import pytest
 cv2 = pytest.importorskip("cv2")
 
 from styletransfer import metrics  # noqa: E402
+from styletransfer.errors import StyleTransferError  # noqa: E402
 from styletransfer.video import blend  # noqa: E402
 from styletransfer.video import flow as optical  # noqa: E402
-from styletransfer.errors import StyleTransferError  # noqa: E402
 
 MIDDLEBURY = ["Dimetrodon", "Grove2", "Grove3", "Hydrangea", "RubberWhale", "Urban2", "Urban3", "Venus"]
 
@@ -32,8 +32,12 @@ def middlebury(flow_data):
     """(name, frame10, frame11, ground-truth flow 10->11) for every scene."""
     root = flow_data / "middlebury"
     return [
-        (name, load_rgb(root / name / "frame10.png"), load_rgb(root / name / "frame11.png"),
-         metrics.read_flo(root / name / "flow10.flo"))
+        (
+            name,
+            load_rgb(root / name / "frame10.png"),
+            load_rgb(root / name / "frame11.png"),
+            metrics.read_flo(root / name / "flow10.flo"),
+        )
         for name in MIDDLEBURY
     ]
 
@@ -65,7 +69,7 @@ def flicker(frames, rng, sigma=0.04):
 
 
 def test_read_flo_middlebury_ground_truth(middlebury, flow_data):
-    for name, frame, _, flow in middlebury:
+    for _name, frame, _, flow in middlebury:
         assert flow.shape == frame.shape[:2] + (2,) and flow.dtype == np.float32
     # The file's own bytes: unknown pixels (stored as 1e9+) must come back as NaN, the rest as is.
     path = flow_data / "middlebury" / "Dimetrodon" / "flow10.flo"
@@ -185,7 +189,7 @@ def test_visibility_mask_of_a_shift_drops_the_border_band(photo):
     fw = np.zeros((h, w, 2), np.float32)
     fw[...] = (dx, dy)
     mask = metrics.visibility_mask(fw, -fw)
-    assert not mask[:, w - dx:].any() and not mask[h - dy:, :].any()  # leaves the frame
+    assert not mask[:, w - dx :].any() and not mask[h - dy :, :].any()  # leaves the frame
     assert mask[: h - dy, : w - dx].all()
 
 
@@ -193,13 +197,13 @@ def test_visibility_mask_with_estimated_flow_on_shifted_frames(shared_data):
     big = load_rgb(shared_data / "flow" / "middlebury" / "Grove2" / "frame10.png")
     dx, dy = 6, 4
     frame1 = big[100:340, 100:420]
-    frame2 = big[100 - dy:340 - dy, 100 - dx:420 - dx]  # frame1's content, moved by (dx, dy)
+    frame2 = big[100 - dy : 340 - dy, 100 - dx : 420 - dx]  # frame1's content, moved by (dx, dy)
     fw = optical.estimate_flow(frame1, frame2)
     bw = optical.estimate_flow(frame2, frame1)
     mask = metrics.visibility_mask(fw, bw)
     h, w = mask.shape
-    assert mask[:, w - dx:].mean() < 0.1 and mask[h - dy:, :].mean() < 0.1
-    assert mask[10:h - 10, 10:w - 10].mean() > 0.95
+    assert mask[:, w - dx :].mean() < 0.1 and mask[h - dy :, :].mean() < 0.1
+    assert mask[10 : h - 10, 10 : w - 10].mean() > 0.95
 
 
 def test_visibility_mask_marks_occluded_background_and_motion_edges():
@@ -207,14 +211,14 @@ def test_visibility_mask_marks_occluded_background_and_motion_edges():
     h, w, d = 60, 80, 6
     top, left, size = 20, 20, 20
     fw = np.zeros((h, w, 2), np.float32)
-    fw[top:top + size, left:left + size, 0] = d  # frame t: the square moves by +d
+    fw[top : top + size, left : left + size, 0] = d  # frame t: the square moves by +d
     bw = np.zeros((h, w, 2), np.float32)
-    bw[top:top + size, left + d:left + d + size, 0] = -d  # frame t+1: it came from -d
+    bw[top : top + size, left + d : left + d + size, 0] = -d  # frame t+1: it came from -d
     mask = metrics.visibility_mask(fw, bw)
-    covered = mask[top:top + size, left + size + 1:left + size + d]  # background the square moves onto
+    covered = mask[top : top + size, left + size + 1 : left + size + d]  # background the square moves onto
     assert not covered.any()
-    assert not mask[top + 5:top + 15, left + size - 1].any()  # motion edge of the square
-    assert mask[top + 2:top + size - 2, left + 1:left + size - 2].all()  # the square itself
+    assert not mask[top + 5 : top + 15, left + size - 1].any()  # motion edge of the square
+    assert mask[top + 2 : top + size - 2, left + 1 : left + size - 2].all()  # the square itself
     assert mask[:, 50:].all() and mask[45:, :].all()  # background away from the motion
 
 
@@ -256,8 +260,9 @@ def test_warping_error_follows_motion(flow_data):
     """On real motion, a stylization that moves with the frames scores far better than the
     same frames shuffled in time."""
     root = flow_data / "sintel_frames"
-    frames = [cv2.resize(load_rgb(root / f"frame_00{i}.png"), (512, 218), interpolation=cv2.INTER_AREA)
-              for i in range(16, 21)]
+    frames = [
+        cv2.resize(load_rgb(root / f"frame_00{i}.png"), (512, 218), interpolation=cv2.INTER_AREA) for i in range(16, 21)
+    ]
     flows = metrics.video_flows(frames)
     styled = [stylize(frame) for frame in frames]
     steady = metrics.warping_error(frames, styled, flows=flows)
@@ -314,8 +319,9 @@ def test_blender_steadies_real_motion(flow_data):
     """Sintel frames (camera and character move): flicker falls, nothing smears away."""
     rng = np.random.default_rng(3)
     root = flow_data / "sintel_frames"
-    frames = [cv2.resize(load_rgb(root / f"frame_00{i}.png"), (512, 218), interpolation=cv2.INTER_AREA)
-              for i in range(16, 24)]
+    frames = [
+        cv2.resize(load_rgb(root / f"frame_00{i}.png"), (512, 218), interpolation=cv2.INTER_AREA) for i in range(16, 24)
+    ]
     clean = [stylize(frame) for frame in frames]
     styled = flicker(clean, rng)
     blender = blend.TemporalBlender()

@@ -145,5 +145,7 @@ def test_load_network_blends_styles_of_one_file(tmp_path):
     photo = _photo()
     a, b = load_network("a", "lite", folder=tmp_path), load_network("b", "lite", folder=tmp_path)
     assert half.card.title == "A 50% + B 50%"
-    assert not np.array_equal(half.stylize(photo), a.stylize(photo)) and not np.array_equal(half.stylize(photo), b.stylize(photo))
+    assert not np.array_equal(half.stylize(photo), a.stylize(photo)) and not np.array_equal(
+        half.stylize(photo), b.stylize(photo)
+    )
     assert np.array_equal(load_network({"a": 1.0, "b": 0.0}, "lite", folder=tmp_path).stylize(photo), a.stylize(photo))

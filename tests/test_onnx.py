@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from styletransfer.networks import onnx
 from styletransfer.errors import StyleTransferError
+from styletransfer.networks import onnx
 from styletransfer.networks.transformer import ARCHS, TransformerConfig, build
 
 

@@ -19,13 +19,13 @@ import torch
 from PIL import Image
 
 from styletransfer import training
+from styletransfer.errors import StyleTransferError
 from styletransfer.networks import load_network
 from styletransfer.networks.network import load_module
+from styletransfer.networks.transformer import TransformerConfig, build
 from styletransfer.perceptual.vgg import random_vgg16
 from styletransfer.training import data as training_data
 from styletransfer.training import log, regularisation
-from styletransfer.errors import StyleTransferError
-from styletransfer.networks.transformer import TransformerConfig, build
 
 REPO = Path(__file__).resolve().parent.parent
 PHOTOS = ("bsds500_100007.jpg", "bsds500_100039.jpg", "skimage_coffee.jpg")
@@ -56,8 +56,16 @@ def vgg():
 
 def tiny(painting, photos, **overrides) -> training.TrainConfig:
     settings = dict(
-        style=str(painting), content_dir=str(photos), arch="lite", steps=4, batch_size=2,
-        crop_size=32, style_size=64, log_every=1, checkpoint_every=2, device="cpu",
+        style=str(painting),
+        content_dir=str(photos),
+        arch="lite",
+        steps=4,
+        batch_size=2,
+        crop_size=32,
+        style_size=64,
+        log_every=1,
+        checkpoint_every=2,
+        device="cpu",
     )
     return training.TrainConfig(**{**settings, **overrides})
 
@@ -98,7 +106,9 @@ def test_resume_is_bit_identical_to_training_straight(painting, photos, tmp_path
     for name in a["model"]:
         assert torch.equal(a["model"][name], b["model"][name]), name
     assert a["optimizer"]["state"][0]["step"] == b["optimizer"]["state"][0]["step"] == 4
-    assert [r["total"] for r in read_csv(straight.parent / "losses.csv")] == [r["total"] for r in read_csv(split / "losses.csv")]
+    assert [r["total"] for r in read_csv(straight.parent / "losses.csv")] == [
+        r["total"] for r in read_csv(split / "losses.csv")
+    ]
 
 
 def test_compound_regularisation_can_be_a_fine_tune_at_the_end_of_a_run(painting, photos, tmp_path, vgg):
@@ -111,8 +121,12 @@ def test_compound_regularisation_can_be_a_fine_tune_at_the_end_of_a_run(painting
     temporal = [float(r["temporal"]) for r in read_csv(run / "losses.csv")]
     assert temporal[:2] == [0, 0] and min(temporal[2:]) > 0
     with pytest.raises(StyleTransferError, match=r"settings differ from the saved run \(style_weight\)"):
-        training.train(tiny(painting, photos, steps=5, temporal_weight=3.0, temporal_from=2, style_weight=7.0), run,
-                       lossnet=vgg, resume=True)
+        training.train(
+            tiny(painting, photos, steps=5, temporal_weight=3.0, temporal_from=2, style_weight=7.0),
+            run,
+            lossnet=vgg,
+            resume=True,
+        )
     with pytest.raises(StyleTransferError, match="temporal_from must be >= 0"):
         tiny(painting, photos, temporal_from=-1)
 
@@ -255,7 +269,9 @@ def test_init_starts_from_a_trained_model(painting, photos, tmp_path, vgg):
     first = training.train(tiny(painting, photos, steps=2, lr=1e-2), tmp_path / "first", lossnet=vgg)
     trained = torch.load(first, weights_only=True)["model"]
     # lr ~0: after one step the weights are still the init's, not the seed's random ones.
-    second = training.train(tiny(painting, photos, steps=1, lr=1e-12, init=str(first), seed=5), tmp_path / "second", lossnet=vgg)
+    second = training.train(
+        tiny(painting, photos, steps=1, lr=1e-12, init=str(first), seed=5), tmp_path / "second", lossnet=vgg
+    )
     tuned = torch.load(second, weights_only=True)["model"]
     assert all(torch.allclose(trained[k], tuned[k], atol=1e-6) for k in trained)
     with pytest.raises(StyleTransferError, match="lite network"):
@@ -385,12 +401,27 @@ def run_module(args, cwd, module=("-m", "styletransfer")):
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
-TINY_ARGS = ["--arch", "lite", "--batch-size", 2, "--crop-size", 32, "--style-size", 64, "--device", "cpu", "--lossnet", "random"]
+TINY_ARGS = [
+    "--arch",
+    "lite",
+    "--batch-size",
+    2,
+    "--crop-size",
+    32,
+    "--style-size",
+    64,
+    "--device",
+    "cpu",
+    "--lossnet",
+    "random",
+]
 
 
 def test_cli_trains_and_resumes(painting, photos, tmp_path):
     run = tmp_path / "run"
-    result = run_module(["train", "--style", painting, "--content-dir", photos, "--steps", 2, "--out", run, *TINY_ARGS], tmp_path)
+    result = run_module(
+        ["train", "--style", painting, "--content-dir", photos, "--steps", 2, "--out", run, *TINY_ARGS], tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert (run / "checkpoint.pt").is_file() and (run / "losses.png").is_file()
     result = run_module(["train", "--out", run, "--resume", "--steps", 3, "--lossnet", "random", "--quiet"], tmp_path)
@@ -402,8 +433,25 @@ def test_cli_trains_and_resumes(painting, photos, tmp_path):
 def test_cli_trains_several_paintings_in_one_network(painting, photos, shared_data, tmp_path):
     run = tmp_path / "run"
     wave = shared_data / "styles" / "great_wave.jpg"
-    result = run_module(["train", "--styles", painting, wave, "--content-dir", photos, "--steps", 2, "--out", run,
-                         "--temporal-weight", 1.0, "--quiet", *TINY_ARGS], tmp_path)
+    result = run_module(
+        [
+            "train",
+            "--styles",
+            painting,
+            wave,
+            "--content-dir",
+            photos,
+            "--steps",
+            2,
+            "--out",
+            run,
+            "--temporal-weight",
+            1.0,
+            "--quiet",
+            *TINY_ARGS,
+        ],
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
     assert ckpt["model_config"]["styles"] == 2 and list(ckpt["train_config"]["styles"]) == [str(painting), str(wave)]
@@ -414,8 +462,25 @@ def test_cli_trains_several_paintings_in_one_network(painting, photos, shared_da
     from styletransfer.networks import zoo
 
     added = tmp_path / "added"
-    result = run_module(["train", "--add-style", shared_data / "styles" / "the_scream.jpg", "--to", run / "checkpoint.pt",
-                         "--steps", 1, "--out", added, "--quiet", "--device", "cpu", "--lossnet", "random"], tmp_path)
+    result = run_module(
+        [
+            "train",
+            "--add-style",
+            shared_data / "styles" / "the_scream.jpg",
+            "--to",
+            run / "checkpoint.pt",
+            "--steps",
+            1,
+            "--out",
+            added,
+            "--quiet",
+            "--device",
+            "cpu",
+            "--lossnet",
+            "random",
+        ],
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert [c.name for c in zoo.available(added / "model")] == ["great_wave", "starry_night", "the_scream"]
     assert load_module(added / "model" / "zoo.lite.safetensors").config.styles == 3
@@ -429,12 +494,31 @@ def test_cli_trains_several_paintings_in_one_network(painting, photos, shared_da
 def test_cli_trains_through_the_deperiod_filter_and_its_models_keep_it(painting, photos, tmp_path):
     # A run without the filter continues through it (--init): the filter holds no weights.
     plain = tmp_path / "plain"
-    result = run_module(["train", "--style", painting, "--content-dir", photos, "--steps", 1, "--out", plain, "--quiet",
-                         *TINY_ARGS], tmp_path)
+    result = run_module(
+        ["train", "--style", painting, "--content-dir", photos, "--steps", 1, "--out", plain, "--quiet", *TINY_ARGS],
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     run = tmp_path / "run"
-    result = run_module(["train", "--style", painting, "--content-dir", photos, "--steps", 1, "--out", run, "--deperiod",
-                         "--init", plain / "checkpoint.pt", "--quiet", *TINY_ARGS], tmp_path)
+    result = run_module(
+        [
+            "train",
+            "--style",
+            painting,
+            "--content-dir",
+            photos,
+            "--steps",
+            1,
+            "--out",
+            run,
+            "--deperiod",
+            "--init",
+            plain / "checkpoint.pt",
+            "--quiet",
+            *TINY_ARGS,
+        ],
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
     assert ckpt["model_config"]["deperiod"] is True and ckpt["train_config"]["deperiod"] is True
@@ -451,8 +535,17 @@ def test_ddp_two_processes_match_one_process(painting, photos, tmp_path):
     # Each rank trains on its half of every batch and DDP averages the gradients; the
     # losses are means of per-image terms, so this equals one process with the whole batch.
     common = [
-        "train", "--style", painting, "--content-dir", photos, "--steps", 2, "--temporal-weight", 1.0,
-        "--quiet", *TINY_ARGS,
+        "train",
+        "--style",
+        painting,
+        "--content-dir",
+        photos,
+        "--steps",
+        2,
+        "--temporal-weight",
+        1.0,
+        "--quiet",
+        *TINY_ARGS,
     ]
     result = run_module(
         ["--standalone", "--nproc_per_node=2", "-m", "styletransfer", *common, "--out", tmp_path / "ddp"],
@@ -472,14 +565,23 @@ def test_ddp_two_processes_match_one_process(painting, photos, tmp_path):
         assert torch.allclose(ddp["model"][name], value, atol=2e-4), name
     rows = read_csv(tmp_path / "ddp" / "losses.csv")
     assert [int(r["step"]) for r in rows] == [2] and float(rows[0]["temporal"]) > 0
-    assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == ["checkpoint.pt", "config.json", "losses.csv", "losses.png"]
+    assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == [
+        "checkpoint.pt",
+        "config.json",
+        "losses.csv",
+        "losses.png",
+    ]
 
 
 # ---------------------------------------------------------------- several paintings in one network
 
 
 def test_several_paintings_train_one_network_with_a_row_each(painting, photos, shared_data, tmp_path, vgg):
-    paintings = [str(painting), str(shared_data / "styles" / "great_wave.jpg"), str(shared_data / "styles" / "the_scream.jpg")]
+    paintings = [
+        str(painting),
+        str(shared_data / "styles" / "great_wave.jpg"),
+        str(shared_data / "styles" / "the_scream.jpg"),
+    ]
     config = tiny(painting, photos, style="", styles=paintings, steps=3, batch_size=2)
     assert config.model_config.styles == 3
     # Images take the paintings in turn: step 1 has 0, 1; step 2 has 2, 0; step 3 has 1, 2.
@@ -526,9 +628,30 @@ def test_cli_adds_a_painting_by_fitting_only_its_scale_and_shift(painting, photo
     entries = [{"name": "night", "title": "Night"}, {"name": "wave", "title": "Wave"}]
     model = zoo.save(base, zoo.ModelCard(name="zoo", arch="lite", styles=entries), tmp_path / "zoo")
     out = tmp_path / "added"
+
     def add(name, out):
-        return run_module(["train", "--add-style", shared_data / "styles" / "the_scream.jpg", "--to", model, "--name", name,
-                           "--content-dir", photos, "--steps", 2, "--lr", 0.05, "--out", out, "--quiet", *TINY_ARGS], tmp_path)
+        return run_module(
+            [
+                "train",
+                "--add-style",
+                shared_data / "styles" / "the_scream.jpg",
+                "--to",
+                model,
+                "--name",
+                name,
+                "--content-dir",
+                photos,
+                "--steps",
+                2,
+                "--lr",
+                0.05,
+                "--out",
+                out,
+                "--quiet",
+                *TINY_ARGS,
+            ],
+            tmp_path,
+        )
 
     result = add("scream", out)
     assert result.returncode == 0, result.stderr

@@ -31,8 +31,14 @@ def test_stages_start_from_the_autoencoder_and_lite_learns_from_full(tmp_path):
     assert lite_distil.content_weight == lite_distil.style_weight == 0  # pixels only: no VGG pass
     # Then the paintings' own losses give back the strokes pixel distillation averaged away.
     assert lite.init == str(plan["lite_distil"][0] / training.CHECKPOINT)
-    assert (lite.content_weight, lite.style_weight, lite.content_layer) == (full.content_weight, full.style_weight, full.content_layer)
-    assert lite.period_weight > 0 and not lite.model_config.deperiod  # taught not to stamp a grid, at no cost at run time
+    assert (lite.content_weight, lite.style_weight, lite.content_layer) == (
+        full.content_weight,
+        full.style_weight,
+        full.content_layer,
+    )
+    assert (
+        lite.period_weight > 0 and not lite.model_config.deperiod
+    )  # taught not to stamp a grid, at no cost at run time
 
 
 def test_every_painting_is_shared_and_no_run_sees_the_held_out_photos(tmp_path):
@@ -63,8 +69,17 @@ def test_the_gpu_preset_is_the_papers_scale():
 
 
 def test_train_preview_publish_at_tiny_sizes(tmp_path, monkeypatch, shared_data):
-    tiny = recipe.Preset(crop_size=32, style_size=48, batch_size=2, autoencoder_steps=1, full_steps=2, lite_distil_steps=1, lite_steps=2,
-                         checkpoint_every=1, log_every=1)
+    tiny = recipe.Preset(
+        crop_size=32,
+        style_size=48,
+        batch_size=2,
+        autoencoder_steps=1,
+        full_steps=2,
+        lite_distil_steps=1,
+        lite_steps=2,
+        checkpoint_every=1,
+        log_every=1,
+    )
     monkeypatch.setitem(recipe.PRESETS, "cpu", tiny)
     runs, folder = tmp_path / "runs", tmp_path / "pretrained"
     (folder).mkdir()
@@ -119,8 +134,17 @@ def test_the_gpu_pack_fits_a_device_call_and_holds_no_held_out_photo(tmp_path):
 
 
 def test_a_time_limit_ends_each_stage_and_partial_runs_publish(tmp_path, monkeypatch, shared_data):
-    tiny = recipe.Preset(crop_size=32, style_size=48, batch_size=2, autoencoder_steps=1000, full_steps=1000,
-                         lite_distil_steps=1000, lite_steps=1000, checkpoint_every=1000, log_every=1)
+    tiny = recipe.Preset(
+        crop_size=32,
+        style_size=48,
+        batch_size=2,
+        autoencoder_steps=1000,
+        full_steps=1000,
+        lite_distil_steps=1000,
+        lite_steps=1000,
+        checkpoint_every=1000,
+        log_every=1,
+    )
     monkeypatch.setitem(recipe.PRESETS, "cpu", tiny)
     monkeypatch.setattr(recipe, "SETUP_SECONDS", 0)
     monkeypatch.setattr(recipe, "clock", lambda: 0.0)  # setup takes no time: each stage gets its share of 3 s

@@ -70,7 +70,7 @@ def gram_distance(a: torch.Tensor, b: torch.Tensor, model) -> float:
 def test_painting_takes_the_paintings_statistics_and_keeps_the_photo_size(model, photo, starry):
     out = model.paint(photo, [starry])
     assert out.shape == photo.shape and out.dtype == torch.float32
-    assert 0 <= float(out.min()) and float(out.max()) <= 1
+    assert float(out.min()) >= 0 and float(out.max()) <= 1
     full = model.paint(photo, [starry], universal.Settings(strength=1.0))
     before, after, nearest = (gram_distance(image, starry, model) for image in (photo, out, full))
     print(f"Gram distance to the painting: photo {before:.3f}, painted {after:.3f}, at strength 1 {nearest:.3f}")
@@ -162,9 +162,24 @@ def test_missing_decoders_say_how_to_get_them(tmp_path):
 def test_cli_paints_with_any_paintings(shared_data, repo_root, tmp_path):
     out = tmp_path / "out.png"
     styles = shared_data / "styles"
-    result = run_cli("stylize", shared_data / "photos" / "skimage_coffee.jpg", "--painting", styles / "great_wave.jpg",
-                     styles / "the_scream.jpg", "--painting-weights", 2, 1, "-o", out, "--size", 160,
-                     "--strength", 0.8, "--keep-colors", cwd=repo_root)
+    result = run_cli(
+        "stylize",
+        shared_data / "photos" / "skimage_coffee.jpg",
+        "--painting",
+        styles / "great_wave.jpg",
+        styles / "the_scream.jpg",
+        "--painting-weights",
+        2,
+        1,
+        "-o",
+        out,
+        "--size",
+        160,
+        "--strength",
+        0.8,
+        "--keep-colors",
+        cwd=repo_root,
+    )
     assert result.returncode == 0, result.stderr
     assert Image.open(out).size == (160, 107)  # coffee is 512x341
 
@@ -182,8 +197,16 @@ def test_cli_paints_with_any_paintings(shared_data, repo_root, tmp_path):
 def test_cli_bad_input_gives_one_line_and_nonzero(shared_data, repo_root, tmp_path, extra, words):
     painting = str(shared_data / "styles" / "great_wave.jpg")
     extra = [painting if part == "PAINTING" else part for part in extra]
-    result = run_cli("stylize", shared_data / "photos" / "skimage_coffee.jpg", *extra, "-o", tmp_path / "o.png",
-                     "--size", 64, cwd=repo_root)
+    result = run_cli(
+        "stylize",
+        shared_data / "photos" / "skimage_coffee.jpg",
+        *extra,
+        "-o",
+        tmp_path / "o.png",
+        "--size",
+        64,
+        cwd=repo_root,
+    )
     assert result.returncode != 0
     assert words in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr

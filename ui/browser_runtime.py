@@ -91,8 +91,14 @@ def _download(url: str, path: Path, progress: bool) -> None:
 def _bar(total: int, progress: bool):
     from tqdm import tqdm
 
-    return tqdm(total=total or None, unit="B", unit_scale=True, desc=f"onnxruntime-web {VERSION}",
-                disable=not progress, file=sys.stderr)
+    return tqdm(
+        total=total or None,
+        unit="B",
+        unit_scale=True,
+        desc=f"onnxruntime-web {VERSION}",
+        disable=not progress,
+        file=sys.stderr,
+    )
 
 
 def _check_integrity(archive: Path) -> None:

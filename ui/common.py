@@ -159,8 +159,9 @@ class StopRequests:
         if request is None:
             return False
         with self._lock:
-            return (request.session_hash in self._flags
-                    or self._armed_at.get(request.session_hash, float("-inf")) > moment)
+            return (
+                request.session_hash in self._flags or self._armed_at.get(request.session_hash, float("-inf")) > moment
+            )
 
     def stop(self, request: gr.Request | None) -> None:
         if request is not None:
@@ -256,7 +257,9 @@ class ZooStyle:
     def require(self, arch: str, folder) -> None:
         """Raise a user-facing error unless this style has a network of that arch."""
         if arch not in self.archs:
-            raise StyleTransferError(f"{self.label} has no {arch} network in {folder}; choose {' or '.join(self.archs)}")
+            raise StyleTransferError(
+                f"{self.label} has no {arch} network in {folder}; choose {' or '.join(self.archs)}"
+            )
 
 
 def zoo_styles(folder) -> list[ZooStyle]:
@@ -269,14 +272,16 @@ def zoo_styles(folder) -> list[ZooStyle]:
         card = same[0]
         title = card.title or name.replace("_", " ")
         by = ", ".join(part for part in (card.artist, card.year) if part)
-        styles.append(ZooStyle(
-            name=name,
-            label=f"{title} ({card.artist})" if card.artist else title,
-            caption=f"{title} — {by}" if by else title,
-            archs=tuple(c.arch for c in same),
-            thumbnail=zoo.thumbnail(name, folder),
-            blendable=all((zoo.find(name, c.arch, folder) or (None, None))[1] is not None for c in same),
-        ))
+        styles.append(
+            ZooStyle(
+                name=name,
+                label=f"{title} ({card.artist})" if card.artist else title,
+                caption=f"{title} — {by}" if by else title,
+                archs=tuple(c.arch for c in same),
+                thumbnail=zoo.thumbnail(name, folder),
+                blendable=all((zoo.find(name, c.arch, folder) or (None, None))[1] is not None for c in same),
+            )
+        )
     return styles
 
 
@@ -292,8 +297,15 @@ def no_models_message(folder: Path, problem: str | None) -> str:
     )
 
 
-def style_network(style: ZooStyle, arch: str, folder: Path, backend: str = "torch", threads: int | None = None,
-                  blend_with: ZooStyle | None = None, blend: float = 0.0):
+def style_network(
+    style: ZooStyle,
+    arch: str,
+    folder: Path,
+    backend: str = "torch",
+    threads: int | None = None,
+    blend_with: ZooStyle | None = None,
+    blend: float = 0.0,
+):
     """A zoo style's network, ready on its backend (networks.load_network caches it); with
     ``blend_with``, that style mixed in by ``blend`` (0..1) when both come from one file."""
     style.require(arch, folder)

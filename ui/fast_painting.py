@@ -28,14 +28,17 @@ def parse_weights(text: str, count: int) -> tuple[float, ...] | None:
     try:
         found = tuple(float(part) for part in text.replace(";", ",").split(","))
     except ValueError:
-        raise StyleTransferError(f"painting weights must be numbers separated by commas, e.g. 2, 1; got {text!r}") from None
+        raise StyleTransferError(
+            f"painting weights must be numbers separated by commas, e.g. 2, 1; got {text!r}"
+        ) from None
     if len(found) != count:
         raise StyleTransferError(f"give one painting weight per painting ({count}), got {len(found)}")
     return found
 
 
-def paint_any(photo, paintings, size, strength, keep_colors, painting_scale, painting_weights,
-              max_size: int) -> tuple[np.ndarray, str]:
+def paint_any(
+    photo, paintings, size, strength, keep_colors, painting_scale, painting_weights, max_size: int
+) -> tuple[np.ndarray, str]:
     """The photo painted with any paintings at ``size`` (long side) -> (RGB uint8, status line).
 
     photo, paintings: raw upload payloads or paths. Raises StyleTransferError for the user's mistakes.
@@ -43,16 +46,24 @@ def paint_any(photo, paintings, size, strength, keep_colors, painting_scale, pai
     photo_path, painting_paths = uploaded_inputs(photo, paintings)
     size = round(number(size, "output size", MIN_SIZE, max_size, " px"))
     scale = number(painting_scale, "painting scale", *universal.PAINTING_SCALES)
-    settings = universal.Settings(strength=number(strength, "strength", 0, 1), keep_colors=bool(keep_colors),
-                                  painting_scale=scale, weights=parse_weights(painting_weights, len(painting_paths)))
+    settings = universal.Settings(
+        strength=number(strength, "strength", 0, 1),
+        keep_colors=bool(keep_colors),
+        painting_scale=scale,
+        weights=parse_weights(painting_weights, len(painting_paths)),
+    )
     started = time.perf_counter()
     content = load_input(photo_path, size, "photo")
-    styles = [load_input(path, universal.painting_long_side(size, scale), f"painting {i}")
-              for i, path in enumerate(painting_paths, 1)]
+    styles = [
+        load_input(path, universal.painting_long_side(size, scale), f"painting {i}")
+        for i, path in enumerate(painting_paths, 1)
+    ]
     image = universal.load().paint(content, styles, settings)
     height, width = image.shape[-2:]
-    parts = [f"Fast result: {len(styles)} painting{'s' if len(styles) > 1 else ''}",
-             f"{width}x{height} in {time.perf_counter() - started:.1f} s"]
+    parts = [
+        f"Fast result: {len(styles)} painting{'s' if len(styles) > 1 else ''}",
+        f"{width}x{height} in {time.perf_counter() - started:.1f} s",
+    ]
     if settings.strength < 1:
         parts.append(f"strength {settings.strength:.2f}")
     if settings.keep_colors:
@@ -79,8 +90,10 @@ def download_vgg16(stopped: Callable[[], bool]) -> Iterator[str]:
             if stopped():
                 return
             source = weights.downloading()
-            yield (f"Downloading the VGG16 loss network{f' from {source}' if source else ''}, "
-                   f"first run only: {time.monotonic() - started:.0f} s…")
+            yield (
+                f"Downloading the VGG16 loss network{f' from {source}' if source else ''}, "
+                f"first run only: {time.monotonic() - started:.0f} s…"
+            )
 
 
 def getting_ready() -> str | None:

@@ -14,35 +14,35 @@ import numpy as np
 
 from styletransfer import universal
 from styletransfer.errors import StyleTransferError
-from styletransfer.io import images
-from styletransfer.networks import DEFAULT_STRENGTH
 from styletransfer.events import Iterate
 from styletransfer.gatys import MAX_SIZE, MIN_SIZE, GatysConfig, iterate
+from styletransfer.io import images
+from styletransfer.networks import DEFAULT_STRENGTH
 from styletransfer.perceptual import weights
 
-from .fast_painting import DEFAULT_STRENGTH as FAST_DEFAULT_STRENGTH
-from .fast_painting import download_vgg16, getting_ready, load_input, paint_any, parse_weights, uploaded_inputs
 from .common import (
     ARCH_CHOICES,
     EXAMPLES_DIR,
     HEAVY_JOBS,
     PAGE_ONLY,
+    SHOW_QUEUE,
     StopRequests,
     ZooStyle,
-    SHOW_QUEUE,
     end_run,
     example_captions,
-    start_run,
-    stop_button,
-    number,
-    style_network,
     no_models_message,
+    number,
     page_error,
     result_png,
+    start_run,
     status_html,
+    stop_button,
+    style_network,
     tab_zoo,
     uploaded_path,
 )
+from .fast_painting import DEFAULT_STRENGTH as FAST_DEFAULT_STRENGTH
+from .fast_painting import download_vgg16, getting_ready, load_input, paint_any, parse_weights, uploaded_inputs
 
 EXAMPLE_PHOTOS = sorted((EXAMPLES_DIR / "photos").glob("*.jpg"))
 EXAMPLE_STYLES = sorted((EXAMPLES_DIR / "styles").glob("*.jpg"))
@@ -107,8 +107,20 @@ PREPARING = "Preparing (loading the VGG16 network)…"
 STOPPED_DOWNLOADING = "Stopped while downloading the VGG16 network (the download goes on for the next run)."
 
 
-def gatys_config(size, steps, style_strength, preserve_colors, optimizer, seed, style_scale, tv_weight,
-                 coarse_to_fine, init, blend_text, num_paintings: int) -> GatysConfig:
+def gatys_config(
+    size,
+    steps,
+    style_strength,
+    preserve_colors,
+    optimizer,
+    seed,
+    style_scale,
+    tv_weight,
+    coarse_to_fine,
+    init,
+    blend_text,
+    num_paintings: int,
+) -> GatysConfig:
     """The engine's settings from the page's (or a client's) values. Raises StyleTransferError.
 
     The app's ranges are checked here, before any work, so each dial reports one range in one
@@ -166,9 +178,16 @@ def gatys_previews(photo, paintings, settings: dict, stop):
     if config.init == FAST_START:  # refine the universal mode's result (a few seconds)
         line = getting_ready()
         yield f"Painting the fast result to start from… {line or ''}".strip()
-        fast = universal.load().paint(content, styles, universal.Settings(
-            strength=float(fast_strength), keep_colors=config.preserve_colors != "none",
-            painting_scale=config.style_scale, weights=config.style_blend))
+        fast = universal.load().paint(
+            content,
+            styles,
+            universal.Settings(
+                strength=float(fast_strength),
+                keep_colors=config.preserve_colors != "none",
+                painting_scale=config.style_scale,
+                weights=config.style_blend,
+            ),
+        )
         config = dataclasses.replace(config, init=result_png(images.to_numpy(fast)))
     yield PREPARING
     events = iterate(content, styles, config)
@@ -209,9 +228,20 @@ def run_gatys(
     next step boundary; its last image stays in the page as the result, with a download button.
     """
     stop = STOPS.flag(request)
-    settings = dict(size=size, steps=steps, style_strength=style_strength, preserve_colors=preserve_colors,
-                    optimizer=optimizer, seed=seed, style_scale=style_scale, tv_weight=tv_weight,
-                    coarse_to_fine=coarse_to_fine, init=init, blend_text=blend_text, fast_strength=fast_strength)
+    settings = dict(
+        size=size,
+        steps=steps,
+        style_strength=style_strength,
+        preserve_colors=preserve_colors,
+        optimizer=optimizer,
+        seed=seed,
+        style_scale=style_scale,
+        tv_weight=tv_weight,
+        coarse_to_fine=coarse_to_fine,
+        init=init,
+        blend_text=blend_text,
+        fast_strength=fast_strength,
+    )
     try:
         started = False
         for preview in gatys_previews(photo, paintings, settings, stop):
@@ -244,8 +274,17 @@ def _add_example_painting(paintings, event: gr.SelectData):
 # ---------------------------------------------------------------- instant (pretrained networks)
 
 
-def stylize_instant(photo, style: ZooStyle | None, arch: str, strength, keep_colors, size, folder: Path,
-                    blend_with: ZooStyle | None = None, blend: float = 0.0):
+def stylize_instant(
+    photo,
+    style: ZooStyle | None,
+    arch: str,
+    strength,
+    keep_colors,
+    size,
+    folder: Path,
+    blend_with: ZooStyle | None = None,
+    blend: float = 0.0,
+):
     """One pass of a pretrained network -> (RGB uint8 array, status line). Raises StyleTransferError.
 
     blend_with, blend: a second zoo style mixed in (0..1), when both come from one several-style
@@ -328,39 +367,65 @@ def _instant_widgets(styles: list[ZooStyle], problem: str | None, folder: Path) 
     with gr.Row():
         arch = gr.Radio(ARCH_CHOICES, value="full", label="Network", elem_id="instant-arch")
         keep_colors = gr.Checkbox(
-            value=False, label="Keep the photo's colours", elem_id="instant-keep-colors",
+            value=False,
+            label="Keep the photo's colours",
+            elem_id="instant-keep-colors",
             info="the painting's brush strokes, the photo's colours",
         )
     with gr.Row():
         strength = gr.Slider(
-            0.0, 1.0, value=DEFAULT_STRENGTH, step=0.05, label="Style strength", elem_id="instant-strength",
+            0.0,
+            1.0,
+            value=DEFAULT_STRENGTH,
+            step=0.05,
+            label="Style strength",
+            elem_id="instant-strength",
             info="0 = the photo, 1 = the painting's style in full",
         )
         size = gr.Slider(
-            INSTANT_MIN_SIZE, INSTANT_MAX_SIZE, value=INSTANT_DEFAULT_SIZE, step=16,
-            label="Output size (long side, px)", elem_id="instant-size",
+            INSTANT_MIN_SIZE,
+            INSTANT_MAX_SIZE,
+            value=INSTANT_DEFAULT_SIZE,
+            step=16,
+            label="Output size (long side, px)",
+            elem_id="instant-size",
             info="a smaller photo keeps its own size (never enlarged)",
         )
     # Styles of one several-style model blend; a zoo of one-style files shows no blend controls.
     blendable = [s for s in styles if s.blendable]
     with gr.Row(visible=bool(blendable), elem_id="instant-blend-row"):
-        blend_with = gr.Dropdown([("none", "")] + [(s.caption, s.name) for s in blendable], value="",
-                                 label="Blend with a second style", elem_id="instant-blend-with")
+        blend_with = gr.Dropdown(
+            [("none", "")] + [(s.caption, s.name) for s in blendable],
+            value="",
+            label="Blend with a second style",
+            elem_id="instant-blend-with",
+        )
         # Greyed out until a second style is chosen (_wire_instant): alone it changes nothing.
-        blend = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Blend", elem_id="instant-blend", interactive=False,
-                          info="0 = the clicked style, 1 = the second style")
+        blend = gr.Slider(
+            0.0,
+            1.0,
+            value=0.5,
+            step=0.05,
+            label="Blend",
+            elem_id="instant-blend",
+            interactive=False,
+            info="0 = the clicked style, 1 = the second style",
+        )
     return InstantWidgets(gallery, arch, strength, keep_colors, size, blend_with, blend)
 
 
-def _wire_instant(widgets: InstantWidgets, styles: list[ZooStyle], folder: Path, photo, result, progress,
-                  instant_active, selected) -> None:
+def _wire_instant(
+    widgets: InstantWidgets, styles: list[ZooStyle], folder: Path, photo, result, progress, instant_active, selected
+) -> None:
     by_name = {s.name: s for s in styles}
     controls = [widgets.arch, widgets.strength, widgets.keep_colors, widgets.size, widgets.blend_with, widgets.blend]
 
     def on_style_click(photo_value, arch, strength, keep_colors, size, blend_with, blend, event: gr.SelectData):
         style = styles[event.index]
         yield style.name, gr.skip(), gr.skip()  # remembered even if this run fails (no photo yet)
-        runs = _instant_run(photo_value, style, arch, strength, keep_colors, size, folder, by_name.get(blend_with), blend)
+        runs = _instant_run(
+            photo_value, style, arch, strength, keep_colors, size, folder, by_name.get(blend_with), blend
+        )
         for image, status in runs:
             yield gr.skip(), image, status
 
@@ -369,7 +434,11 @@ def _wire_instant(widgets: InstantWidgets, styles: list[ZooStyle], folder: Path,
         # A number being typed into a slider's box passes through values out of range ("1" on
         # the way to "1024"); the box clamps on blur, so wait for a valid value.
         try:
-            typing = not (0 <= float(strength) <= 1 and 0 <= float(blend) <= 1 and INSTANT_MIN_SIZE <= int(size) <= INSTANT_MAX_SIZE)
+            typing = not (
+                0 <= float(strength) <= 1
+                and 0 <= float(blend) <= 1
+                and INSTANT_MIN_SIZE <= int(size) <= INSTANT_MAX_SIZE
+            )
         except (TypeError, ValueError):  # an emptied box
             typing = True
         if not active or typing or not uploaded_path(photo_value):
@@ -379,25 +448,47 @@ def _wire_instant(widgets: InstantWidgets, styles: list[ZooStyle], folder: Path,
         if style is None:
             yield gr.skip(), status_html("Photo ready: click a pretrained style.")
             return
-        yield from _instant_run(photo_value, style, arch, strength, keep_colors, size, folder, by_name.get(blend_with), blend)
+        yield from _instant_run(
+            photo_value, style, arch, strength, keep_colors, size, folder, by_name.get(blend_with), blend
+        )
 
     # Own queue slot: an instant result never waits behind another user's minutes-long Gatys run.
     # always_last: while one pass runs, only the newest request waits (drags do not pile up).
     # preprocess=False, as for Gatys: a broken upload gets images.open_image's clear message.
     instant = {
-        "concurrency_id": "instant", "concurrency_limit": INSTANT_CONCURRENCY, "trigger_mode": "always_last",
-        "show_progress": "hidden", "preprocess": False, **PAGE_ONLY,
+        "concurrency_id": "instant",
+        "concurrency_limit": INSTANT_CONCURRENCY,
+        "trigger_mode": "always_last",
+        "show_progress": "hidden",
+        "preprocess": False,
+        **PAGE_ONLY,
     }
     widgets.gallery.select(on_style_click, inputs=[photo, *controls], outputs=[selected, result, progress], **instant)
     # Sliders: .change, not .release: Gradio 6.31 sends release only on pointer-up or when the
     # number box loses focus, so typing a size and pressing Enter would do nothing.
     gr.on(
-        [photo.change, widgets.arch.input, widgets.keep_colors.input, widgets.strength.change, widgets.size.change,
-         widgets.blend_with.input, widgets.blend.change],
-        on_change, inputs=[instant_active, selected, photo, *controls], outputs=[result, progress], **instant,
+        [
+            photo.change,
+            widgets.arch.input,
+            widgets.keep_colors.input,
+            widgets.strength.change,
+            widgets.size.change,
+            widgets.blend_with.input,
+            widgets.blend.change,
+        ],
+        on_change,
+        inputs=[instant_active, selected, photo, *controls],
+        outputs=[result, progress],
+        **instant,
     )
-    widgets.blend_with.change(lambda second: gr.Slider(interactive=bool(second)), widgets.blend_with, widgets.blend,
-                              queue=False, show_progress="hidden", **PAGE_ONLY)
+    widgets.blend_with.change(
+        lambda second: gr.Slider(interactive=bool(second)),
+        widgets.blend_with,
+        widgets.blend,
+        queue=False,
+        show_progress="hidden",
+        **PAGE_ONLY,
+    )
 
 
 # ---------------------------------------------------------------- layout
@@ -449,53 +540,82 @@ def _gatys_widgets() -> GatysWidgets:
         buttons=[],
         elem_id="example-paintings",
     )
-    examples.select(_add_example_painting, inputs=[paintings], outputs=[paintings], concurrency_limit=None,
-                    **PAGE_ONLY)
+    examples.select(_add_example_painting, inputs=[paintings], outputs=[paintings], concurrency_limit=None, **PAGE_ONLY)
     with gr.Row():
         size = gr.Slider(
             MIN_SIZE, APP_MAX_SIZE, value=DEFAULTS.size, step=16, label="Output size (long side, px)", elem_id="size"
         )
         fast_strength = gr.Slider(
-            0.0, 1.0, value=FAST_DEFAULT_STRENGTH, step=0.05, label="Fast result: strength", elem_id="fast-strength",
+            0.0,
+            1.0,
+            value=FAST_DEFAULT_STRENGTH,
+            step=0.05,
+            label="Fast result: strength",
+            elem_id="fast-strength",
             info="0 = the photo, 1 = the paintings' textures in full",
         )
     colours = gr.Radio(COLOUR_CHOICES, value=DEFAULTS.preserve_colors, label="Colours", elem_id="colours")
     with gr.Row():
         steps = gr.Slider(*GATYS_STEPS, value=DEFAULTS.steps, step=1, label="Refine: steps", elem_id="steps")
         strength = gr.Slider(
-            *STYLE_STRENGTHS, value=DEFAULTS.style_weight, step=0.05, label="Refine: style strength", elem_id="strength",
+            *STYLE_STRENGTHS,
+            value=DEFAULTS.style_weight,
+            step=0.05,
+            label="Refine: style strength",
+            elem_id="strength",
             info="1 = balanced; higher = more painting, less photo",
         )
     with gr.Accordion("Advanced", open=False):
         with gr.Row():
             optimizer = gr.Radio(
                 [("L-BFGS (best per step)", "lbfgs"), ("Adam (steady)", "adam")],
-                value=DEFAULTS.optimizer, label="Optimiser",
+                value=DEFAULTS.optimizer,
+                label="Optimiser",
             )
             init = gr.Radio(
-                [("Fast result", FAST_START), ("Photo", "content"), ("Noise", "noise")], value=PAGE_START,
-                label="Refine starts from", elem_id="init",
+                [("Fast result", FAST_START), ("Photo", "content"), ("Noise", "noise")],
+                value=PAGE_START,
+                label="Refine starts from",
+                elem_id="init",
             )
             coarse_to_fine = gr.Checkbox(
-                value=DEFAULTS.coarse_to_fine, label="Coarse to fine",
+                value=DEFAULTS.coarse_to_fine,
+                label="Coarse to fine",
                 info="optimise small first, then upscale (better large images)",
             )
         with gr.Row():
             seed = gr.Number(value=DEFAULTS.seed, precision=0, label="Seed")
             style_scale = gr.Slider(
-                *STYLE_SCALES, value=DEFAULTS.style_scale, step=0.05, label="Style scale",
+                *STYLE_SCALES,
+                value=DEFAULTS.style_scale,
+                step=0.05,
+                label="Style scale",
                 info="painting size relative to the output; smaller = finer brush strokes",
             )
             tv_weight = gr.Number(value=DEFAULTS.tv_weight, minimum=0, label="Smoothness (TV weight)")
-            blend = gr.Textbox(
-                label="Painting weights", placeholder="e.g. 2, 1 (one per painting; empty = equal)"
-            )
+            blend = gr.Textbox(label="Painting weights", placeholder="e.g. 2, 1 (one per painting; empty = equal)")
     with gr.Row():
         fast = gr.Button("Fast result", elem_id="fast")
         run = gr.Button("Refine (Gatys)", variant="primary", elem_id="run")
         stop = stop_button("stop")
-    return GatysWidgets(paintings, size, steps, strength, colours, optimizer, seed, style_scale, tv_weight,
-                        coarse_to_fine, init, blend, run, stop, fast_strength, fast)
+    return GatysWidgets(
+        paintings,
+        size,
+        steps,
+        strength,
+        colours,
+        optimizer,
+        seed,
+        style_scale,
+        tv_weight,
+        coarse_to_fine,
+        init,
+        blend,
+        run,
+        stop,
+        fast_strength,
+        fast,
+    )
 
 
 def run_fast(active, photo, paintings, size, strength, colours, style_scale, blend_text, request: gr.Request = None):
@@ -514,8 +634,9 @@ def run_fast(active, photo, paintings, size, strength, colours, style_scale, ble
                 yield gr.skip(), gr.skip()
                 return
         yield gr.skip(), status_html(getting_ready() or "Painting the fast result…", busy=True)
-        image, status = paint_any(photo, paintings, size, strength, colours != "none", style_scale, blend_text,
-                                  max_size=APP_MAX_SIZE)
+        image, status = paint_any(
+            photo, paintings, size, strength, colours != "none", style_scale, blend_text, max_size=APP_MAX_SIZE
+        )
         if STOPS.armed_after(request, begun):  # Refine was clicked meanwhile: its images win
             yield gr.skip(), gr.skip()
             return
@@ -528,17 +649,48 @@ def run_fast(active, photo, paintings, size, strength, colours, style_scale, ble
 
 def _wire_gatys(widgets: GatysWidgets, photo, result, progress, active) -> None:
     w = widgets
-    inputs = [photo, w.paintings, w.size, w.steps, w.strength, w.colours, w.optimizer, w.seed, w.style_scale,
-              w.tv_weight, w.coarse_to_fine, w.init, w.blend, w.fast_strength]
+    inputs = [
+        photo,
+        w.paintings,
+        w.size,
+        w.steps,
+        w.strength,
+        w.colours,
+        w.optimizer,
+        w.seed,
+        w.style_scale,
+        w.tv_weight,
+        w.coarse_to_fine,
+        w.init,
+        w.blend,
+        w.fast_strength,
+    ]
     # The fast result shares the instant results' slots: a second, never behind a Gatys run.
-    fast = {"concurrency_id": "instant", "concurrency_limit": INSTANT_CONCURRENCY, "trigger_mode": "always_last",
-            "show_progress": "hidden", "preprocess": False, **PAGE_ONLY}
+    fast = {
+        "concurrency_id": "instant",
+        "concurrency_limit": INSTANT_CONCURRENCY,
+        "trigger_mode": "always_last",
+        "show_progress": "hidden",
+        "preprocess": False,
+        **PAGE_ONLY,
+    }
     # Not on a size change: the size is typed just before Refine, and a fast result finishing
     # after that run would replace its image (a new size: click "Fast result").
-    fast_result = gr.on([w.fast.click, w.paintings.change, photo.change, w.fast_strength.change, w.colours.input,
-                         w.style_scale.change, w.blend.submit],
-          run_fast, inputs=[active, photo, w.paintings, w.size, w.fast_strength, w.colours, w.style_scale, w.blend],
-          outputs=[result, progress], **fast)
+    fast_result = gr.on(
+        [
+            w.fast.click,
+            w.paintings.change,
+            photo.change,
+            w.fast_strength.change,
+            w.colours.input,
+            w.style_scale.change,
+            w.blend.submit,
+        ],
+        run_fast,
+        inputs=[active, photo, w.paintings, w.size, w.fast_strength, w.colours, w.style_scale, w.blend],
+        outputs=[result, progress],
+        **fast,
+    )
     # preprocess=False: Gradio would decode the photo with PIL before we see it, so a broken
     # file would get its generic error; images.open_image gives the project's clear message.
     # Uploaded paths are still checked to lie in Gradio's upload folder.
@@ -548,7 +700,11 @@ def _wire_gatys(widgets: GatysWidgets, photo, result, progress, active) -> None:
     # Refine cancels a fast result still on its way: one that checked before the click could
     # otherwise land after it and hide the run's "Waiting for a free slot" line.
     job = w.run.click(_start_run, outputs=[w.run, w.stop, progress], cancels=[fast_result], **quick).then(
-        run_gatys, inputs=inputs, outputs=[result, progress], **SHOW_QUEUE, show_progress_on=[progress],
+        run_gatys,
+        inputs=inputs,
+        outputs=[result, progress],
+        **SHOW_QUEUE,
+        show_progress_on=[progress],
         preprocess=False,
         concurrency_id=HEAVY_JOBS,  # one slot with video jobs (see app.build_app)
         **PAGE_ONLY,
@@ -581,12 +737,11 @@ def build_image_tab(models_folder=None) -> None:
                     height=300,
                 )
                 gr.Examples(examples=[[str(p)] for p in EXAMPLE_PHOTOS], inputs=[photo], label="Example photos")
-            with gr.Column(scale=2):
-                with gr.Tabs(selected="instant", elem_id="image-modes"):
-                    with gr.Tab("Pretrained styles (instant)", id="instant", elem_id="instant-tab") as instant_tab:
-                        instant = _instant_widgets(styles, problem, folder)
-                    with gr.Tab("Any painting", id="gatys", elem_id="gatys-tab") as gatys_tab:
-                        gatys = _gatys_widgets()
+            with gr.Column(scale=2), gr.Tabs(selected="instant", elem_id="image-modes"):
+                with gr.Tab("Pretrained styles (instant)", id="instant", elem_id="instant-tab") as instant_tab:
+                    instant = _instant_widgets(styles, problem, folder)
+                with gr.Tab("Any painting", id="gatys", elem_id="gatys-tab") as gatys_tab:
+                    gatys = _gatys_widgets()
             with gr.Column(scale=1):
                 result = gr.Image(
                     label="Result",

@@ -22,19 +22,19 @@ from .common import (
     ARCH_CHOICES,
     HEAVY_JOBS,
     PAGE_ONLY,
+    SHOW_QUEUE,
     StopRequests,
     ZooStyle,
-    SHOW_QUEUE,
     end_run,
-    start_run,
-    stop_button,
     jpeg_img,
-    style_network,
     no_models_message,
     page_error,
     seconds_text,
+    start_run,
     starting_choice,
     status_html,
+    stop_button,
+    style_network,
     tab_zoo,
     uploaded_path,
 )
@@ -60,8 +60,11 @@ def _video_progress_html(event: VideoProgress) -> str:
     ]
     preview = ""
     if event.frame is not None:
-        preview = jpeg_img(encode_jpeg(event.frame, max_side=VIDEO_PREVIEW_PX), "the latest stylized frame",
-                           "display: block; margin-top: 6px")
+        preview = jpeg_img(
+            encode_jpeg(event.frame, max_side=VIDEO_PREVIEW_PX),
+            "the latest stylized frame",
+            "display: block; margin-top: 6px",
+        )
     return f'<div class="st-progress">{bar}{html.escape(" · ".join(parts))}{preview}</div>'
 
 
@@ -78,8 +81,17 @@ def _video_result_text(result: VideoResult) -> str:
     return text
 
 
-def video_job(source, style: ZooStyle | None, arch: str, strength, keep_colors, scale, temporal, folder: Path,
-              stop: threading.Event):
+def video_job(
+    source,
+    style: ZooStyle | None,
+    arch: str,
+    strength,
+    keep_colors,
+    scale,
+    temporal,
+    folder: Path,
+    stop: threading.Event,
+):
     """Yield (video, download button, status HTML) triples while a video is stylized.
 
     Raises StyleTransferError for bad input (before the network loads). After Stop, or when the
@@ -104,8 +116,18 @@ def video_job(source, style: ZooStyle | None, arch: str, strength, keep_colors, 
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _video_steps(src: str, style: ZooStyle, arch: str, strength, keep_colors, scale, temporal, folder: Path,
-                 stop: threading.Event, workdir: Path):
+def _video_steps(
+    src: str,
+    style: ZooStyle,
+    arch: str,
+    strength,
+    keep_colors,
+    scale,
+    temporal,
+    folder: Path,
+    stop: threading.Event,
+    workdir: Path,
+):
     """video_job's steps, given the upload's path and a scratch folder for the output."""
     name = Path(src).name
     dst = workdir / f"{Path(src).stem}-{style.name}.mp4"
@@ -115,8 +137,10 @@ def _video_steps(src: str, style: ZooStyle, arch: str, strength, keep_colors, sc
         return
     width, height = media.output_size(info, float(scale))
     length = f"{info.frames} frames" if info.frames else "a video"
-    yield None, gr.update(visible=False), status_html(
-        f"Loading the {style.label} network ({arch}) for {length} at {width}×{height}…", busy=True
+    yield (
+        None,
+        gr.update(visible=False),
+        status_html(f"Loading the {style.label} network ({arch}) for {length} at {width}×{height}…", busy=True),
     )
     # auto: torch on a GPU Space (frames in batches), else onnxruntime on all cores (1.3-2.5x
     # torch's speed on a CPU, bench/fast.py).
@@ -129,8 +153,14 @@ def _video_steps(src: str, style: ZooStyle, arch: str, strength, keep_colors, sc
     def work():
         try:
             outcome["result"] = stylize.stylize_video(
-                src, dst, network, strength=float(strength), keep_colors=bool(keep_colors), temporal=bool(temporal),
-                scale=float(scale), callback=lambda event: latest.__setitem__(0, event),
+                src,
+                dst,
+                network,
+                strength=float(strength),
+                keep_colors=bool(keep_colors),
+                temporal=bool(temporal),
+                scale=float(scale),
+                callback=lambda event: latest.__setitem__(0, event),
                 should_stop=lambda: stop.is_set() or abandoned.is_set(),
             )
         except BaseException as error:  # handed to the generator, which reports it
@@ -156,7 +186,9 @@ def _video_steps(src: str, style: ZooStyle, arch: str, strength, keep_colors, sc
     error = outcome.get("error")
     if isinstance(error, DamagedVideoError):
         result = error.result
-        status = f"{name}: kept {result.frames} frames: the file ends early; they are saved. " + _video_result_text(result)
+        status = f"{name}: kept {result.frames} frames: the file ends early; they are saved. " + _video_result_text(
+            result
+        )
         gr.Warning(f"{name} ends early: the {result.frames} frames that could be decoded are saved.")
     elif error is not None and stop.is_set() and latest[0] is None and isinstance(error, StyleTransferError):
         yield gr.skip(), gr.skip(), status_html("Stopped before the first frame: nothing to save.")
@@ -192,9 +224,7 @@ def _video_widgets(styles: list[ZooStyle]) -> VideoWidgets:
     first_style, first_arch = starting_choice(styles, VIDEO_ARCH)
     # Its own row, as on the Webcam tab: in the narrow middle column the captions ran under the
     # dropdown's arrow.
-    style = gr.Dropdown(
-        [(s.caption, s.name) for s in styles], value=first_style, label="Style", elem_id="video-style"
-    )
+    style = gr.Dropdown([(s.caption, s.name) for s in styles], value=first_style, label="Style", elem_id="video-style")
     with gr.Row(equal_height=False):
         with gr.Column(scale=1):
             # Read with preprocess=False (see _wire_video), as the Image tab does: the engine
@@ -203,17 +233,29 @@ def _video_widgets(styles: list[ZooStyle]) -> VideoWidgets:
         with gr.Column(scale=1):
             arch = gr.Radio(ARCH_CHOICES, value=first_arch, label="Network", elem_id="video-arch")
             strength = gr.Slider(
-                0.0, 1.0, value=DEFAULT_STRENGTH, step=0.05, label="Style strength", elem_id="video-strength",
+                0.0,
+                1.0,
+                value=DEFAULT_STRENGTH,
+                step=0.05,
+                label="Style strength",
+                elem_id="video-strength",
                 info="0 = the video, 1 = the painting's style in full",
             )
             scale = gr.Slider(
-                VIDEO_MIN_SCALE, VIDEO_MAX_SCALE, value=VIDEO_MAX_SCALE, step=0.05, label="Output scale",
-                elem_id="video-scale", info="of the video's own size; 0.5 = half the width and height, 4× faster",
+                VIDEO_MIN_SCALE,
+                VIDEO_MAX_SCALE,
+                value=VIDEO_MAX_SCALE,
+                step=0.05,
+                label="Output scale",
+                elem_id="video-scale",
+                info="of the video's own size; 0.5 = half the width and height, 4× faster",
             )
             with gr.Row():
                 keep_colors = gr.Checkbox(value=False, label="Keep the video's colours", elem_id="video-keep-colors")
                 temporal = gr.Checkbox(
-                    value=True, label="Steady between frames", elem_id="video-temporal",
+                    value=True,
+                    label="Steady between frames",
+                    elem_id="video-temporal",
                     info="temporal blending along the motion: far less flicker",
                 )
             with gr.Row():
@@ -225,8 +267,9 @@ def _video_widgets(styles: list[ZooStyle]) -> VideoWidgets:
             )
             download = gr.DownloadButton("Download the video", visible=False, elem_id="video-download")
             progress = gr.HTML(status_html("Ready."), elem_id="video-progress")
-    return VideoWidgets(source, style, arch, strength, keep_colors, scale, temporal, run, stop, result, download,
-                        progress)
+    return VideoWidgets(
+        source, style, arch, strength, keep_colors, scale, temporal, run, stop, result, download, progress
+    )
 
 
 def _wire_video(w: VideoWidgets, styles: list[ZooStyle], folder: Path) -> None:
@@ -239,8 +282,9 @@ def _wire_video(w: VideoWidgets, styles: list[ZooStyle], folder: Path) -> None:
     def run(source, style_name, arch, strength, keep_colors, scale, temporal, request: gr.Request = None):
         stop = VIDEO_STOPS.flag(request)
         try:
-            yield from video_job(source, by_name.get(style_name), arch, strength, keep_colors, scale, temporal, folder,
-                                 stop)
+            yield from video_job(
+                source, by_name.get(style_name), arch, strength, keep_colors, scale, temporal, folder, stop
+            )
         except Exception as error:
             status, popup = page_error(error, "video style transfer", "Try another video or style.")
             yield gr.skip(), gr.skip(), status
@@ -251,9 +295,14 @@ def _wire_video(w: VideoWidgets, styles: list[ZooStyle], folder: Path) -> None:
     quick = {"concurrency_limit": None, "show_progress": "hidden", **PAGE_ONLY}
     inputs = [w.source, w.style, w.arch, w.strength, w.keep_colors, w.scale, w.temporal]
     job = w.run.click(start, outputs=[w.run, w.stop, w.progress], **quick).then(
-        run, inputs=inputs, outputs=[w.result, w.download, w.progress], **SHOW_QUEUE, show_progress_on=[w.progress],
+        run,
+        inputs=inputs,
+        outputs=[w.result, w.download, w.progress],
+        **SHOW_QUEUE,
+        show_progress_on=[w.progress],
         preprocess=False,
-        concurrency_id=HEAVY_JOBS, **PAGE_ONLY,
+        concurrency_id=HEAVY_JOBS,
+        **PAGE_ONLY,
     )
     job.then(end_run, outputs=[w.run, w.stop], **quick)
     job.failure(end_run, outputs=[w.run, w.stop], **quick)

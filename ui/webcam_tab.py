@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import html
 import logging
-from urllib.parse import quote
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import gradio as gr
 from starlette.datastructures import MutableHeaders
@@ -119,7 +120,11 @@ def browser_config(style: ZooStyle | None, folder: Path) -> dict:
         runtime = browser_runtime.ensure()
     except StyleTransferError as error:
         return {"error": str(error)}
-    return {"model": _file_url(network.session.path), "runtime": _file_url(runtime) + "/", "label": f"{style.label}, lite"}
+    return {
+        "model": _file_url(network.session.path),
+        "runtime": _file_url(runtime) + "/",
+        "label": f"{style.label}, lite",
+    }
 
 
 def _live_model(style: ZooStyle, arch: str, folder: Path):
@@ -139,12 +144,19 @@ def _frame_bytes(payload) -> bytes | None:
 
 
 def _live_html(frame: webcam.LiveFrame, style: ZooStyle, arch: str, note: str = "") -> str:
-    info = [f"{frame.fps:.1f} fps", f"{frame.width}×{frame.height}", f"{style.label}, {arch}",
-            f"{frame.seconds * 1000:.0f} ms a frame"]
+    info = [
+        f"{frame.fps:.1f} fps",
+        f"{frame.width}×{frame.height}",
+        f"{style.label}, {arch}",
+        f"{frame.seconds * 1000:.0f} ms a frame",
+    ]
     if note:
         info.insert(0, note)
-    image = jpeg_img(frame.jpeg, "the stylized camera frame",
-                     f"display: block; width: 100%; max-width: {max(640, frame.width)}px; height: auto")
+    image = jpeg_img(
+        frame.jpeg,
+        "the stylized camera frame",
+        f"display: block; width: 100%; max-width: {max(640, frame.width)}px; height: auto",
+    )
     return f'<div class="st-live">{image}<div class="st-live-info">{html.escape(" · ".join(info))}</div></div>'
 
 
@@ -158,8 +170,9 @@ class LiveSession:
     arch: str = ""
 
 
-def live_frame(frame, style: ZooStyle | None, arch: str, resolution: str, temporal, session: LiveSession | None,
-               folder: Path):
+def live_frame(
+    frame, style: ZooStyle | None, arch: str, resolution: str, temporal, session: LiveSession | None, folder: Path
+):
     """One camera frame -> (HTML with the stylized frame and the frame rate, session)."""
     session = session or LiveSession(webcam.LiveStream())
     data = _frame_bytes(frame)
@@ -183,8 +196,9 @@ def live_ended(session: LiveSession | None):
     """The recording ended (Stop, the time limit, the camera gone): keep the last frame, say so."""
     if session is None or session.last is None:
         return _WEBCAM_IDLE
-    return _live_html(session.last, session.style, session.arch,
-                      note="Camera stopped: press its record button to start again")
+    return _live_html(
+        session.last, session.style, session.arch, note="Camera stopped: press its record button to start again"
+    )
 
 
 def build_webcam_tab(models_folder=None) -> None:
@@ -206,21 +220,30 @@ def build_webcam_tab(models_folder=None) -> None:
         first_style, first_arch = starting_choice(styles, "lite")
         # Its own row: beside another control, the captions ran under the dropdown's arrow.
         style = gr.Dropdown(
-            [(s.caption, s.name) for s in styles], value=first_style, label="Style", elem_id="webcam-style",
+            [(s.caption, s.name) for s in styles],
+            value=first_style,
+            label="Style",
+            elem_id="webcam-style",
         )
         with gr.Row():
             where = gr.Radio(WHERE_CHOICES, value="browser", label="Where the network runs", elem_id="webcam-where")
             resolution = gr.Radio(
                 [("320×240 (smooth)", "320x240"), ("640×480 (sharper, slower)", "640x480")],
-                value="320x240", label="Resolution", elem_id="webcam-resolution",
+                value="320x240",
+                label="Resolution",
+                elem_id="webcam-resolution",
             )
-        gr.HTML('<div id="webcam-notice"></div>', padding=False, elem_id="webcam-notice-box")  # why the page fell back to the server
+        gr.HTML(
+            '<div id="webcam-notice"></div>', padding=False, elem_id="webcam-notice-box"
+        )  # why the page fell back to the server
         with gr.Row(equal_height=False) as browser_row:
             with gr.Column(scale=1):
                 strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Style strength", elem_id="browser-strength")
                 keep_colors = gr.Checkbox(False, label="Keep the camera's colours", elem_id="browser-keep-colors")
                 steady = gr.Checkbox(
-                    True, label="Steady between frames", elem_id="browser-steady",
+                    True,
+                    label="Steady between frames",
+                    elem_id="browser-steady",
                     info="still parts of the picture stop shimmering; a little trailing on slow motion",
                 )
                 with gr.Row():
@@ -231,17 +254,25 @@ def build_webcam_tab(models_folder=None) -> None:
         with gr.Row(equal_height=False, visible=False) as server_row:
             with gr.Column(scale=1):
                 camera = gr.Image(
-                    label="Camera", sources=["webcam"], streaming=True, elem_id="webcam-input", height=360,
+                    label="Camera",
+                    sources=["webcam"],
+                    streaming=True,
+                    elem_id="webcam-input",
+                    height=360,
                     webcam_options=gr.WebcamOptions(mirror=True, constraints=WEBCAM_CONSTRAINTS),
                 )
                 arch = gr.Radio(
-                    [("Lite (fast)", "lite"), ("Full (best quality, slow)", "full")], value=first_arch,
-                    label="Network", elem_id="webcam-arch",
+                    [("Lite (fast)", "lite"), ("Full (best quality, slow)", "full")],
+                    value=first_arch,
+                    label="Network",
+                    elem_id="webcam-arch",
                 )
                 # On by default: 1.8 ms a frame at 320x240 (measured), against the flicker of
                 # a network that sees each frame alone.
                 temporal = gr.Checkbox(
-                    value=True, label="Steady between frames", elem_id="webcam-temporal",
+                    value=True,
+                    label="Steady between frames",
+                    elem_id="webcam-temporal",
                     info="temporal blending: less flicker, a little trailing on fast motion",
                 )
             with gr.Column(scale=1):
@@ -262,36 +293,62 @@ def build_webcam_tab(models_folder=None) -> None:
             if where == "browser":
                 return browser_config(style, folder)
             if style is not None and arch in style.archs:
-                try:
+                with contextlib.suppress(StyleTransferError):  # the first frame reports it
                     _live_model(style, arch, folder)
-                except StyleTransferError:
-                    pass  # the first frame reports it
             return gr.skip()
 
         # preprocess=False: the frame arrives as the browser's JPEG and is decoded at the size
         # needed (io.frames.decode_jpeg), instead of at full size by Gradio.
         stream = camera.stream(
-            on_frame, inputs=[camera, style, arch, resolution, temporal, session], outputs=[output, session],
-            stream_every=WEBCAM_STREAM_EVERY_S, time_limit=WEBCAM_TIME_LIMIT_S, concurrency_id="webcam",
-            concurrency_limit=WEBCAM_CONCURRENCY, show_progress="hidden", preprocess=False, **PAGE_ONLY,
+            on_frame,
+            inputs=[camera, style, arch, resolution, temporal, session],
+            outputs=[output, session],
+            stream_every=WEBCAM_STREAM_EVERY_S,
+            time_limit=WEBCAM_TIME_LIMIT_S,
+            concurrency_id="webcam",
+            concurrency_limit=WEBCAM_CONCURRENCY,
+            show_progress="hidden",
+            preprocess=False,
+            **PAGE_ONLY,
         )
-        stream.then(live_ended, inputs=[session], outputs=[output], show_progress="hidden", queue=False,
-                    **PAGE_ONLY)
+        stream.then(live_ended, inputs=[session], outputs=[output], show_progress="hidden", queue=False, **PAGE_ONLY)
         quiet = {"show_progress": "hidden", **PAGE_ONLY}
-        gr.on([tab.select, style.change, arch.change], prepare, inputs=[style, arch, where], outputs=[config],
-              concurrency_limit=None, **quiet).then(
-            None, [config, resolution, strength, keep_colors, steady], js="(...a) => window.stBrowserWebcam.restyle(...a)",
-            **quiet)
+        gr.on(
+            [tab.select, style.change, arch.change],
+            prepare,
+            inputs=[style, arch, where],
+            outputs=[config],
+            concurrency_limit=None,
+            **quiet,
+        ).then(
+            None,
+            [config, resolution, strength, keep_colors, steady],
+            js="(...a) => window.stBrowserWebcam.restyle(...a)",
+            **quiet,
+        )
         tab.select(None, js=_WATCH_CAMERA_JS, **PAGE_ONLY)
 
         start.click(prepare, inputs=[style, arch, where], outputs=[config], concurrency_limit=None, **quiet).then(
-            None, [config, resolution, strength, keep_colors, steady], js="(...a) => window.stBrowserWebcam.start(...a)",
-            **quiet)
+            None,
+            [config, resolution, strength, keep_colors, steady],
+            js="(...a) => window.stBrowserWebcam.start(...a)",
+            **quiet,
+        )
         stop.click(None, js="() => window.stBrowserWebcam.stop()", **PAGE_ONLY)
-        gr.on([resolution.change, strength.change, keep_colors.change, steady.change], None,
-              [resolution, strength, keep_colors, steady],
-              js="(...a) => window.stBrowserWebcam.set(...a)", **PAGE_ONLY)
-        where.change(lambda w: (gr.update(visible=w == "browser"), gr.update(visible=w == "server")), [where],
-                     [browser_row, server_row], queue=False, **quiet)
-        where.change(None, js="() => { if (window.stBrowserWebcam.running()) window.stBrowserWebcam.stop(); }",
-                     **PAGE_ONLY)
+        gr.on(
+            [resolution.change, strength.change, keep_colors.change, steady.change],
+            None,
+            [resolution, strength, keep_colors, steady],
+            js="(...a) => window.stBrowserWebcam.set(...a)",
+            **PAGE_ONLY,
+        )
+        where.change(
+            lambda w: (gr.update(visible=w == "browser"), gr.update(visible=w == "server")),
+            [where],
+            [browser_row, server_row],
+            queue=False,
+            **quiet,
+        )
+        where.change(
+            None, js="() => { if (window.stBrowserWebcam.running()) window.stBrowserWebcam.stop(); }", **PAGE_ONLY
+        )

@@ -14,8 +14,9 @@ import io
 import math
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 import numpy as np
 import torch
@@ -124,7 +125,7 @@ def _open(source, long_side: int | None) -> Image.Image:
 @contextlib.contextmanager
 def _open_file(path: Path) -> Iterator[IO[bytes]]:
     try:
-        f = open(path, "rb")
+        f = open(path, "rb")  # noqa: SIM115 (closed by the `with f` below, once errors are worded)
     except FileNotFoundError:
         raise StyleTransferError(f"image file not found: {path}") from None
     except IsADirectoryError:
@@ -170,13 +171,10 @@ def _decoding(name: str) -> Iterator[None]:
         except Image.DecompressionBombError:
             # Pillow refuses beyond twice its own limit before we ever see the size.
             raise StyleTransferError(
-                f"{name} has far more pixels than the limit of {_megapixels(MAX_INPUT_PIXELS)}; "
-                "scale it down first"
+                f"{name} has far more pixels than the limit of {_megapixels(MAX_INPUT_PIXELS)}; scale it down first"
             ) from None
         except MemoryError:
-            raise StyleTransferError(
-                f"not enough memory to decode {name}; try a smaller image"
-            ) from None
+            raise StyleTransferError(f"not enough memory to decode {name}; try a smaller image") from None
         except Exception as e:
             # Decoders raise OSError, SyntaxError, ValueError, EOFError, struct.error ...
             # for damaged data; none of them is a bug on our side.
@@ -246,9 +244,7 @@ def _deep_grey_to_uint8(im: Image.Image) -> np.ndarray:
 def _from_array(array: np.ndarray) -> Image.Image:
     a = array[..., 0] if array.ndim == 3 and array.shape[2] == 1 else array
     if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (3, 4))):
-        raise StyleTransferError(
-            f"an image array must have shape HxW, HxWx3 or HxWx4; got {array.shape}"
-        )
+        raise StyleTransferError(f"an image array must have shape HxW, HxWx3 or HxWx4; got {array.shape}")
     name = "the image array"
     _check_size((a.shape[1], a.shape[0]), name)
     if a.dtype == np.uint8:
@@ -260,16 +256,12 @@ def _from_array(array: np.ndarray) -> Image.Image:
     elif np.issubdtype(a.dtype, np.floating):
         lo, hi = float(np.min(a)), float(np.max(a))  # NaN propagates and fails the test below
         if not (lo >= -1e-3 and hi <= 1 + 1e-3):
-            raise StyleTransferError(
-                f"a float image array must hold values in [0, 1]; got {lo:g}..{hi:g}"
-            )
+            raise StyleTransferError(f"a float image array must hold values in [0, 1]; got {lo:g}..{hi:g}")
         pixels = _scale(a, 1.0)
     elif np.issubdtype(a.dtype, np.integer) and a.min() >= 0 and a.max() <= 255:
         pixels = a.astype(np.uint8)
     else:
-        raise StyleTransferError(
-            f"unsupported image array type {a.dtype}; use uint8, uint16 or float in [0, 1]"
-        )
+        raise StyleTransferError(f"unsupported image array type {a.dtype}; use uint8, uint16 or float in [0, 1]")
     # uint8 HxW / HxWx3 / HxWx4 make Pillow modes L / RGB / RGBA. fromarray copies RGB
     # (Pillow stores it 4 bytes a pixel) and _to_rgb copies the others, so the result never
     # shares memory with the caller's array.
@@ -297,8 +289,7 @@ def _check_size(size: tuple[int, int], name: str) -> None:
         )
     if min(width, height) < MIN_SIDE:
         raise StyleTransferError(
-            f"{name} is only {width}x{height} pixels; images must be at least "
-            f"{MIN_SIDE} pixels on each side"
+            f"{name} is only {width}x{height} pixels; images must be at least {MIN_SIDE} pixels on each side"
         )
 
 
@@ -362,8 +353,7 @@ def resize_to(tensor: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     _check_side(width)
     if height * width > MAX_INPUT_PIXELS:
         raise StyleTransferError(
-            f"{width}x{height} is over the limit of {_megapixels(MAX_INPUT_PIXELS)}; "
-            "choose a smaller size"
+            f"{width}x{height} is over the limit of {_megapixels(MAX_INPUT_PIXELS)}; choose a smaller size"
         )
     if tensor.dim() not in (3, 4):
         raise ValueError(f"expected a (N, C, H, W) or (C, H, W) tensor, got {tuple(tensor.shape)}")
@@ -371,9 +361,7 @@ def resize_to(tensor: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(x.shape[-2:]) != (height, width):
         dtype = x.dtype
         work = x if dtype in (torch.float32, torch.float64) else x.float()
-        x = F.interpolate(
-            work, size=(height, width), mode="bicubic", align_corners=False, antialias=True
-        ).to(dtype)
+        x = F.interpolate(work, size=(height, width), mode="bicubic", align_corners=False, antialias=True).to(dtype)
     x = x.clamp(0, 1)
     return x.squeeze(0) if tensor.dim() == 3 else x
 
@@ -416,8 +404,6 @@ def check_output_path(path) -> Path:
     """
     path = Path(path)
     if path.suffix.lower() not in _SAVE_FORMATS:
-        raise StyleTransferError(
-            f"cannot save '{path.name}': the file name must end in .png, .jpg or .webp"
-        )
+        raise StyleTransferError(f"cannot save '{path.name}': the file name must end in .png, .jpg or .webp")
     check_writable(path)
     return path

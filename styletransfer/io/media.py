@@ -13,10 +13,10 @@ from __future__ import annotations
 import collections
 import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -166,9 +166,7 @@ def streams(container, path: Path):
 
     fmt = container.format.name
     if fmt == "image2" or fmt.endswith("_pipe"):
-        raise StyleTransferError(
-            f"{path.name} is a still image, not a video; stylize it as an image instead"
-        )
+        raise StyleTransferError(f"{path.name} is a still image, not a video; stylize it as an image instead")
     if fmt in _TEXT_FORMATS:  # FFmpeg renders .txt files as ANSI-art "video"
         raise StyleTransferError(
             f"{path.name} is not a video file that can be read (it is text); use an .mp4, .mov, .mkv or .webm video"
@@ -182,7 +180,9 @@ def streams(container, path: Path):
         what = "only audio" if audio is not None else "no video"
         raise StyleTransferError(f"{path.name} has {what}: it contains no video track to stylize")
     if video.codec_context is None or video.codec_context.name in (None, "", "none"):
-        raise StyleTransferError(f"{path.name} uses a video codec that cannot be decoded here; convert it to H.264 first")
+        raise StyleTransferError(
+            f"{path.name} uses a video codec that cannot be decoded here; convert it to H.264 first"
+        )
     video.thread_type = "AUTO"  # frame + slice threads: decoding keeps up with a busy CPU
     return video, audio
 
@@ -236,7 +236,7 @@ class VideoReader:
         self.size: tuple[int, int] | None = None  # (width, height) out, upright; known after the first frame
         self._stack = contextlib.ExitStack()
 
-    def __enter__(self) -> "VideoReader":
+    def __enter__(self) -> VideoReader:
         self.container = self._stack.enter_context(open_input(self.path))
         self.video, self.audio = streams(self.container, self.path)
         self.fps = float(frame_rate(self.video))  # read now: touching a stream after close() crashes PyAV
@@ -264,7 +264,7 @@ class VideoReader:
         end = ((start or 0) + duration) / 1_000_000  # AV_TIME_BASE
         return self.damage.reached < end - max(2 / self.fps, 0.05 * duration / 1_000_000)
 
-    def pictures(self) -> Iterator["Picture"]:
+    def pictures(self) -> Iterator[Picture]:
         turn = None
         for frame in decoded_frames(self.container, self.video, self.audio, self.damage, self.pending_audio):
             if turn is None:
@@ -276,7 +276,7 @@ class VideoReader:
                 check_frame_size(*self.size, self.path.name)
             yield Picture.of(frame, turn, self.size)
 
-    def writer(self, dst: Path, width: int, height: int) -> "VideoWriter":
+    def writer(self, dst: Path, width: int, height: int) -> VideoWriter:
         """An .mp4 writer for this input's frames and sound."""
         return VideoWriter(dst, width, height, self.video, self.audio)
 
@@ -317,7 +317,7 @@ class Orientation:
     op: str = "none"  # none, transpose, clock, cclock, antitranspose, hflip, vflip, hvflip
 
     @classmethod
-    def of(cls, frame) -> "Orientation":
+    def of(cls, frame) -> Orientation:
         import av
 
         matrix = None
@@ -396,7 +396,7 @@ class Picture:
     time_base: Fraction
 
     @classmethod
-    def of(cls, frame, turn: Orientation, size: tuple[int, int]) -> "Picture":
+    def of(cls, frame, turn: Orientation, size: tuple[int, int]) -> Picture:
         stored_w, stored_h = turn.size(*size)  # the same turn swaps back
         shrinking = stored_w < frame.width or stored_h < frame.height
         rgb = frame.reformat(
@@ -432,7 +432,6 @@ def check_frame_size(width: int, height: int, name: str) -> None:
             f"{name} frames would be only {width}x{height} pixels; each side must be at least "
             f"{images.MIN_SIDE} pixels (use a larger scale)"
         )
-
 
 
 # ------------------------------------------------------------------------------ writing

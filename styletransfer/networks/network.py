@@ -48,8 +48,15 @@ class Network:
     for uint8 frames, the path images, video and the webcam share.
     """
 
-    def __init__(self, module: TransformerNet, card: zoo.ModelCard, backend: str = "torch", *,
-                 device: str | torch.device | None = None, threads: int | None = None):
+    def __init__(
+        self,
+        module: TransformerNet,
+        card: zoo.ModelCard,
+        backend: str = "torch",
+        *,
+        device: str | torch.device | None = None,
+        threads: int | None = None,
+    ):
         if backend not in BACKENDS:
             raise StyleTransferError(f"unknown backend {backend!r}: choose {', '.join(BACKENDS)}")
         gpu = torch.cuda.is_available()
@@ -64,10 +71,12 @@ class Network:
             try:
                 self.session = onnx.onnx_model(module, self.name, threads=threads)
             except StyleTransferError as error:
-                raise StyleTransferError(f"the {self.label} network could not be prepared for onnxruntime: {error}") from None
+                raise StyleTransferError(
+                    f"the {self.label} network could not be prepared for onnxruntime: {error}"
+                ) from None
 
     @classmethod
-    def from_module(cls, module: TransformerNet, name: str = "untrained", backend: str = "torch", **options) -> "Network":
+    def from_module(cls, module: TransformerNet, name: str = "untrained", backend: str = "torch", **options) -> Network:
         """A network built in code (tests, benchmarks) rather than loaded from a file."""
         return cls(module, zoo.ModelCard(name=name, arch=module.config.arch), backend, **options)
 
@@ -77,7 +86,7 @@ class Network:
 
     @property
     def label(self) -> str:
-        """"The Starry Night (full)": what messages call it."""
+        """ "The Starry Night (full)": what messages call it."""
         return f"{self.card.title or self.card.name} ({self.card.arch})"
 
     @property
@@ -119,8 +128,16 @@ class Network:
         return out[0] if np.asarray(rgb).ndim == 3 else out
 
 
-def load_network(source, arch: str = "full", *, backend: str = "torch", device: str | None = None, folder=None,
-                 hub_repo: str | None = None, threads: int | None = None) -> Network:
+def load_network(
+    source,
+    arch: str = "full",
+    *,
+    backend: str = "torch",
+    device: str | None = None,
+    folder=None,
+    hub_repo: str | None = None,
+    threads: int | None = None,
+) -> Network:
     """A ready Network from a zoo name, a model .safetensors, or a training checkpoint.pt.
 
     folder: where zoo names are looked up (default pretrained/); hub_repo: the Hub repo tried
@@ -146,8 +163,16 @@ def load_network(source, arch: str = "full", *, backend: str = "torch", device: 
     if local is not None and local.is_file():
         stat = local.stat()
         stamp = (stat.st_mtime_ns, stat.st_size)
-    return _load(source, arch, backend, str(device) if device else None, str(folder) if folder else None,
-                 hub_repo, threads, stamp)
+    return _load(
+        source,
+        arch,
+        backend,
+        str(device) if device else None,
+        str(folder) if folder else None,
+        hub_repo,
+        threads,
+        stamp,
+    )
 
 
 @functools.lru_cache(maxsize=32)
@@ -201,11 +226,11 @@ def read_checkpoint(path: Path, select: bool = True) -> tuple[TransformerNet, zo
         raise StyleTransferError(f"{path} is not a training checkpoint that can be loaded ({short_error(e)})") from e
     name = path.parent.name or path.stem
     steps = int(ckpt.get("step", 0))
-    return net.eval().requires_grad_(False), zoo.ModelCard(name=name, arch=net.config.arch, steps=steps,
-                                                            train_config=dict(ckpt.get("train_config", {})))
+    return net.eval().requires_grad_(False), zoo.ModelCard(
+        name=name, arch=net.config.arch, steps=steps, train_config=dict(ckpt.get("train_config", {}))
+    )
 
 
 def clear_cache() -> None:
     """Forget loaded networks (tests that rewrite a model file in place within a second)."""
     _load.cache_clear()
-

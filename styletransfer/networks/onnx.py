@@ -71,7 +71,10 @@ class OnnxModel:
 
     def run_all(self, image: torch.Tensor) -> list[torch.Tensor]:
         """Every output of a several-output model, as tensors."""
-        return [torch.from_numpy(out) for out in self.session.run(None, {"image": image.detach().float().contiguous().numpy()})]
+        return [
+            torch.from_numpy(out)
+            for out in self.session.run(None, {"image": image.detach().float().contiguous().numpy()})
+        ]
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.run(image.detach().to(torch.float32).contiguous().numpy()))
@@ -96,8 +99,9 @@ def cache_folder() -> pathlib.Path:
     return cache_dir() / "onnx"
 
 
-def onnx_model(net: torch.nn.Module, name: str, folder=None, *, threads: int | None = None, channels: int = 3,
-               outputs: int = 1) -> OnnxModel:
+def onnx_model(
+    net: torch.nn.Module, name: str, folder=None, *, threads: int | None = None, channels: int = 3, outputs: int = 1
+) -> OnnxModel:
     """``net`` in onnxruntime, exported once to ``folder/NAME.SHA.onnx`` (default
     cache_folder()) and reused later.
 

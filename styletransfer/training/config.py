@@ -14,8 +14,21 @@ from styletransfer.perceptual.vgg import LAYER_INDEX
 # fine-tune at the end of a run is tuned by measuring video as it goes), which a run spanning
 # many sessions may re-plan. The running average of the weights never feeds back into
 # training. init only picks the starting weights, which a resume takes from the checkpoint instead.
-RUNTIME_FIELDS = frozenset({"steps", "checkpoint_every", "log_every", "device", "num_workers", "channels_last", "init",
-                            "temporal_from", "temporal_weight", "shift_weight", "average_decay"})
+RUNTIME_FIELDS = frozenset(
+    {
+        "steps",
+        "checkpoint_every",
+        "log_every",
+        "device",
+        "num_workers",
+        "channels_last",
+        "init",
+        "temporal_from",
+        "temporal_weight",
+        "shift_weight",
+        "average_decay",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -101,7 +114,9 @@ class TrainConfig:
 
     @property
     def model_config(self) -> TransformerConfig:
-        return TransformerConfig(arch=self.arch, blur=self.blur, styles=max(1, len(self.styles)), deperiod=self.deperiod)
+        return TransformerConfig(
+            arch=self.arch, blur=self.blur, styles=max(1, len(self.styles)), deperiod=self.deperiod
+        )
 
     @property
     def loss_weights(self) -> dict[str, float]:
@@ -127,22 +142,39 @@ def validate(c: TrainConfig) -> None:
         if not ok:
             raise StyleTransferError(message)
 
-    c.model_config  # unknown arch: its own message
+    _ = c.model_config  # unknown arch: its own message
     need(not (c.style and c.styles), "give one painting (style) or several (styles), not both")
-    need(not (c.add_to and (c.styles or c.init or c.teacher)), "adding a style takes one painting (style) and the model (add_to) only")
+    need(
+        not (c.add_to and (c.styles or c.init or c.teacher)),
+        "adding a style takes one painting (style) and the model (add_to) only",
+    )
     need(c.steps >= 1, f"steps must be >= 1, got {c.steps}")
     need(c.batch_size >= 1, f"batch size must be >= 1, got {c.batch_size}")
     need(16 <= c.crop_size <= 2048, f"crop size must be 16..2048 px, got {c.crop_size}")
-    need(len(c.crop_scale) == 2 and 0 < c.crop_scale[0] <= c.crop_scale[1] <= 1, f"crop scale must be two numbers 0 < lo <= hi <= 1, got {c.crop_scale}")
+    need(
+        len(c.crop_scale) == 2 and 0 < c.crop_scale[0] <= c.crop_scale[1] <= 1,
+        f"crop scale must be two numbers 0 < lo <= hi <= 1, got {c.crop_scale}",
+    )
     need(c.lr > 0, f"learning rate must be > 0, got {c.lr}")
-    weights = (c.content_weight, c.style_weight, c.tv_weight, c.temporal_weight, c.distill_weight, c.reconstruct_weight,
-               c.period_weight, c.shift_weight)
+    weights = (
+        c.content_weight,
+        c.style_weight,
+        c.tv_weight,
+        c.temporal_weight,
+        c.distill_weight,
+        c.reconstruct_weight,
+        c.period_weight,
+        c.shift_weight,
+    )
     need(min(weights) >= 0, "loss weights must be >= 0")
     for name in (c.content_layer, *c.style_layers):
         need(name in LAYER_INDEX and name.startswith("relu"), f"unknown VGG16 layer {name!r}; use names like relu2_2")
     need(len(c.style_layers) >= 1, "give at least one style layer")
     need(32 <= c.style_size <= 4096, f"style size must be 32..4096 px, got {c.style_size}")
-    need(c.temporal_flow >= 0 and c.temporal_shift >= 0 and c.temporal_noise >= 0, "temporal flow, shift and noise must be >= 0")
+    need(
+        c.temporal_flow >= 0 and c.temporal_shift >= 0 and c.temporal_noise >= 0,
+        "temporal flow, shift and noise must be >= 0",
+    )
     need(c.temporal_from >= 0, "temporal_from must be >= 0")
     need(0 <= c.average_decay < 1, f"average decay must be in [0, 1), got {c.average_decay}")
     need(c.checkpoint_every >= 1 and c.log_every >= 1, "checkpoint_every and log_every must be >= 1")

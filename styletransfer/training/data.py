@@ -63,7 +63,7 @@ class StepBatches(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.config.steps
 
-    @functools.lru_cache(maxsize=2)
+    @functools.lru_cache(maxsize=2)  # noqa: B019 (the dataset lives as long as its run)
     def _order(self, epoch: int) -> torch.Tensor:
         return torch.randperm(len(self.files), generator=step_generator(self.config.seed, epoch, 1))
 

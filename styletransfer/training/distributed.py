@@ -52,7 +52,9 @@ def process_group(config: TrainConfig, dist: Dist, device: torch.device):
         owns_group = True
     try:
         if dist.enabled and config.batch_size % dist.world_size:
-            raise StyleTransferError(f"batch size {config.batch_size} must be a multiple of the {dist.world_size} processes")
+            raise StyleTransferError(
+                f"batch size {config.batch_size} must be a multiple of the {dist.world_size} processes"
+            )
         if device.type == "cuda":
             torch.cuda.set_device(device)
         yield

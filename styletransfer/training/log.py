@@ -44,7 +44,15 @@ def plot_losses(rows: list[dict[str, float]], path: Path, size: tuple[int, int] 
     left, right, top, bottom = 60, 110, 20, 30
     im = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(im)
-    palette = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14), (140, 86, 75), (227, 119, 194)]
+    palette = [
+        (31, 119, 180),
+        (214, 39, 40),
+        (44, 160, 44),
+        (148, 103, 189),
+        (255, 127, 14),
+        (140, 86, 75),
+        (227, 119, 194),
+    ]
     colours = {"total": (0, 0, 0), **dict(zip(TERMS, palette))}
     series = {k: [(r["step"], r[k]) for r in rows if r[k] > 0 and math.isfinite(r[k])] for k in colours}
     series = {k: v for k, v in series.items() if v}

@@ -31,8 +31,14 @@ from styletransfer.training import checkpoint, distributed, log
 from styletransfer.training.average import RunningAverage
 from styletransfer.training.config import TrainConfig
 from styletransfer.training.data import StepBatches, list_images, step_generator, style_indices
-from styletransfer.training.regularisation import (compound_loss, moved_photo, random_flow, random_shifts, shift_loss,
-                                                  shifted_photo)
+from styletransfer.training.regularisation import (
+    compound_loss,
+    moved_photo,
+    random_flow,
+    random_shifts,
+    shift_loss,
+    shifted_photo,
+)
 
 
 @dataclass
@@ -68,8 +74,16 @@ def train(
         return _train(config, Path(out), dist, device, resume, callback, lossnet, stop_after)
 
 
-def _train(config: TrainConfig, out: Path, dist: distributed.Dist, device: torch.device, resume: bool,
-           callback, lossnet, stop_after: float | None = None) -> Path:
+def _train(
+    config: TrainConfig,
+    out: Path,
+    dist: distributed.Dist,
+    device: torch.device,
+    resume: bool,
+    callback,
+    lossnet,
+    stop_after: float | None = None,
+) -> Path:
     # ---- the run so far
     path = out / checkpoint.CHECKPOINT
     if not config.paintings or not config.content_dir:
@@ -112,7 +126,11 @@ def _train(config: TrainConfig, out: Path, dist: distributed.Dist, device: torch
     average = None
     if config.average_decay:
         average = RunningAverage(model, config.average_decay, ckpt.get("average") if ckpt else None)
-    net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) if dist.enabled else model
+    net = (
+        nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        if dist.enabled
+        else model
+    )
     optimizer = torch.optim.Adam(trained, lr=config.lr)
     use_amp = config.amp != "off" and device.type == "cuda"  # CPU autocast would only slow this down
     amp_dtype = torch.float16 if config.amp == "fp16" else torch.bfloat16
@@ -135,12 +153,18 @@ def _train(config: TrainConfig, out: Path, dist: distributed.Dist, device: torch
         perceptual.net.to(device)
     teacher = load_module(config.teacher).to(device) if config.teacher else None
     if teacher is not None and teacher.config.styles != model.config.styles:
-        raise StyleTransferError(f"the teacher {config.teacher} has {teacher.config.styles} styles; this run trains {model.config.styles}")
+        raise StyleTransferError(
+            f"the teacher {config.teacher} has {teacher.config.styles} styles; this run trains {model.config.styles}"
+        )
 
     # ---- data and the log
     data = StepBatches(files, config, dist.rank, dist.world_size)
     loader = torch.utils.data.DataLoader(
-        data, batch_size=None, sampler=range(start, config.steps), num_workers=config.num_workers, pin_memory=device.type == "cuda"
+        data,
+        batch_size=None,
+        sampler=range(start, config.steps),
+        num_workers=config.num_workers,
+        pin_memory=device.type == "cuda",
     )
     csv_path = out / "losses.csv"
     rows: list[dict[str, float]] = []
@@ -201,8 +225,16 @@ def _train(config: TrainConfig, out: Path, dist: distributed.Dist, device: torch
                 if callback is not None:
                     callback(TrainStep(step=step, total_steps=config.steps, losses=losses, elapsed=elapsed))
         if dist.main and (step % config.checkpoint_every == 0 or last):
-            checkpoint.save(path, model=model, config=config, optimizer=optimizer, scaler=scaler, step=step, elapsed=elapsed,
-                            average=average.weights if average is not None else None)
+            checkpoint.save(
+                path,
+                model=model,
+                config=config,
+                optimizer=optimizer,
+                scaler=scaler,
+                step=step,
+                elapsed=elapsed,
+                average=average.weights if average is not None else None,
+            )
             log.plot_losses(rows, out / "losses.png")
         if last:
             break
@@ -225,8 +257,17 @@ def period_loss(image: torch.Tensor) -> torch.Tensor:
     return (image - _DEPERIOD(image))[inner].abs().mean()
 
 
-def _loss_terms(config: TrainConfig, net, photo: torch.Tensor, style: torch.Tensor | None, perceptual: PerceptualLoss | None,
-                teacher: TransformerNet | None, step: int, dist: distributed.Dist, memory) -> dict[str, torch.Tensor]:
+def _loss_terms(
+    config: TrainConfig,
+    net,
+    photo: torch.Tensor,
+    style: torch.Tensor | None,
+    perceptual: PerceptualLoss | None,
+    teacher: TransformerNet | None,
+    step: int,
+    dist: distributed.Dist,
+    memory,
+) -> dict[str, torch.Tensor]:
     """Every term of log.TERMS for one batch (unweighted); zero for the terms switched off.
     style: each image's painting, (B,) indices, for a several-style run (else None)."""
     # A one-style network takes no style argument; a several-style one, each image's.
@@ -243,8 +284,12 @@ def _loss_terms(config: TrainConfig, net, photo: torch.Tensor, style: torch.Tens
         b, _, h, w = photo.shape
         mine = slice(dist.rank * b, (dist.rank + 1) * b)
         if temporal:
-            flow = random_flow(config.batch_size, h, w, config.temporal_flow, config.temporal_shift, g)[mine].to(photo.device)
-            noise = torch.randn((config.batch_size, 3, h, w), generator=g)[mine].mul(config.temporal_noise).to(photo.device)
+            flow = random_flow(config.batch_size, h, w, config.temporal_flow, config.temporal_shift, g)[mine].to(
+                photo.device
+            )
+            noise = (
+                torch.randn((config.batch_size, 3, h, w), generator=g)[mine].mul(config.temporal_noise).to(photo.device)
+            )
             inputs.append(moved_photo(photo, flow, noise).contiguous(memory_format=memory))
         if shifting:
             shifts = random_shifts(config.batch_size, g)[mine]
@@ -274,5 +319,7 @@ def _init_from(model: TransformerNet, config: TrainConfig) -> None:
         source = source.widen(model.config.styles)  # every painting starts from that network
     # Deperiod holds no weights: a network trained without it can continue through it.
     if replace(source.config, deperiod=model.config.deperiod) != model.config:
-        raise StyleTransferError(f"--init {config.init} is a {source.config.arch} network (blur={source.config.blur}); this run trains {config.arch} (blur={config.blur})")
+        raise StyleTransferError(
+            f"--init {config.init} is a {source.config.arch} network (blur={source.config.blur}); this run trains {config.arch} (blur={config.blur})"
+        )
     model.load_state_dict({k: v.float() for k, v in source.state_dict().items()})

@@ -33,7 +33,9 @@ def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
-def random_flow(batch: int, height: int, width: int, magnitude: float, shift: int, generator: torch.Generator, grid: int = 4) -> torch.Tensor:
+def random_flow(
+    batch: int, height: int, width: int, magnitude: float, shift: int, generator: torch.Generator, grid: int = 4
+) -> torch.Tensor:
     """Smooth random motion plus a global integer translation: (B, 2, H, W) pixels.
 
     The smooth part is a grid x grid field of uniform displacements in [-magnitude, magnitude]

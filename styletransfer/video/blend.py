@@ -12,7 +12,6 @@ from styletransfer.errors import StyleTransferError
 from styletransfer.video.flow import PRESETS, dis, grey_uint8, maps, to_float, warp
 
 
-
 @dataclass(frozen=True)
 class BlendConfig:
     """Settings of ``TemporalBlender``. First chosen by measurement on four shared clips at

@@ -14,10 +14,10 @@ from __future__ import annotations
 import collections
 import contextlib
 import time
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Generator, Iterator
 
 import numpy as np
 
@@ -183,7 +183,10 @@ def process_video(
             if callback is not None:
                 callback(_progress(done, reader.total, started, out))
 
-    with media.VideoReader(src, scale) as reader, _Encoder(reader, dst, depth, postprocess, prepare is not None) as encoder:
+    with (
+        media.VideoReader(src, scale) as reader,
+        _Encoder(reader, dst, depth, postprocess, prepare is not None) as encoder,
+    ):
         with _read_ahead(_prepared(reader.pictures(), prepare), depth) as pictures:
             for batch in _batches(pictures, batch_size, should_stop):
                 if batch is None:
@@ -213,7 +216,9 @@ def process_video(
     )
     if truncated:
         of = f" of {reader.total}" if reader.total and reader.total > done else ""
-        raise DamagedVideoError(f"{src.name}: kept {done}{of} frames: the file ends early; they were saved to {dst}", result)
+        raise DamagedVideoError(
+            f"{src.name}: kept {done}{of} frames: the file ends early; they were saved to {dst}", result
+        )
     return result
 
 
@@ -302,7 +307,7 @@ class _Encoder:
         self.writer: media.VideoWriter | None = None
         self.pending: collections.deque[Future] = collections.deque()
 
-    def __enter__(self) -> "_Encoder":
+    def __enter__(self) -> _Encoder:
         self.thread = ThreadPoolExecutor(1, thread_name_prefix="video-encode")
         return self
 

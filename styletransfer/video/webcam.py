@@ -75,8 +75,16 @@ class LiveStream:
         self._model = None
         self._last: float | None = None
 
-    def process(self, data: bytes, model: Network, size: tuple[int, int], *, temporal: bool = True,
-                quality: int = JPEG_QUALITY, now: float | None = None) -> LiveFrame:
+    def process(
+        self,
+        data: bytes,
+        model: Network,
+        size: tuple[int, int],
+        *,
+        temporal: bool = True,
+        quality: int = JPEG_QUALITY,
+        now: float | None = None,
+    ) -> LiveFrame:
         started = time.perf_counter()
         now = time.monotonic() if now is None else now
         if model is not self._model or self._last is None or now - self._last > RESTART_AFTER_S:
