@@ -36,6 +36,7 @@ from starlette.middleware import Middleware
 from ui.api import build_api
 from ui.common import EXAMPLES_DIR, MAX_FILE_SIZE, PAGE_CSS, PAGE_JS, QUEUE_MAX_SIZE
 from ui.image_tab import build_image_tab
+from ui.learn import build_learn_api, build_learn_tab, learn_served_paths
 from ui.video_tab import build_video_tab
 from ui.webcam_tab import BROWSER_WEBCAM_HEAD, CrossOriginIsolation, build_webcam_tab
 from ui.webcam_tab import served_paths as webcam_served_paths
@@ -51,7 +52,9 @@ def build_app(models_folder=None) -> gr.Blocks:
             build_image_tab(models_folder)
             build_video_tab(models_folder)
             build_webcam_tab(models_folder)
+            build_learn_tab(models_folder)  # after the tabs whose galleries it keeps up to date (ui/learn.py)
         build_api(models_folder)  # /stylize, /paint, /gatys, /video for gradio_client (ui/api.py)
+        build_learn_api(models_folder)  # /learn, /learn_status
     # One long job at a time: a Gatys run or a video (their shared HEAVY_JOBS slot) already
     # uses every CPU core. Instant passes and the webcam have slots of their own
     # (ui/image_tab.py's _wire_instant, ui/webcam_tab.py's build_webcam_tab).
@@ -66,7 +69,7 @@ def launch_options() -> dict:
         # Example paintings are handed back as outputs (added to the painting list); Gradio
         # only serves files it created or allowed folders, whatever the working directory.
         # The in-browser webcam loads onnxruntime-web and the exported networks from the app.
-        "allowed_paths": [str(EXAMPLES_DIR), *webcam_served_paths()],
+        "allowed_paths": [str(EXAMPLES_DIR), *webcam_served_paths(), *learn_served_paths()],
         "head": BROWSER_WEBCAM_HEAD,
         "app_kwargs": {"middleware": [Middleware(CrossOriginIsolation)]},  # threads for the in-browser webcam
         "js": PAGE_JS,

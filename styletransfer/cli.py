@@ -1,5 +1,6 @@
 """Command line: ``python -m styletransfer SUBCOMMAND``. Built on the same engine calls as
-the app; defaults come from the engine's config dataclasses, not from here."""
+the app; defaults come from the engine's config dataclasses and dials (styletransfer/dials.py),
+not from here, and so do the ranges the help shows."""
 
 from __future__ import annotations
 
@@ -7,23 +8,31 @@ import argparse
 import sys
 from pathlib import Path
 
+from styletransfer import dials
 from styletransfer.errors import StyleTransferError
 
+# GatysConfig's fields that are not dials (gatys.DIALS give the others' help).
 _GATYS_HELP = {
-    "size": "output long side in pixels",
-    "steps": "optimisation steps over all scales together",
     "optimizer": "lbfgs or adam",
-    "content_weight": "weight of the content (photo) loss",
-    "style_weight": "style strength (1 = balanced)",
-    "tv_weight": "total-variation weight (smoothness)",
     "init": "start from 'content', 'noise' or an image path",
-    "seed": "random seed (noise init)",
     "min_size": "long side of the coarsest scale",
-    "style_scale": "painting size relative to the output (smaller = finer brush strokes)",
     "preserve_colors": "keep the photo's colours: none, luminance or histogram",
     "pooling": "max or avg pooling in VGG16",
     "learning_rate": "Adam step size",
 }
+
+
+def add_dial(parser, dial: dials.Dial, *flags: str, default=..., help: str | None = None) -> None:
+    """An option for a dial: --NAME (or ``flags``), its type, and help with its range and default
+    (``default``: another, e.g. None for one that depends on other options; ``help``: its text)."""
+    default = dial.default if default is ... else default
+    shown = "" if default is None else f", default {default:g}"
+    parser.add_argument(
+        *(flags or ["--" + dial.name.replace("_", "-")]),
+        type=int if dial.integer else float,
+        default=default,
+        help=f"{help or dial.help} ({dial.range_text()}{shown})",
+    )
 
 
 def _add_config_options(parser, defaults, helps: dict[str, str], *, set_defaults: bool = True) -> None:
@@ -37,6 +46,7 @@ def _add_config_options(parser, defaults, helps: dict[str, str], *, set_defaults
 
 
 def _add_gatys(subparsers) -> None:
+    from styletransfer import gatys
     from styletransfer.gatys import GatysConfig
 
     defaults = GatysConfig()
@@ -44,6 +54,8 @@ def _add_gatys(subparsers) -> None:
     p.add_argument("content", help="the photo")
     p.add_argument("styles", nargs="+", metavar="style", help="one or more paintings")
     p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp)")
+    for dial in gatys.DIALS.values():
+        add_dial(p, dial)
     _add_config_options(p, defaults, _GATYS_HELP)
     p.add_argument("--no-coarse-to-fine", action="store_true", help="optimise at the output size only")
     p.add_argument("--style-blend", type=float, nargs="+", help="one weight per painting (default equal)")
@@ -65,7 +77,7 @@ def _run_gatys(args) -> int:
     from styletransfer.perceptual.vgg import VGG16Features, deepest
 
     config = gatys.GatysConfig(
-        **{name: getattr(args, name) for name in _GATYS_HELP},
+        **{name: getattr(args, name) for name in (*gatys.DIALS, *_GATYS_HELP)},
         coarse_to_fine=not args.no_coarse_to_fine,
         style_blend=args.style_blend,
         content_layers=args.content_layers,
@@ -130,8 +142,7 @@ def _run_weights(args) -> int:
 
 
 def _add_zoo(subparsers) -> None:
-    from styletransfer.networks import ARCHS, DEFAULT_STRENGTH
-    from styletransfer.universal import DEFAULT_STRENGTH as UNIVERSAL_STRENGTH
+    from styletransfer.networks import ARCHS
 
     p = subparsers.add_parser("list", help="list the pretrained feed-forward models: NAME ARCH TITLE")
     p.add_argument("--folder", help="model folder (default: pretrained/)")
@@ -149,12 +160,16 @@ def _add_zoo(subparsers) -> None:
     p.add_argument("--arch", default="full", choices=ARCHS)
     p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp)")
     p.add_argument(
-        "--size", type=int, help="output long side in pixels (default: the photo's; with --painting at most 1024)"
+        "--size",
+        type=int,
+        help=f"output long side in pixels (default: the photo's; with --painting {dials.PAINT_SIZE.range_text()})",
     )
+    mix, texture = dials.STYLE_MIX, dials.TEXTURE_STRENGTH
     p.add_argument(
         "--strength",
         type=float,
-        help=f"0 = photo, 1 = full style (default {DEFAULT_STRENGTH:g} for a model, {UNIVERSAL_STRENGTH:g} for --painting)",
+        help=f"with a model, the {mix.label}: {mix.help} ({mix.range_text()}, default {mix.default:g}); "
+        f"with --painting, the {texture.label}: {texture.help} ({texture.range_text()}, default {texture.default:g})",
     )
     p.add_argument("--keep-colors", action="store_true", help="keep the photo's colours")
     p.add_argument(
@@ -164,12 +179,7 @@ def _add_zoo(subparsers) -> None:
         metavar="W",
         help="with several --painting: one weight each (default equal)",
     )
-    p.add_argument(
-        "--painting-scale",
-        type=float,
-        default=1.0,
-        help="with --painting: its size relative to the output; bigger = larger strokes (default 1)",
-    )
+    add_dial(p, dials.PAINTING_SCALE, help=f"with --painting: {dials.PAINTING_SCALE.help}")
     p.add_argument("--hub-repo", help="Hugging Face Hub repo to look in when the model is not in pretrained/")
     p.set_defaults(run=_run_stylize)
 
@@ -197,38 +207,34 @@ def _run_list(args) -> int:
 
 def _run_stylize(args) -> int:
     from styletransfer.io import images
-    from styletransfer.networks import DEFAULT_STRENGTH, load_network
+    from styletransfer.networks import load_network
 
     output = Path(args.output)
     images.check_output_path(output)
     if args.painting:
         return _run_universal(args, output)
-    if args.painting_weights or args.painting_scale != 1.0:
+    if args.painting_weights or args.painting_scale != dials.PAINTING_SCALE.default:
         raise StyleTransferError("--painting-weights and --painting-scale go with --painting")
     network = load_network(args.style, args.arch, hub_repo=args.hub_repo)
     photo = images.load_array(args.content, long_side=args.size)
-    strength = DEFAULT_STRENGTH if args.strength is None else args.strength
+    strength = dials.STYLE_MIX.default if args.strength is None else args.strength
     images.save_image(network.stylize(photo, strength=strength, keep_colors=args.keep_colors), output)
     return 0
 
 
 def _run_universal(args, output: Path) -> int:
-    from styletransfer import universal
+    from styletransfer import any_painting, universal
     from styletransfer.io import images
 
+    if args.painting_weights and len(args.painting_weights) != len(args.painting):
+        raise StyleTransferError(f"{len(args.painting_weights)} --painting-weights for {len(args.painting)} paintings")
     settings = universal.Settings(
-        strength=universal.DEFAULT_STRENGTH if args.strength is None else args.strength,
+        strength=dials.TEXTURE_STRENGTH.default if args.strength is None else args.strength,
         keep_colors=args.keep_colors,
         painting_scale=args.painting_scale,
         weights=tuple(args.painting_weights) if args.painting_weights else None,
     )
-    if settings.weights is not None and len(settings.weights) != len(args.painting):
-        raise StyleTransferError(f"{len(settings.weights)} --painting-weights for {len(args.painting)} paintings")
-    photo = images.load_tensor(args.content, long_side=args.size)
-    size = args.size or min(max(photo.shape[-2:]), universal.MAX_SIDE)
-    painting_side = universal.painting_long_side(size, settings.painting_scale)
-    paintings = [images.load_tensor(p, long_side=painting_side) for p in args.painting]
-    images.save_image(universal.stylize(photo, paintings, size=size, settings=settings), output)
+    images.save_image(any_painting.fast(args.content, args.painting, args.size, settings), output)
     return 0
 
 
@@ -250,7 +256,7 @@ def _run_push(args) -> int:
 
 
 def _add_video(subparsers) -> None:
-    from styletransfer.networks import ARCHS, BACKENDS, DEFAULT_STRENGTH, network
+    from styletransfer.networks import ARCHS, BACKENDS, network
     from styletransfer.video.stylize import VIDEO_ARCH
 
     p = subparsers.add_parser("video", help="stylize a video file with a pretrained model (H.264 .mp4, audio kept)")
@@ -263,17 +269,13 @@ def _add_video(subparsers) -> None:
     p.add_argument(
         "--temporal",
         default="blend",
-        choices=["blend", "off"],
-        help="steady the style between frames along the optical flow (default blend)",
+        choices=["blend", "steady", "off"],
+        help="steady the style between frames along the optical flow (default blend); steady: also "
+        "average the network over its grid, steadier on slow pans for 4x the network's time",
     )
-    p.add_argument(
-        "--strength",
-        type=float,
-        default=DEFAULT_STRENGTH,
-        help=f"0 = video, 1 = full style (default {DEFAULT_STRENGTH:g})",
-    )
+    add_dial(p, dials.STYLE_MIX, help=f"the {dials.STYLE_MIX.label}: 0 = the video, 1 = the network's painting")
     p.add_argument("--keep-colors", action="store_true", help="keep the video's colours")
-    p.add_argument("--scale", type=float, default=1.0, help="output size relative to the input (default 1)")
+    add_dial(p, dials.VIDEO_SCALE, help="output size relative to the input")
     p.add_argument(
         "--backend",
         default="auto",
@@ -325,7 +327,8 @@ def _run_video(args) -> int:
                 network,
                 strength=args.strength,
                 keep_colors=args.keep_colors,
-                temporal=args.temporal == "blend",
+                temporal=args.temporal != "off",
+                grid_average=args.temporal == "steady",
                 scale=args.scale,
                 callback=progress,
                 should_stop=lambda: bool(interrupted),
@@ -372,26 +375,7 @@ _TRAIN_HELP = {
 }
 
 
-# --add-style: the new scale-and-shift row must work with convolutions trained under the base
-# model's losses, at its crop and painting sizes, so those settings (and its held-out photos)
-# are taken from the base model's card unless given. Steps: see ADD_STYLE_STEPS.
-INHERITED_SETTINGS = (
-    "arch",
-    "blur",
-    "deperiod",
-    "period_weight",
-    "crop_size",
-    "crop_scale",
-    "batch_size",
-    "lr",
-    "content_weight",
-    "style_weight",
-    "tv_weight",
-    "content_layer",
-    "style_layers",
-    "style_size",
-    "exclude",
-)
+# --add-style: the settings the new row inherits from the base model: training/adding.py.
 ADD_STYLE_STEPS = 300
 
 
@@ -472,6 +456,7 @@ def _run_train(args) -> int:
 
     from styletransfer import training
     from styletransfer.perceptual.vgg import VGG16Features, deepest, random_vgg16
+    from styletransfer.training import adding
 
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(training.TrainConfig) if hasattr(args, f.name)}
     if hasattr(args, "add_style") != hasattr(args, "add_to"):
@@ -481,7 +466,7 @@ def _run_train(args) -> int:
         given["style"] = args.add_style
         if not getattr(args, "resume", False):
             base = _base_card(Path(args.add_to))
-            given = {**_base_settings(base), "steps": ADD_STYLE_STEPS, **given}
+            given = {**adding.base_settings(base), "steps": ADD_STYLE_STEPS, **given}
     if getattr(args, "resume", False):
         config = training.config_from_checkpoint(Path(args.out) / training.CHECKPOINT, **given)
     else:
@@ -519,11 +504,10 @@ def _run_train(args) -> int:
     if not quiet:
         print(f"saved {path}", file=sys.stderr)
     if grown is not None and int(os.environ.get("RANK", "0")) == 0:
-        from styletransfer.networks import zoo
-        from styletransfer.networks.network import load_module
+        from styletransfer.networks import read_model, zoo
 
         # A model folder of its own (the run folder's config.json is not a model card).
-        print(zoo.save(load_module(path), grown, Path(args.out) / "model"))
+        print(zoo.save(read_model(path)[0], grown, Path(args.out) / "model"))
     return 0
 
 
@@ -532,12 +516,12 @@ def _base_card(source: Path):
     checkpoint's, whose several styles are named by their paintings' files."""
     import dataclasses
 
-    from styletransfer.networks import zoo
-    from styletransfer.networks.network import read_checkpoint
+    from styletransfer.networks import read_model, zoo
+    from styletransfer.training import adding
 
     if source.suffix == ".safetensors":
         return zoo.ModelCard.from_json(source.with_suffix(".json"))
-    net, card = read_checkpoint(source, select=False)
+    net, card = read_model(source)
     if net.config.styles == 1:
         return card
     paintings = card.train_config.get("styles") or []
@@ -546,34 +530,15 @@ def _base_card(source: Path):
             f"{source} does not say which paintings its {net.config.styles} styles are; "
             "add to its published model (.safetensors with its card) instead"
         )
-    return dataclasses.replace(card, name="zoo", styles=[_style_entry(Path(p)) for p in paintings])
-
-
-def _base_settings(card) -> dict:
-    """The INHERITED_SETTINGS the --add-style base model was trained with, and its photos
-    where they are on this machine too."""
-    trained = card.train_config
-    settings = {name: trained[name] for name in INHERITED_SETTINGS if name in trained}
-    photos = trained.get("content_dir")
-    if photos and Path(photos).is_dir():
-        settings["content_dir"] = photos
-    return settings
+    return dataclasses.replace(card, name="zoo", styles=[adding.style_entry(Path(p)) for p in paintings])
 
 
 def _grown_card(base, config, name: str | None):
     """The card of the model --add-style makes: the base model's styles, then the new painting."""
     from styletransfer.networks import zoo
+    from styletransfer.training import adding
 
-    return zoo.with_added_style(base, _style_entry(Path(config.style), name))
-
-
-def _style_entry(painting: Path, name: str | None = None) -> dict:
-    """A card's entry for a painting file: its name (default: the file name), title and sha256."""
-    import hashlib
-
-    name = name or painting.stem
-    found = {"style_sha256": hashlib.sha256(painting.read_bytes()).hexdigest()} if painting.is_file() else {}
-    return {"name": name, "title": name.replace("_", " "), "painting": str(painting), **found}
+    return zoo.with_added_style(base, adding.style_entry(Path(config.style), name))
 
 
 class _OneLineParser(argparse.ArgumentParser):

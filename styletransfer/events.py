@@ -27,4 +27,12 @@ class Iterate:
         return self.step >= self.total_steps
 
 
+@dataclass(frozen=True)
+class Stage:
+    """A part of a job that takes a while before its first step, about to begin: any_painting's
+    "fast" (painting the fast result to start from), "lossnet" (loading VGG16)."""
+
+    name: str
+
+
 Callback = Callable[[Iterate], None]

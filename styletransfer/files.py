@@ -1,4 +1,4 @@
-"""Files on disk: the cache folder, and writes that never leave a half-written file in place."""
+"""Files on disk: the project's own cache folder, and writes that never leave a half-written file in place."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from styletransfer.errors import StyleTransferError
 ENV_CACHE = "STYLETRANSFER_CACHE"
 
 
-def cache_dir() -> pathlib.Path:
-    """Where downloads and derived files live: $STYLETRANSFER_CACHE, else ~/.cache/styletransfer.
+def styletransfer_cache_dir() -> pathlib.Path:
+    """The project's own cache, where its downloads and derived files live:
+    $STYLETRANSFER_CACHE, else ~/.cache/styletransfer.
 
-    Holds the VGG16 weights (perceptual/weights.py) and ONNX exports (networks/onnx.py).
+    Holds the VGG16 weights (perceptual/weights.py), ONNX exports (networks/onnx.py) and the
+    in-browser webcam's onnxruntime-web (ui/browser_runtime.py). Not the Hugging Face Hub's
+    cache (hub.hf_hub_cache_dir), where Hub downloads stay.
     """
     env = os.environ.get(ENV_CACHE)
     return pathlib.Path(env).expanduser() if env else pathlib.Path.home() / ".cache" / "styletransfer"

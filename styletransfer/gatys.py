@@ -2,7 +2,7 @@
 features match the photo's and whose Gram matrices match the paintings'.
 
 Beyond the paper: an automatic coarse-to-fine ladder (after crowsonkb/style-transfer-pytorch:
-optimise small, upsample, continue), dimensionless per-layer losses (losses.relative_mse),
+optimise small, upsample, continue), dimensionless per-layer losses (perceptual.loss.relative_mse),
 several styles blended by weight, style scale, and two ways to keep the photo's colours.
 """
 
@@ -15,52 +15,104 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from styletransfer import colors
+from styletransfer import colors, dials
 from styletransfer.errors import StyleTransferError
 from styletransfer.events import Callback, Iterate
 from styletransfer.io import images
 from styletransfer.perceptual.loss import STYLE_LAYERS, LossWeights, PerceptualLoss
 from styletransfer.perceptual.vgg import LAYER_INDEX, VGG16Features, deepest, pretrained_vgg16
 
-MAX_SIZE = 2048  # output long side; VGG activations and their gradients need ~8 GB at 2048 px
-MIN_SIZE = 32  # below this the deepest layers are a pixel or two wide
-MAX_STEPS = 10_000
+OPTIMIZERS = ("lbfgs", "adam")
 # L-BFGS without a line search can overshoot (a loss 1e7x the last one): a step whose loss
 # is more than this many times the best so far sends the image back to the best one, with a
 # fresh history and half the step length.
 OVERSHOOT = 2.0
 
 
+# The config's fields that are user dials: ranges, defaults and messages in dials.py.
+DIALS = {
+    dial.name: dial
+    for dial in (
+        dials.GATYS_SIZE,
+        dials.STEPS,
+        dials.CONTENT_WEIGHT,
+        dials.STYLE_WEIGHT,
+        dials.TV_WEIGHT,
+        dials.STYLE_SCALE,
+        dials.SEED,
+    )
+}
+
+
 @dataclass(frozen=True)
 class GatysConfig:
-    size: int = 512  # output long side in pixels
-    steps: int = 100  # over all scales; ~70 s at 512 px on a 2-core CPU (bench/gatys.py)
+    """Checked when made (``check``): a config that exists is one iterate() can run."""
+
+    size: int = dials.GATYS_SIZE.default  # output long side in pixels
+    steps: int = dials.STEPS.default  # over all scales; ~70 s at 512 px on a 2-core CPU (bench/gatys.py)
     optimizer: str = "lbfgs"  # "lbfgs" (quality per step) or "adam" (steady, cheap steps)
-    content_weight: float = 1.0
-    style_weight: float = 1.0  # "style strength"
-    tv_weight: float = 0.0
+    content_weight: float = dials.CONTENT_WEIGHT.default
+    style_weight: float = dials.STYLE_WEIGHT.default
+    tv_weight: float = dials.TV_WEIGHT.default
     content_layers: tuple[str, ...] = ("relu4_2",)
     style_layers: tuple[str, ...] = STYLE_LAYERS
     style_layer_weights: tuple[float, ...] | None = None  # None: every style layer counts the same
-    init: str = "content"  # "content", "noise", or a path to an image
-    seed: int = 0
+    init: str = "content"  # "content", "noise", or a path to an image (iterate's start: a tensor)
+    seed: int = dials.SEED.default
     coarse_to_fine: bool = True
     # Long side of the coarsest scale. Below ~256 px thin structures of the photo (cables,
     # railings) vanish from relu4_2 and the painting's composition takes over for good.
     min_size: int = 256
     scale_ratio: float = 2.0  # size ratio between neighbouring scales
-    style_scale: float = 1.0  # painting's long side relative to the output's
+    style_scale: float = dials.STYLE_SCALE.default  # painting's long side relative to the output's
     style_blend: tuple[float, ...] | None = None  # weight per style image; None: equal
     preserve_colors: str = "none"  # "none", "luminance" or "histogram" (colors.MODES)
     pooling: str = "max"
     learning_rate: float = 0.02  # Adam only; pixels are in [0, 1]
 
     def __post_init__(self):
-        # Accept lists from callers (CLI, JSON), but store tuples so the config stays hashable.
+        # Accept lists from callers (CLI, JSON), but store tuples so the config stays hashable;
+        # numbers may come as text (a form, a client): the dials read them.
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, list):
                 object.__setattr__(self, f.name, tuple(value))
+            elif f.name in DIALS:
+                object.__setattr__(self, f.name, DIALS[f.name].check(value))
+        self.check()
+
+    def check(self) -> None:
+        """Everything that does not depend on the images (validate() checks those): raises
+        StyleTransferError before any work."""
+
+        def need(ok, message):
+            if not ok:
+                raise StyleTransferError(message)
+
+        need(self.optimizer in OPTIMIZERS, f"optimizer must be 'lbfgs' or 'adam', got {self.optimizer!r}")
+        need(
+            self.preserve_colors in colors.MODES,
+            f"preserve_colors must be one of {colors.MODES}, got {self.preserve_colors!r}",
+        )
+        need(self.scale_ratio > 1, "scale_ratio must be > 1")
+        for name in (*self.content_layers, *self.style_layers):
+            need(name in LAYER_INDEX and name.startswith("relu"), f"unknown layer {name!r}; use names like relu3_3")
+        if self.style_layer_weights is not None:
+            need(len(self.style_layer_weights) == len(self.style_layers), "give one weight per style layer")
+        if self.style_blend is not None:
+            need(
+                min(self.style_blend) >= 0 and sum(self.style_blend) > 0,
+                "style blend weights must be >= 0, not all zero",
+            )
+        need(
+            isinstance(self.init, str) and self.init.strip() != "",
+            "init must be 'content', 'noise' or an image path",
+        )
+
+
+def painting_long_side(output_long_side: int, config: GatysConfig) -> int:
+    """The paintings' long side for an output of this long side (style_scale)."""
+    return max(dials.GATYS_SIZE.low, round(output_long_side * config.style_scale))
 
 
 def scale_ladder(config: GatysConfig) -> list[int]:
@@ -89,44 +141,27 @@ def steps_per_scale(total: int, sizes: Sequence[int]) -> list[int]:
     return budget
 
 
-def validate(content: torch.Tensor, styles: Sequence[torch.Tensor], config: GatysConfig) -> None:
-    def need(ok, message):
-        if not ok:
-            raise StyleTransferError(message)
-
-    need(len(styles) >= 1, "give at least one style image")
-    for image in [content, *styles]:
-        need(
-            image.ndim == 4 and image.shape[:2] == (1, 3),
-            f"images must be (1, 3, H, W) tensors, got {tuple(image.shape)}",
-        )
-    need(MIN_SIZE <= config.size <= MAX_SIZE, f"output size must be {MIN_SIZE}..{MAX_SIZE} px, got {config.size}")
-    need(1 <= config.steps <= MAX_STEPS, f"steps must be 1..{MAX_STEPS}, got {config.steps}")
-    need(config.optimizer in ("lbfgs", "adam"), f"optimizer must be 'lbfgs' or 'adam', got {config.optimizer!r}")
-    need(
-        config.preserve_colors in colors.MODES,
-        f"preserve_colors must be one of {colors.MODES}, got {config.preserve_colors!r}",
-    )
-    need(0.05 <= config.style_scale <= 4, f"style scale must be 0.05..4, got {config.style_scale}")
-    need(config.scale_ratio > 1, "scale_ratio must be > 1")
-    need(min(config.content_weight, config.style_weight, config.tv_weight) >= 0, "loss weights must be >= 0")
-    for name in (*config.content_layers, *config.style_layers):
-        need(name in LAYER_INDEX and name.startswith("relu"), f"unknown layer {name!r}; use names like relu3_3")
-    if config.style_layer_weights is not None:
-        need(len(config.style_layer_weights) == len(config.style_layers), "give one weight per style layer")
-    if config.style_blend is not None:
-        need(len(config.style_blend) == len(styles), f"give one blend weight per style image ({len(styles)})")
-        need(
-            min(config.style_blend) >= 0 and sum(config.style_blend) > 0,
-            "style blend weights must be >= 0, not all zero",
-        )
-    need(
-        config.init in ("content", "noise") or config.init.strip() != "",
-        "init must be 'content', 'noise' or an image path",
-    )
+def validate(
+    content: torch.Tensor,
+    styles: Sequence[torch.Tensor],
+    config: GatysConfig,
+    start: torch.Tensor | None = None,
+) -> None:
+    """What the config cannot check alone (GatysConfig.check did the rest): the images."""
+    if not styles:
+        raise StyleTransferError("give at least one style image")
+    for image in [content, *styles, *([start] if start is not None else [])]:
+        if image.ndim != 4 or image.shape[:2] != (1, 3):
+            raise StyleTransferError(f"images must be (1, 3, H, W) tensors, got {tuple(image.shape)}")
+    if config.style_blend is not None and len(config.style_blend) != len(styles):
+        raise StyleTransferError(f"give one blend weight per style image ({len(styles)})")
 
 
-def _initial_image(content: torch.Tensor, config: GatysConfig, generator: torch.Generator) -> torch.Tensor:
+def _initial_image(
+    content: torch.Tensor, config: GatysConfig, generator: torch.Generator, start: torch.Tensor | None
+) -> torch.Tensor:
+    if start is not None:
+        return images.resize_to(start.detach(), tuple(content.shape[-2:]))
     if config.init == "content":
         return content.clone()
     if config.init == "noise":
@@ -176,20 +211,24 @@ def iterate(
     config: GatysConfig = GatysConfig(),
     *,
     lossnet: VGG16Features | None = None,
+    start: torch.Tensor | None = None,
 ) -> Iterator[Iterate]:
     """Run the optimisation, yielding an Iterate after every step. Stop early by simply
-    not asking for the next one: the last Iterate's image is the result so far."""
-    validate(content, styles, config)
+    not asking for the next one: the last Iterate's image is the result so far.
+
+    start: the image to begin from, (1, 3, h, w) in [0, 1], any size (resized to the first
+    scale), instead of config.init; e.g. any_painting's fast result."""
+    validate(content, styles, config, start)
     layers = (*config.content_layers, *config.style_layers)
     net = lossnet or pretrained_vgg16(last_layer=deepest(layers), pooling=config.pooling)
     generator = torch.Generator().manual_seed(config.seed)
     sizes = scale_ladder(config)
     budget = steps_per_scale(config.steps, sizes)
-    start = time.perf_counter()
+    began = time.perf_counter()
     step, image, best = 0, None, None
     for scale, (long_side, num_steps) in enumerate(zip(sizes, budget)):
         photo = images.resize_long_side(content, long_side)
-        paintings = [images.resize_long_side(s, max(MIN_SIZE, round(long_side * config.style_scale))) for s in styles]
+        paintings = [images.resize_long_side(s, painting_long_side(long_side, config)) for s in styles]
         target_photo = photo
         if config.preserve_colors == "histogram":
             paintings = [colors.match_color_histogram(p, photo) for p in paintings]
@@ -200,7 +239,7 @@ def iterate(
         target = loss.encode_content(target_photo)
 
         if image is None:
-            image = _initial_image(target_photo, config, generator)
+            image = _initial_image(target_photo, config, generator, start)
         else:
             image = images.resize_to(best, tuple(photo.shape[-2:]))
         if config.preserve_colors == "luminance":
@@ -247,7 +286,7 @@ def iterate(
                 num_scales=len(sizes),
                 size=tuple(image.shape[-2:]),
                 losses=best_losses,
-                elapsed=time.perf_counter() - start,
+                elapsed=time.perf_counter() - began,
                 image=shown,
             )
 
@@ -259,10 +298,11 @@ def stylize(
     callback: Callback | None = None,
     *,
     lossnet: VGG16Features | None = None,
+    start: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Run to the end and return the image (1, 3, H, W); ``callback`` sees every step."""
     result = None
-    for event in iterate(content, styles, config, lossnet=lossnet):
+    for event in iterate(content, styles, config, lossnet=lossnet, start=start):
         if callback is not None:
             callback(event)
         result = event.image

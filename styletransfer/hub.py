@@ -27,8 +27,10 @@ def offline() -> bool:
     return bool(constants.HF_HUB_OFFLINE) or _truthy(os.environ.get("HF_HUB_OFFLINE"))
 
 
-def cache_dir() -> str | None:
-    """The Hub cache the environment asks for now (huggingface_hub froze it at import)."""
+def hf_hub_cache_dir() -> str | None:
+    """The Hugging Face Hub's cache the environment asks for now (huggingface_hub froze it at
+    import): $HF_HUB_CACHE, else $HF_HOME/hub; None for huggingface_hub's default. Not the
+    project's own cache (files.styletransfer_cache_dir)."""
     for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
         if os.environ.get(var):
             return os.path.expanduser(os.path.expandvars(os.environ[var]))
@@ -48,16 +50,26 @@ def _silent_tqdm() -> type:
     return SilentTqdm
 
 
+def cached(repo_id: str, filename: str, *, revision: str | None = None) -> pathlib.Path | None:
+    """Path of ``filename`` in the local Hub cache, or None: never touches the network."""
+    from huggingface_hub import hf_hub_download
+
+    try:
+        file = hf_hub_download(
+            repo_id, filename, revision=revision, cache_dir=hf_hub_cache_dir(), local_files_only=True
+        )
+    except Exception:  # LocalEntryNotFoundError and kin: not cached
+        return None
+    return pathlib.Path(file)
+
+
 def download(repo_id: str, filename: str, *, revision: str | None = None, progress: bool = True) -> pathlib.Path:
     """Path of ``filename`` from the Hub repo, from the local cache when it is there."""
     from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
 
-    hub_cache = cache_dir()
+    hub_cache = hf_hub_cache_dir()
     where = hub_cache or "the default Hub cache"
-    try:
-        file = hf_hub_download(repo_id, filename, revision=revision, cache_dir=hub_cache, local_files_only=True)
-    except Exception:  # LocalEntryNotFoundError and kin: not cached, go on
-        file = None
+    file = cached(repo_id, filename, revision=revision)
     if file is None:
         if offline():
             raise StyleTransferError(f"HF_HUB_OFFLINE is set and {repo_id}/{filename} is not in {where}")

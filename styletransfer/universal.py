@@ -8,13 +8,14 @@ shallower level. The deep level lays down the painting's patterns; shallow ones 
 and fine strokes.
 
 Encoders (VGG16 slices: the weights the engine already fetches) and decoders (shipped in
-pretrained/ as fp16) run in onnxruntime, exported once into the cache.
+pretrained/ as fp16, read by networks/decoder.py) run in onnxruntime, exported once into the
+cache. ``load`` keeps the mode in the process's one cache of networks (networks/cache.py),
+beside load_network's.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import pathlib
 import threading
 from collections import OrderedDict
@@ -22,22 +23,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file
 
-from styletransfer import colors, wct
-from styletransfer.errors import StyleTransferError, short_error
+from styletransfer import colors, dials, wct
+from styletransfer.errors import StyleTransferError
 from styletransfer.io import images
-from styletransfer.networks import onnx, zoo
-from styletransfer.networks.decoder import FEATURE_CHANNELS, LAYER, LEVELS, Decoder
+from styletransfer.networks import cache, onnx
+from styletransfer.networks.decoder import FEATURE_CHANNELS, LAYER, decoders_path, load_decoders
 from styletransfer.perceptual.vgg import VGG16Features, deepest
 
-DECODERS_FILE = "universal.decoders.safetensors"
 MIN_SIDE = 16  # every working size, the deep one too: relu3_1 (1/4 scale) has 4x4 positions at least
-# bench/universal.py: 1024x768 takes 6.6 s and peaks at 5.3 GB (onnxruntime keeps a memory
-# arena per session; without them 1.3 GB, but every size ~35% slower); 2048 px would need ~20 GB.
-MAX_SIDE = 1024
-DEFAULT_SIZE = 512
+# The output's largest long side (dials.PAINT_SIZE: bench/universal.py's memory; onnxruntime
+# keeps a memory arena per session; without them 1.3 GB at 1024x768, but every size ~35% slower).
+MAX_SIDE = dials.PAINT_SIZE.high
+DEFAULT_SIZE = dials.PAINT_SIZE.default
 # Levels, coarse to fine. bench/quality.py at 512 px (3 held-out photos x 5 paintings, strength
 # 1, ridge 3): with relu4_1 first, style ratio 0.410, content 14.0, structure 0.18; without
 # it 0.415 / 10.7 / 0.36. The level-4 decoder, the least trained, blurs the layout away and
@@ -49,32 +47,25 @@ DEEP_SCALE = 0.75  # the deep level's working size relative to the output's (1.0
 # 0.423 / content 15.0; 0.5: 0.400 / 12.9; 1: 0.398 / 12.1; 2: 0.404 / 11.3; 3: 0.415 / 10.7.
 RIDGE = 1.0
 PAINTINGS_REMEMBERED = 8
-PAINTING_SCALES = (0.25, 4.0)  # the painting's long side relative to the output's
-# Same bench, ridge 1: strength 0.8 gives style ratio 0.406 / content 11.0 / structure 0.40,
-# 0.9: 0.400 / 11.6 / 0.38, 1.0: 0.398 / 12.1 / 0.37 (the peer: 0.418 / 11.5 / 0.27).
-DEFAULT_STRENGTH = 0.8
-
-
-def decoders_path(folder=None) -> pathlib.Path:
-    return pathlib.Path(folder if folder is not None else zoo.PRETRAINED) / DECODERS_FILE
+KEPT = 4  # loaded modes in the cache (per decoders file, backend and threads; the app uses one)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """How one picture is painted. ``painting_scale``: the painting's long side relative to
-    the output's (bigger = larger brush strokes)."""
+    """How one picture is painted, checked when made. ``strength``: the texture strength
+    (dials.TEXTURE_STRENGTH); ``painting_scale``: the painting's long side relative to the
+    output's (bigger = larger brush strokes)."""
 
-    strength: float = DEFAULT_STRENGTH
+    strength: float = dials.TEXTURE_STRENGTH.default
     keep_colors: bool = False
-    painting_scale: float = 1.0
+    painting_scale: float = dials.PAINTING_SCALE.default
     weights: tuple[float, ...] | None = None  # per painting; equal by default
 
     def __post_init__(self):
-        if not 0.0 <= self.strength <= 1.0:
-            raise StyleTransferError(f"strength must be 0..1, got {self.strength}")
-        low, high = PAINTING_SCALES
-        if not low <= self.painting_scale <= high:
-            raise StyleTransferError(f"painting scale must be {low:g}..{high:g}, got {self.painting_scale}")
+        object.__setattr__(self, "strength", dials.TEXTURE_STRENGTH.check(self.strength))
+        object.__setattr__(self, "painting_scale", dials.PAINTING_SCALE.check(self.painting_scale))
+        if self.weights is not None:
+            object.__setattr__(self, "weights", dials.painting_weights(self.weights, len(self.weights)))
 
 
 def painting_long_side(output_long_side: int, painting_scale: float) -> int:
@@ -103,7 +94,7 @@ class Universal:
         from styletransfer.perceptual import weights  # the VGG16 weights (fetched once, cached)
 
         path = pathlib.Path(decoders_file) if decoders_file is not None else decoders_path()
-        self.decoders, self.info = load_decoders(path)
+        self.decoders, self.info = load_decoders(path, needed=CASCADE)
         vgg = weights.load_vgg16_state_dict()
         # The photo path re-encodes each level's image up to that level only; a painting is
         # encoded once per working size, every level it needs from one pass.
@@ -222,49 +213,25 @@ def check_image(image: torch.Tensor, name: str, largest: int | None = MAX_SIDE) 
         )
 
 
-def load_decoders(path: pathlib.Path) -> tuple[dict[int, Decoder], dict]:
-    """The decoders of a published file, by level, and its metadata (width, steps, ...)."""
-    if not path.is_file():
-        raise StyleTransferError(
-            f"the universal mode's decoders are missing: {path} (train them: python -m scripts.train_decoders)"
-        )
-    try:
-        with safe_open(str(path), "pt") as f:
-            info = dict(f.metadata() or {})
-        tensors = load_file(str(path))
-        width = float(info["width"])
-        nets = {}
-        present = {int(name.split(".")[0]) for name in tensors}
-        if missing := set(CASCADE) - present:
-            raise KeyError(f"no decoder for level {', '.join(map(str, sorted(missing)))}")
-        for level in sorted(present & set(LEVELS)):
-            net = Decoder(level, width)
-            prefix = f"{level}."
-            net.load_state_dict({k[len(prefix) :]: v.float() for k, v in tensors.items() if k.startswith(prefix)})
-            nets[level] = net.eval().requires_grad_(False)
-    except (OSError, KeyError, ValueError, RuntimeError) as e:
-        raise StyleTransferError(f"cannot read the universal decoders {path} ({short_error(e)})") from e
-    info["train_config"] = json.loads(info.get("train_config", "{}"))
-    return nets, info
-
-
-_loaded: dict[tuple, Universal] = {}
-_loading = threading.Lock()
+def _key(decoders_file, backend: str, threads: int | None) -> tuple:
+    path = pathlib.Path(decoders_file) if decoders_file is not None else decoders_path()
+    return ("universal", str(path), backend, threads, cache.stamp(path))
 
 
 def load(decoders_file=None, backend: str = "onnxruntime", threads: int | None = None) -> Universal:
-    """The universal mode, loaded once per process (per file and backend); concurrent first
-    calls wait for one build instead of exporting the networks twice."""
-    with _loading:
-        key = (decoders_file, backend, threads)
-        if key not in _loaded:
-            _loaded[key] = Universal(decoders_file, backend=backend, threads=threads)
-        return _loaded[key]
+    """The universal mode, loaded once per process (per file and backend; a changed file loads
+    anew) in the networks' cache; concurrent first calls wait for one build instead of
+    exporting the networks twice."""
+    return cache.cached(
+        _key(decoders_file, backend, threads),
+        lambda: Universal(decoders_file, backend=backend, threads=threads),
+        keep=KEPT,
+    )
 
 
 def is_loaded(decoders_file=None, backend: str = "onnxruntime", threads: int | None = None) -> bool:
     """Whether ``load`` with these arguments answers at once (else it exports and loads: ~10 s)."""
-    return (decoders_file, backend, threads) in _loaded
+    return cache.is_cached(_key(decoders_file, backend, threads))
 
 
 def stylize(

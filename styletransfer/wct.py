@@ -90,7 +90,7 @@ def whiten(features: torch.Tensor) -> torch.Tensor:
     return _apply(stats.inverse_root, -stats.inverse_root @ stats.mean, features.double())
 
 
-def colour(white: torch.Tensor, painting: torch.Tensor | Statistics) -> torch.Tensor:
+def color(white: torch.Tensor, painting: torch.Tensor | Statistics) -> torch.Tensor:
     """Whitened (1, C, H, W) features -> the same, with the painting features' mean and covariance."""
     _flat(white, "whitened")
     target = painting if isinstance(painting, Statistics) else statistics(painting)
@@ -112,7 +112,8 @@ def transfer(
 ) -> torch.Tensor:
     """Content features carrying the paintings' statistics: each painting's colouring of the
     whitened content, mixed by ``weights`` (normalised; equal by default), then blended with the
-    content by ``strength`` (0 = the content, 1 = fully the paintings'). Paintings are feature
+    content by ``strength`` (0 = the content, 1 = fully the paintings'; the texture strength, checked
+    where the user sets it: dials.TEXTURE_STRENGTH, universal.Settings). Paintings are feature
     maps or their precomputed ``statistics``. ``ridge``: regularised whitening (see above;
     0 = exact). Returns content's dtype."""
     if not paintings:
@@ -120,8 +121,6 @@ def transfer(
     weights = [1.0] * len(paintings) if weights is None else [float(w) for w in weights]
     if len(weights) != len(paintings) or any(w < 0 for w in weights) or sum(weights) <= 0:
         raise StyleTransferError(f"need one non-negative weight per painting, not all zero; got {weights}")
-    if not 0.0 <= strength <= 1.0:
-        raise StyleTransferError(f"strength must be 0..1, got {strength}")
     if ridge < 0:
         raise StyleTransferError(f"ridge must be >= 0, got {ridge}")
     mine = statistics(content, "content", ridge)
@@ -131,9 +130,9 @@ def transfer(
     total = sum(weights)
     # out = strength * sum_i w_i (R_i W (x - m) + m_i) + (1 - strength) * x, with W whitening
     # and R_i painting i's colouring: one matrix and one offset.
-    colouring = sum((w / total) * t.root for w, t in zip(weights, targets))
+    coloring = sum((w / total) * t.root for w, t in zip(weights, targets))
     target_mean = sum((w / total) * t.mean for w, t in zip(weights, targets))
     identity = torch.eye(mine.channels, dtype=torch.float64)
-    matrix = strength * colouring @ mine.inverse_root + (1.0 - strength) * identity
-    offset = strength * (target_mean - colouring @ mine.inverse_root @ mine.mean)
+    matrix = strength * coloring @ mine.inverse_root + (1.0 - strength) * identity
+    offset = strength * (target_mean - coloring @ mine.inverse_root @ mine.mean)
     return _apply(matrix, offset, content)

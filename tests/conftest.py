@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 from pathlib import Path
 
 import av
@@ -27,6 +28,9 @@ CHROMIUM_ARGS = [
 
 # Tests run offline: keep Gradio from phoning home.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# What the app learns (ui/learn.py) goes to a folder of the session's own: the tests never see a
+# developer's learned paintings in the galleries, nor leave theirs in ~/.local/share/styletransfer.
+os.environ["STYLETRANSFER_HOME"] = tempfile.mkdtemp(prefix="styletransfer-home-")
 
 
 @pytest.fixture

@@ -68,7 +68,7 @@ def result_image(page) -> Image.Image:
     return Image.open(io.BytesIO(response.body())).convert("RGB")
 
 
-def mean_colour(image: Image.Image) -> np.ndarray:
+def mean_color(image: Image.Image) -> np.ndarray:
     return np.asarray(image, dtype=np.float64).reshape(-1, 3).mean(axis=0)
 
 
@@ -99,8 +99,8 @@ def test_stylizes_a_photo(page, repo_root, artifacts):
     assert np.abs(pixels - np.asarray(photo, dtype=np.float64)).mean() > 8
     # ... and towards the painting: the mean colour is nearer Starry Night's blues than the
     # (orange) cat photo's was.
-    before = np.linalg.norm(mean_colour(photo) - mean_colour(painting))
-    after = np.linalg.norm(mean_colour(result) - mean_colour(painting))
+    before = np.linalg.norm(mean_color(photo) - mean_color(painting))
+    after = np.linalg.norm(mean_color(result) - mean_color(painting))
     assert after < before - 3, (before, after)
 
     page.screenshot(path=str(artifacts / "app_image_tab.png"), full_page=True)
@@ -108,7 +108,7 @@ def test_stylizes_a_photo(page, repo_root, artifacts):
 
 
 FAST_STATUS = re.compile(
-    r"^Fast result: 1 painting · (\d+)x(\d+) in [0-9.]+ s · strength 0.80 · Refine runs Gatys from here$"
+    r"^Fast result: 1 painting · (\d+)x(\d+) in [0-9.]+ s · texture strength 0.80 · Refine runs Gatys from here$"
 )
 
 
@@ -154,7 +154,7 @@ def test_any_painting_gives_a_fast_result_then_refines_it(page, repo_root, artif
 def test_bad_file_shows_the_message_and_the_server_keeps_working(page, tmp_path, artifacts):
     bad = tmp_path / "not_a_photo.png"
     bad.write_text("this is text, not a picture\n")
-    with pytest.raises(StyleTransferError) as expected:
+    with pytest.raises(StyleTransferError, match=re.escape("'not_a_photo.png' is not an image file")) as expected:
         images.open_image(bad)
 
     open_gatys(page)
@@ -360,7 +360,7 @@ def test_instant_controls_run_again(page, zoo_cards, repo_root):
     # Strength 0: the photo itself.
     before = result_src(page)
     set_number(page, "instant-strength", 0)
-    plain = wait_for_instant(page, label, "full", tail=r" · strength 0\.00", old_src=before)
+    plain = wait_for_instant(page, label, "full", tail=r" · style mix 0\.00", old_src=before)
     assert difference(plain, photo) < 0.5
     assert difference(styled, photo) > 8
 
@@ -393,7 +393,7 @@ def test_instant_errors_show_a_message_and_the_server_keeps_working(page, zoo_ca
     # A broken file: the engine's one-line message, saying it is the photo.
     bad = tmp_path / "not_a_photo.png"
     bad.write_text("this is text, not a picture\n")
-    with pytest.raises(StyleTransferError) as expected:
+    with pytest.raises(StyleTransferError, match=re.escape("'not_a_photo.png' is not an image file")) as expected:
         images.open_image(bad)
     message = f"photo: {expected.value}"
     upload_photo(page, bad)  # the chosen style runs again on the new photo

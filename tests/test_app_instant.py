@@ -7,6 +7,7 @@ an empty or broken model folder, and how the events are queued.
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 import time
@@ -21,7 +22,7 @@ from styletransfer.errors import StyleTransferError
 from styletransfer.io import images
 from styletransfer.networks import load_network, zoo
 from styletransfer.networks.transformer import TransformerConfig, build
-from ui import common, image_tab
+from ui import common, image_tab, jobs
 
 
 def _save(folder, name, arch, title, artist, year, seed):
@@ -63,48 +64,51 @@ def test_one_gallery_item_per_painting(styles, models):
 
 
 def test_output_size_is_a_ceiling_and_is_stated(styles, models, photo, one_thread):
-    image, status = image_tab.stylize_instant(photo, styles["wave"], "lite", 1.0, False, 2048, models)
+    image, status = jobs.stylize_instant(photo, styles["wave"], "lite", 1.0, False, 2048, models)
     assert image.shape == (300, 451, 3)  # the photo's own size: never enlarged
     assert status.startswith("The Great Wave (Hokusai) · lite · 451x300 in ")
     assert status.endswith(" s (the photo's own size, not enlarged to 2048)")
 
-    image, status = image_tab.stylize_instant(photo, styles["wave"], "lite", 1.0, False, 256, models)
+    image, status = jobs.stylize_instant(photo, styles["wave"], "lite", 1.0, False, 256, models)
     assert image.shape == (170, 256, 3)
     assert " · 256x170 in " in status and "enlarged" not in status
 
 
 @pytest.mark.parametrize("arch, strength, keep", [("full", 1.0, False), ("lite", 0.4, True)])
 def test_result_is_the_engines(styles, models, photo, one_thread, arch, strength, keep):
-    image, status = image_tab.stylize_instant(photo, styles["wave"], arch, strength, keep, 256, models)
+    image, status = jobs.stylize_instant(photo, styles["wave"], arch, strength, keep, 256, models)
     network = load_network("wave", arch, folder=models)
     expected = network.stylize(images.load_array(photo, long_side=256), strength=strength, keep_colors=keep)
     assert np.abs(image.astype(int) - expected.astype(int)).max() <= 1
-    assert (" · strength 0.40" in status) == (strength < 1)
+    assert (" · style mix 0.40" in status) == (strength < 1)
     assert (" · photo's colours" in status) == keep
 
 
 def test_user_errors_are_one_clear_line(styles, models, photo, tmp_path):
-    def message(*args):
-        with pytest.raises(StyleTransferError) as error:
-            image_tab.stylize_instant(*args)
+    def message(start, *args):
+        """The one line stylize_instant(*args) raises, which begins with start."""
+        with pytest.raises(StyleTransferError, match="^" + re.escape(start)) as error:
+            jobs.stylize_instant(*args)
         text = str(error.value)
         assert "\n" not in text
         return text
 
     wave = styles["wave"]
-    assert message(None, wave, "full", 1, False, 512, models).startswith("upload a photo first")
-    assert message(photo, None, "full", 1, False, 512, models).startswith("no style selected")
-    assert message(photo, styles["bare"], "full", 1, False, 512, models) == (
+    message("upload a photo first", None, wave, "full", 1, False, 512, models)
+    message("no style selected", photo, None, "full", 1, False, 512, models)
+    assert message("Bare (Someone) has no full network", photo, styles["bare"], "full", 1, False, 512, models) == (
         f"Bare (Someone) has no full network in {models}; choose lite"
     )
-    assert message(photo, wave, "full", 1, False, 4096, models) == "output size must be 256..2048 px, got 4096"
+    assert message("output size must be", photo, wave, "full", 1, False, 4096, models) == (
+        "output size must be 256..2048 px, got 4096"
+    )
 
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    with pytest.raises(StyleTransferError) as expected:
+    with pytest.raises(StyleTransferError, match=re.escape("'broken.jpg' is damaged or truncated")) as expected:
         images.open_image(bad)
     # A raw Gradio upload payload (preprocess=False), as the page sends it.
-    assert message({"path": str(bad)}, wave, "full", 1, False, 512, models) == f"photo: {expected.value}"
+    assert message("photo: ", {"path": str(bad)}, wave, "full", 1, False, 512, models) == f"photo: {expected.value}"
 
     # A damaged weights file: the reader's own exception becomes one line naming the style.
     damaged = tmp_path / "damaged"
@@ -113,8 +117,8 @@ def test_user_errors_are_one_clear_line(styles, models, photo, tmp_path):
         shutil.copy(path, damaged / path.name)
     (damaged / "wave.lite.safetensors").write_bytes(b"\x00" * 100)
     damaged_style = common.zoo_styles(damaged)[0]
-    text = message(photo, damaged_style, "lite", 1, False, 256, damaged)
-    assert text.startswith("the The Great Wave (Hokusai) network (lite) could not be loaded")
+    not_loaded = "the The Great Wave (Hokusai) network (lite) could not be loaded"
+    message(not_loaded, photo, damaged_style, "lite", 1, False, 256, damaged)
 
 
 def test_errors_reach_the_page(styles, models):
@@ -174,10 +178,10 @@ def test_two_styles_of_one_model_blend(several, photo, one_thread):
     assert night.blendable and wave.blendable
 
     def run(blend):
-        return image_tab.stylize_instant(photo, night, "lite", 1.0, False, 256, several, wave, blend)
+        return jobs.stylize_instant(photo, night, "lite", 1.0, False, 256, several, wave, blend)
 
-    alone, _ = image_tab.stylize_instant(photo, night, "lite", 1.0, False, 256, several)
-    other, _ = image_tab.stylize_instant(photo, wave, "lite", 1.0, False, 256, several)
+    alone, _ = jobs.stylize_instant(photo, night, "lite", 1.0, False, 256, several)
+    other, _ = jobs.stylize_instant(photo, wave, "lite", 1.0, False, 256, several)
     assert np.array_equal(run(0.0)[0], alone)
     assert np.abs(run(1.0)[0].astype(int) - other).max() <= 1
     half, status = run(0.5)
@@ -190,7 +194,7 @@ def test_two_styles_of_one_model_blend(several, photo, one_thread):
 def test_styles_of_one_style_files_do_not_blend(styles, models, photo):
     assert not styles["wave"].blendable
     with pytest.raises(StyleTransferError, match="only styles of one several-style model can be blended"):
-        image_tab.stylize_instant(photo, styles["wave"], "lite", 1.0, False, 256, models, styles["bare"], 0.5)
+        jobs.stylize_instant(photo, styles["wave"], "lite", 1.0, False, 256, models, styles["bare"], 0.5)
 
 
 # ---------------------------------------------------------------- Gatys: the first run's download
@@ -228,14 +232,14 @@ def test_first_gatys_run_shows_the_vgg16_download(slow_vgg16_download, photo, re
         blend_text="",
     )
     lines = []
-    for preview in image_tab.gatys_previews(photo, [painting], settings, threading.Event()):
+    for preview in jobs.gatys_previews(photo, [painting], settings, threading.Event()):
         if not isinstance(preview, str):
             break
         lines.append(preview)
     assert fetched == [False]  # quietly: the page shows the progress, not pip's bar on the server
     downloading = [line for line in lines if line.startswith("Downloading the VGG16 loss network")]
     assert len(downloading) == 2 and downloading[-1].endswith("2 s…")
-    assert lines[-1] == image_tab.PREPARING
+    assert lines[-1] == jobs.PREPARING
 
 
 def test_a_failed_download_says_why(monkeypatch, photo, repo_root):

@@ -267,7 +267,7 @@ def test_live_frame_is_the_network_on_the_camera_frame(styles, random_zoo, photo
     assert out.shape == (240, 320, 3)
     assert re.search(r">0\.0 fps · 320×240 · Wave \(Someone\), lite · \d+ ms a frame<", html)  # one frame: no rate yet
     # What the torch network makes of the same frame, decoded and scaled the same way.
-    camera = frames.decode_jpeg(jpeg(photo), (320, 240))
+    camera = images.decode_jpeg(jpeg(photo), (320, 240))
     net = load_network("wave", "lite", folder=random_zoo).module
     want = np.asarray(Image.open(io.BytesIO(frames.encode_jpeg(torch_frame(net, camera)))))  # the same JPEG step
     assert difference(out, want) < 1
@@ -327,20 +327,20 @@ def test_webcam_stream_settings(random_zoo):
 
 
 def test_decode_frame_covers_the_size_and_keeps_the_orientation(photo):
-    landscape = frames.decode_jpeg(jpeg(photo), (320, 240))
+    landscape = images.decode_jpeg(jpeg(photo), (320, 240))
     assert landscape.shape == (240, 320, 3) and landscape.dtype == np.uint8
     assert difference(landscape, cv2.resize(photo, (320, 240), interpolation=cv2.INTER_AREA)) < 3
     portrait = np.ascontiguousarray(photo[:, 140:500])  # 360 wide, 480 high: a phone held upright
-    assert frames.decode_jpeg(jpeg(portrait), (320, 240)).shape == (320, 240, 3)
-    assert frames.decode_jpeg(jpeg(portrait), (320, 240), match_orientation=False).shape == (240, 320, 3)
+    assert images.decode_jpeg(jpeg(portrait), (320, 240)).shape == (320, 240, 3)
+    assert images.decode_jpeg(jpeg(portrait), (320, 240), match_orientation=False).shape == (240, 320, 3)
     # Wider than 4:3 (16:9): scaled to cover, the sides cropped.
     wide = cv2.resize(photo, (640, 360))
-    out = frames.decode_jpeg(jpeg(wide), (320, 240))
+    out = images.decode_jpeg(jpeg(wide), (320, 240))
     assert out.shape == (240, 320, 3)
     middle = cv2.resize(wide, (427, 240), interpolation=cv2.INTER_AREA)[:, 53:373]
     assert difference(out, middle) < 4
     with pytest.raises(StyleTransferError, match="camera frame could not be decoded"):
-        frames.decode_jpeg(b"garbage", (320, 240))
+        images.decode_jpeg(b"garbage", (320, 240))
 
 
 def test_encode_jpeg_round_trip(photo):

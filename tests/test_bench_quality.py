@@ -1,6 +1,7 @@
 """bench/quality.py: its yardstick (real VGG16 weights) and one tiny end-to-end run over a zoo
 of untrained networks and a several-style checkpoint."""
 
+import statistics
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ from PIL import Image
 from styletransfer.io import images
 from styletransfer.networks import zoo
 from styletransfer.networks.transformer import TransformerConfig, build
+from styletransfer.perceptual.loss import STYLE_LAYERS, PerceptualLoss, gram_matrix, relative_mse
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +56,20 @@ def test_grey_keeps_no_structure_and_the_painting_is_closer_in_style(yardstick, 
     # The painting cropped to the photo's shape: much nearer the painting's statistics than the photo.
     crop = images.resize_to(painting, tuple(photo.shape[-2:]))
     assert yardstick.score(crop, photo_codes, target)["ratio"] < 0.5
+
+
+def test_the_yardstick_measures_style_as_training_does(yardstick):
+    """One definition: bench's Gram distance is the perceptual loss's style term (what Gatys and
+    training minimise), and the same numbers as bench's own formula gave (a mean over the
+    style layers of relative_mse between Gram matrices)."""
+    torch.manual_seed(0)
+    painting, image = torch.rand(1, 3, 64, 80), torch.rand(1, 3, 48, 64)
+    target = yardstick.grams(yardstick.features(painting))
+    features = yardstick.features(image)
+    measured = yardstick.gram_distance(yardstick.grams(features), target)
+    assert measured == pytest.approx(PerceptualLoss([painting], lossnet=yardstick.net).style_distance(image), rel=1e-5)
+    before = statistics.fmean(float(relative_mse(gram_matrix(features[name]), target[name])) for name in STYLE_LAYERS)
+    assert measured == pytest.approx(before, rel=1e-5)
 
 
 def _tiny_zoo(folder):
@@ -194,7 +210,7 @@ def test_the_temporal_bench_sums_up_several_styles(capsys, shared_data, pretrain
 
 
 def test_a_painting_outside_the_zoo_is_judged_on_the_row_add_style_grew(repo_root, shared_data, tmp_path):
-    from scripts.train_zoo import STYLES
+    from styletransfer.training.catalogue import STYLES
 
     painting = tmp_path / "my_painting.png"
     Image.open(shared_data / "styles" / "the_scream.jpg").resize((80, 64)).save(painting)

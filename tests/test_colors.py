@@ -23,7 +23,7 @@ def test_histogram_matching_matches_mean_and_covariance():
     assert torch.allclose(cov_o, cov_r, atol=2e-3)
 
 
-def test_with_chroma_of_takes_luminance_from_one_and_colour_from_other():
+def test_with_chroma_of_takes_luminance_from_one_and_color_from_other():
     grey = torch.full((1, 3, 4, 4), 0.5)
     red = torch.tensor([0.8, 0.2, 0.2]).view(1, 3, 1, 1).expand(1, 3, 4, 4)
     out = colors.with_chroma_of(grey, red)

@@ -112,7 +112,7 @@ def test_luminance_mode_keeps_photo_chroma(random_vgg):
         (dict(preserve_colors="sepia"), "preserve_colors"),
         (dict(style_layers=("relu9_9",)), "unknown layer"),
         (dict(style_blend=(1.0, 2.0)), "blend"),
-        (dict(style_weight=-1.0), ">= 0"),
+        (dict(style_weight=-1.0), "style weight must be 0 or more, got -1"),
     ],
 )
 def test_bad_settings_raise_clear_errors(random_vgg, change, words):

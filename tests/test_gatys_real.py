@@ -34,7 +34,7 @@ def test_real_weights_paint_the_photo(photo_and_painting, artifacts):
     assert _blueness(result) > _blueness(photo) + 0.05
 
 
-def test_histogram_matching_keeps_photo_colours(photo_and_painting):
+def test_histogram_matching_keeps_photo_colors(photo_and_painting):
     photo, painting = photo_and_painting
     config = GatysConfig(size=128, steps=20, min_size=64)
     plain = stylize(photo, [painting], config)

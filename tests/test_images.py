@@ -5,6 +5,7 @@ here, in tmp_path, with Pillow / NumPy / OpenCV."""
 from __future__ import annotations
 
 import io
+import re
 import struct
 import zlib
 
@@ -128,7 +129,7 @@ BAD_INPUTS = {
 def test_bad_input_is_refused_with_a_clear_message(case, tmp_path):
     make, words = BAD_INPUTS[case]
     pillow_limit = Image.MAX_IMAGE_PIXELS
-    with pytest.raises(StyleTransferError) as caught:
+    with pytest.raises(StyleTransferError, match=re.escape(words[0])) as caught:
         open_image(make(tmp_path))
     message = str(caught.value)
     assert "\n" not in message
@@ -259,12 +260,12 @@ MODE_CASES = {
 
 
 @pytest.mark.parametrize("case", MODE_CASES, ids=str)
-def test_modes_become_rgb_with_the_right_colours(case, tmp_path):
+def test_modes_become_rgb_with_the_right_colors(case, tmp_path):
     path, expected = MODE_CASES[case](tmp_path)
     image = open_image(path)
     assert image.mode == "RGB" and image.size == (32, 32)
-    for xy, colour in expected.items():
-        assert_close(image.getpixel(xy), colour, tol=12 if path.suffix in (".jpg", ".webp") else 1)
+    for xy, color in expected.items():
+        assert_close(image.getpixel(xy), color, tol=12 if path.suffix in (".jpg", ".webp") else 1)
 
 
 RAMP16 = np.linspace(0, 65535, 256).round().astype(np.uint16)
@@ -391,9 +392,16 @@ def test_to_pil_clamps_rounds_and_zeroes_nan():
     assert to_pil(tensor.requires_grad_() * 1).mode == "RGB"
 
 
-@pytest.mark.parametrize("shape", [(2, 3, 8, 8), (1, 8, 8), (1, 1, 8, 8)])
-def test_to_pil_refuses_other_shapes(shape):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    "shape, words",
+    [
+        ((2, 3, 8, 8), "expected one image, got a batch of 2"),
+        ((1, 8, 8), "expected a (1, 3, H, W) or (3, H, W) tensor, got (1, 8, 8)"),
+        ((1, 1, 8, 8), "expected a (1, 3, H, W) or (3, H, W) tensor, got (1, 1, 8, 8)"),
+    ],
+)
+def test_to_pil_refuses_other_shapes(shape, words):
+    with pytest.raises(ValueError, match=re.escape(words)):
         to_pil(torch.zeros(shape))
 
 

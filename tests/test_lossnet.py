@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 
@@ -23,7 +25,9 @@ def test_truncation_and_shapes():
     out = net(torch.rand(2, 3, 33, 47), ["relu1_2", "relu3_3"])
     assert out["relu1_2"].shape == (2, 64, 33, 47)
     assert out["relu3_3"].shape == (2, 256, 8, 11)
-    with pytest.raises(ValueError):
+    with pytest.raises(
+        ValueError, match=re.escape("layers ['relu4_3'] are not computed by this network (last: relu3_3)")
+    ):
         net(torch.rand(1, 3, 32, 32), ["relu4_3"])
 
 

@@ -1,15 +1,18 @@
-"""networks.load_network, the one way to a ready network, and the frame path every caller shares."""
+"""networks.load_network, the one way to a ready network, beside read_model (weights as stored,
+for training) and the one cache of loaded networks; and the frame path every caller shares."""
 
 import os
+import threading
+import time
 
 import numpy as np
 import pytest
 import torch
 
-from styletransfer import colors
+from styletransfer import colors, universal
 from styletransfer.errors import StyleTransferError
 from styletransfer.io import frames
-from styletransfer.networks import Network, load_network, network, zoo
+from styletransfer.networks import Network, cache, load_network, network, read_model, zoo
 from styletransfer.networks.transformer import TransformerConfig, build
 
 
@@ -44,6 +47,57 @@ def test_a_name_a_file_and_a_checkpoint_give_the_same_network(folder, tmp_path):
     assert by_name.card.title == "The Great Wave" and by_checkpoint.card.steps == 3
     assert np.array_equal(by_name.stylize(photo), by_file.stylize(photo))
     assert np.array_equal(by_name.stylize(photo), by_checkpoint.stylize(photo))
+
+
+def test_read_model_gives_the_weights_as_stored_every_call(tmp_path):
+    several = _model("lite").widen(2)
+    ckpt = tmp_path / "run" / "checkpoint.pt"
+    ckpt.parent.mkdir()
+    state = {"model": several.state_dict(), "model_config": {"arch": "lite", "blur": True, "styles": 2}, "step": 5}
+    torch.save({**state, "train_config": {"lr": 1e-3}}, ckpt)
+    module, card = read_model(ckpt)
+    assert module.config.styles == 2 and (card.name, card.steps, card.train_config) == ("run", 5, {"lr": 1e-3})
+    assert read_model(ckpt)[0] is not module  # fresh: a caller may train or grow it
+    assert load_network(ckpt).module.config.styles == 1  # the front door runs its first style
+    zoo.save(module, zoo.ModelCard(name="pair", arch="lite", styles=[{"name": "a"}, {"name": "b"}]), tmp_path)
+    stored, stored_card = read_model(tmp_path / "pair.lite.safetensors")
+    assert stored.config.styles == 2 and [s["name"] for s in stored_card.styles] == ["a", "b"]
+    with pytest.raises(StyleTransferError, match="not found"):
+        read_model(tmp_path / "nothing.pt")
+
+
+def test_one_cache_builds_once_for_concurrent_first_calls():
+    builds = []
+
+    def build():
+        builds.append(1)
+        time.sleep(0.2)
+        return object()
+
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(cache.cached(("test", 1), build, keep=1))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(builds) == 1 and len({id(g) for g in got}) == 1
+    assert cache.cached(("test", 2), object, keep=1) is not got[0]
+    assert not cache.is_cached(("test", 1))  # keep=1: the least recently used of its kind went
+
+
+def test_the_universal_mode_is_kept_in_the_networks_cache(tmp_path, monkeypatch):
+    built = []
+    monkeypatch.setattr(universal, "Universal", lambda *args, **options: built.append(args) or object())
+    decoders = tmp_path / "decoders.safetensors"
+    decoders.write_bytes(b"x")
+    network.clear_cache()
+    assert not universal.is_loaded(decoders)
+    first = universal.load(decoders)
+    assert universal.load(decoders) is first and universal.is_loaded(decoders) and len(built) == 1
+    decoders.write_bytes(b"xy")  # a changed file loads anew
+    assert not universal.is_loaded(decoders) and universal.load(decoders) is not first
+    network.clear_cache()  # one cache: forgetting networks forgets the mode too
+    assert not universal.is_loaded(decoders)
 
 
 def test_loaded_once_and_again_when_the_file_changes(folder):
@@ -89,7 +143,7 @@ def test_bad_requests_are_one_clear_line(folder, tmp_path):
         load_network(broken)
 
 
-def test_frame_path_strength_and_colours():
+def test_frame_path_strength_and_colors():
     net = Network.from_module(_model("lite", spread=0.05))  # mid-tones: little clipping to the gamut
     photo = _photo()
     assert np.array_equal(net.stylize(photo, strength=0.0), photo)
@@ -104,8 +158,43 @@ def test_frame_path_strength_and_colours():
     assert chroma_error.mean() < 0.02
     assert chroma_error.mean() < 0.25 * (iq(full) - iq(photo)).abs().mean()
     for bad in (1.5, -0.1, True):
-        with pytest.raises(StyleTransferError, match="strength"):
+        with pytest.raises(StyleTransferError, match="^style mix must be 0..1, got "):
             net.stylize(photo, strength=bad)
+
+
+def test_grid_average_is_the_mean_over_the_grid_phases_moved_back():
+    net = Network.from_module(_model("lite", spread=0.05))
+    batch = np.stack([_photo(24, 30, seed=k) for k in range(2)])
+    expected = []
+    for photo in batch:
+        runs = [
+            net.stylize(np.pad(photo, ((dy, 2 - dy), (dx, 2 - dx), (0, 0)), mode="reflect")).astype(float)[
+                dy : dy + 24, dx : dx + 30
+            ]
+            for dy, dx in network.GRID_SHIFTS
+        ]
+        expected.append(np.mean(runs, axis=0))
+    averaged = net.stylize(batch, grid_average=True, strength=0.9)  # the photo mix still applies
+    mixed = 0.9 * np.stack(expected) + 0.1 * batch
+    assert averaged.shape == batch.shape and averaged.dtype == np.uint8
+    assert np.abs(averaged - mixed).max() <= 1.5
+
+
+def test_grid_average_steadies_the_shipped_lite_under_a_one_pixel_pan(shared_data):
+    """The shipped networks paint by their 4x4 grid: a 1 px move repaints the strokes. Averaged
+    over the grid's phases, the output follows the move far more closely."""
+    from PIL import Image
+
+    net = load_network("starry_night", "lite", backend="onnxruntime")
+    photo = np.asarray(Image.open(shared_data / "photos" / "skimage_coffee.jpg").convert("RGB").resize((160, 120)))
+    moved = np.ascontiguousarray(np.roll(photo, 1, axis=1))
+
+    def repaint(**options):  # how far the output of the moved photo is from the output moved
+        before = net.stylize(photo, **options).astype(float)
+        after = net.stylize(moved, **options).astype(float)
+        return np.abs(np.roll(before, 1, axis=1) - after)[8:-8, 9:-8].mean()
+
+    assert repaint(grid_average=True) < 0.75 * repaint()
 
 
 def test_frame_path_matches_the_tensor_path_one_frame_or_a_batch():

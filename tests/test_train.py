@@ -20,8 +20,7 @@ from PIL import Image
 
 from styletransfer import training
 from styletransfer.errors import StyleTransferError
-from styletransfer.networks import load_network
-from styletransfer.networks.network import load_module
+from styletransfer.networks import load_network, read_model
 from styletransfer.networks.transformer import TransformerConfig, build
 from styletransfer.perceptual.vgg import random_vgg16
 from styletransfer.training import data as training_data
@@ -143,7 +142,7 @@ def test_a_running_average_of_the_weights_is_what_the_run_is_used_as(painting, p
     for name in a["average"]:  # a resume continues the average exactly
         assert torch.equal(a["average"][name], b["average"][name]), name
     assert any(not torch.equal(a["average"][k], a["model"][k]) for k in a["average"])  # it lags the weights
-    used = load_module(straight).state_dict()
+    used = read_model(straight)[0].state_dict()
     assert all(torch.equal(used[k], a["average"][k]) for k in a["average"])
 
     # A run that kept none begins one when a resume asks for it, at that step's weights.
@@ -483,7 +482,7 @@ def test_cli_trains_several_paintings_in_one_network(painting, photos, shared_da
     )
     assert result.returncode == 0, result.stderr
     assert [c.name for c in zoo.available(added / "model")] == ["great_wave", "starry_night", "the_scream"]
-    assert load_module(added / "model" / "zoo.lite.safetensors").config.styles == 3
+    assert read_model(added / "model" / "zoo.lite.safetensors")[0].config.styles == 3
     grown = torch.load(added / "checkpoint.pt", weights_only=True)["train_config"]
     base = ckpt["train_config"]
     for name in ("arch", "crop_size", "style_size", "batch_size", "content_dir", "style_weight", "content_layer"):
@@ -522,7 +521,7 @@ def test_cli_trains_through_the_deperiod_filter_and_its_models_keep_it(painting,
     assert result.returncode == 0, result.stderr
     ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
     assert ckpt["model_config"]["deperiod"] is True and ckpt["train_config"]["deperiod"] is True
-    assert load_module(run / "checkpoint.pt").config.deperiod
+    assert read_model(run / "checkpoint.pt")[0].config.deperiod
 
 
 def test_cli_missing_style_is_a_one_line_error(photos, tmp_path):
@@ -588,7 +587,7 @@ def test_several_paintings_train_one_network_with_a_row_each(painting, photos, s
     assert [training_data.style_indices(config, k).tolist() for k in (1, 2, 3)] == [[0, 1], [2, 0], [1, 2]]
     assert training_data.style_indices(config, 2, rank=1, world_size=2).tolist() == [0]  # ranks split a step's batch
     path = training.train(config, tmp_path / "run", lossnet=vgg)
-    net = load_module(path)
+    net = read_model(path)[0]
     assert net.config.styles == 3
     before = build(TransformerConfig(arch="lite")).widen(3)
     trained = {k: v for k, v in net.state_dict().items() if v.ndim == 2}
@@ -598,7 +597,7 @@ def test_several_paintings_train_one_network_with_a_row_each(painting, photos, s
     # A one-style network (an autoencoder, another style's) starts every painting of a run.
     one = training.train(tiny(painting, photos, steps=1), tmp_path / "one", lossnet=vgg)
     again = training.train(dataclasses.replace(config, init=str(one), steps=1), tmp_path / "from_one", lossnet=vgg)
-    assert load_module(again).config.styles == 3
+    assert read_model(again)[0].config.styles == 3
     with pytest.raises(StyleTransferError, match="not both"):
         tiny(painting, photos, styles=paintings)
 
@@ -656,8 +655,8 @@ def test_cli_adds_a_painting_by_fitting_only_its_scale_and_shift(painting, photo
     result = add("scream", out)
     assert result.returncode == 0, result.stderr
     assert [c.name for c in zoo.available(out / "model")] == ["night", "scream", "wave"]
-    grown = load_module(out / "model" / "zoo.lite.safetensors")
-    before = load_module(model)
+    grown = read_model(out / "model" / "zoo.lite.safetensors")[0]
+    before = read_model(model)[0]
     assert grown.config.styles == 3
     for key, value in grown.state_dict().items():
         old = before.state_dict()[key]

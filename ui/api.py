@@ -9,7 +9,9 @@
 
 Each endpoint has inputs of its own, on components the page never shows, so the page can
 change without breaking a client, and the page's own events stay private (not in the API).
-Mistakes come back as the app's one-line message (gradio_client raises AppError with it).
+Their ranges and defaults are the engine's dials (styletransfer/dials.py), as the page's are;
+the endpoints run the Image tab's jobs (ui/jobs.py), which call the engine. Mistakes come back
+as the app's one-line message (gradio_client raises AppError with it).
 """
 
 from __future__ import annotations
@@ -18,34 +20,18 @@ import threading
 
 import gradio as gr
 
+from styletransfer import any_painting, colors, dials
 from styletransfer.errors import StyleTransferError
-from styletransfer.gatys import MIN_SIZE
-from styletransfer.networks import DEFAULT_STRENGTH
-from styletransfer.universal import PAINTING_SCALES
+from styletransfer.gatys import OPTIMIZERS, GatysConfig
+from styletransfer.networks import ARCHS
+from styletransfer.video.stylize import VIDEO_ARCH
 
-from .common import HEAVY_JOBS, ZooStyle, page_error, result_png, tab_zoo
-from .fast_painting import DEFAULT_STRENGTH as FAST_DEFAULT_STRENGTH
-from .fast_painting import paint_any
-from .image_tab import (
-    APP_MAX_SIZE,
-    COLOUR_CHOICES,
-    DEFAULTS,
-    FAST_START,
-    GATYS_STEPS,
-    INSTANT_CONCURRENCY,
-    INSTANT_DEFAULT_SIZE,
-    INSTANT_MAX_SIZE,
-    INSTANT_MIN_SIZE,
-    PAGE_START,
-    STYLE_SCALES,
-    STYLE_STRENGTHS,
-    gatys_previews,
-    progress_text,
-    stylize_instant,
-)
-from .video_tab import VIDEO_ARCH, VIDEO_MAX_SCALE, VIDEO_MIN_SCALE, video_job
+from .common import HEAVY_JOBS, INSTANT_CONCURRENCY, ZooStyle, number_box, page_error, result_png, slider, tab_zoo
+from .jobs import any_painting_fast, gatys_previews, progress_text, stylize_instant
+from .learned import style_index
+from .video_tab import video_job
 
-ARCHS = ["full", "lite"]
+DEFAULTS = GatysConfig()
 
 
 def _style(name, styles: dict[str, ZooStyle]) -> ZooStyle:
@@ -65,7 +51,7 @@ def _answer(error: Exception, job: str):
 def build_api(models_folder=None) -> None:
     """The /stylize, /paint, /gatys and /video endpoints (inside the app's Blocks)."""
     folder, found, _ = tab_zoo(models_folder)
-    styles = {s.name: s for s in found}
+    styles = style_index(found)  # live: it finds the paintings learned later (ui/learned.py)
     names = list(styles)
 
     def stylize(photo, style, arch, strength, keep_colors, size):
@@ -79,8 +65,8 @@ def build_api(models_folder=None) -> None:
     def paint(photo, paintings, size, strength, keep_colors, painting_scale, painting_weights):
         """Any paintings in about a second (the universal mode, no model per painting): the image as PNG."""
         try:
-            image, _ = paint_any(
-                photo, paintings, size, strength, keep_colors, painting_scale, painting_weights, max_size=APP_MAX_SIZE
+            image, _ = any_painting_fast(
+                photo, paintings, size, strength, keep_colors, painting_scale, painting_weights
             )
             return result_png(image)
         except Exception as error:
@@ -126,26 +112,28 @@ def build_api(models_folder=None) -> None:
         except Exception as error:
             _answer(error, "API /gatys")
 
-    def video(clip, style, arch, strength, keep_colors, scale, temporal):
-        """A clip repainted frame by frame by a pretrained network, its sound kept: the .mp4."""
+    def video(clip, style, arch, strength, keep_colors, scale, temporal, extra_steady=False):
+        """A clip repainted frame by frame by a pretrained network, its sound kept: the .mp4.
+        extra_steady: the network averaged over its pixel grid (steadier on slow pans, 4x slower)."""
         try:
             chosen = _style(style, styles)
             for path, _, _ in video_job(
-                clip, chosen, arch, strength, keep_colors, scale, temporal, folder, threading.Event()
+                clip, chosen, arch, strength, keep_colors, scale, temporal, folder, threading.Event(), extra_steady
             ):
                 if isinstance(path, str):  # the finished file (video_job deletes it once resumed)
                     yield path
         except Exception as error:
             _answer(error, "API /video")
 
-    # The inputs, hidden: what the API documents (types, choices, defaults) comes from them.
+    # The inputs, hidden: what the API documents (types, choices, defaults) comes from them, and
+    # their ranges and defaults from the engine's dials (a label is a parameter's name).
     with gr.Column(visible=False, elem_id="api-only"):
         photo = gr.Image(type="filepath", label="photo")
         style = gr.Dropdown(names, value=names[0] if names else None, label="style")
-        arch = gr.Radio(ARCHS, value="full", label="arch")
-        strength = gr.Slider(0, 1, value=DEFAULT_STRENGTH, label="strength")
+        arch = gr.Radio(list(ARCHS), value="full", label="arch")
+        strength = slider(dials.STYLE_MIX, label="strength")
         keep_colors = gr.Checkbox(False, label="keep_colors")
-        size = gr.Slider(INSTANT_MIN_SIZE, INSTANT_MAX_SIZE, value=INSTANT_DEFAULT_SIZE, step=1, label="size")
+        size = slider(dials.INSTANT_SIZE, step=1, label="size")
         stylized = gr.Image(type="numpy", format="png", label="image")
         trigger = gr.Button()
         trigger.click(
@@ -159,18 +147,16 @@ def build_api(models_folder=None) -> None:
         )
 
         paintings = gr.File(file_count="multiple", file_types=["image"], label="paintings")
-        gatys_size = gr.Slider(MIN_SIZE, APP_MAX_SIZE, value=DEFAULTS.size, step=1, label="size")
-        steps = gr.Slider(*GATYS_STEPS, value=DEFAULTS.steps, step=1, label="steps")
-        style_strength = gr.Slider(*STYLE_STRENGTHS, value=DEFAULTS.style_weight, label="style_strength")
-        colours = gr.Radio(
-            [value for _, value in COLOUR_CHOICES], value=DEFAULTS.preserve_colors, label="preserve_colors"
-        )
-        optimizer = gr.Radio(["lbfgs", "adam"], value=DEFAULTS.optimizer, label="optimizer")
-        seed = gr.Number(DEFAULTS.seed, precision=0, label="seed")
-        style_scale = gr.Slider(*STYLE_SCALES, value=DEFAULTS.style_scale, label="style_scale")
-        tv_weight = gr.Number(DEFAULTS.tv_weight, minimum=0, label="tv_weight")
+        gatys_size = slider(dials.GATYS_SIZE, step=1, label="size")
+        steps = slider(dials.STEPS, label="steps")
+        style_strength = slider(dials.STYLE_WEIGHT, label="style_strength")  # the style weight
+        preserve_colors = gr.Radio(list(colors.MODES), value=DEFAULTS.preserve_colors, label="preserve_colors")
+        optimizer = gr.Radio(list(OPTIMIZERS), value=DEFAULTS.optimizer, label="optimizer")
+        seed = number_box(dials.SEED, label="seed")
+        style_scale = slider(dials.STYLE_SCALE, label="style_scale")
+        tv_weight = number_box(dials.TV_WEIGHT, label="tv_weight")
         coarse_to_fine = gr.Checkbox(DEFAULTS.coarse_to_fine, label="coarse_to_fine")
-        init = gr.Radio([FAST_START, "content", "noise"], value=PAGE_START, label="init")
+        init = gr.Radio(list(any_painting.STARTS), value=any_painting.FAST, label="init")
         weights = gr.Textbox("", label="painting_weights")
         painted = gr.Image(type="numpy", format="png", label="image")
         progress = gr.Textbox(label="progress")
@@ -183,7 +169,7 @@ def build_api(models_folder=None) -> None:
                 gatys_size,
                 steps,
                 style_strength,
-                colours,
+                preserve_colors,
                 optimizer,
                 seed,
                 style_scale,
@@ -198,13 +184,14 @@ def build_api(models_folder=None) -> None:
             concurrency_id=HEAVY_JOBS,
         )
 
-        fast_strength = gr.Slider(0, 1, value=FAST_DEFAULT_STRENGTH, label="strength")
-        painting_scale = gr.Slider(*PAINTING_SCALES, value=1.0, label="painting_scale")
+        fast_size = slider(dials.PAINT_SIZE, step=1, label="size")
+        fast_strength = slider(dials.TEXTURE_STRENGTH, label="strength")  # the texture strength
+        painting_scale = slider(dials.PAINTING_SCALE, label="painting_scale")
         fast_painted = gr.Image(type="numpy", format="png", label="image")
         trigger = gr.Button()
         trigger.click(
             paint,
-            [photo, paintings, gatys_size, fast_strength, keep_colors, painting_scale, weights],
+            [photo, paintings, fast_size, fast_strength, keep_colors, painting_scale, weights],
             fast_painted,
             api_name="paint",
             preprocess=False,
@@ -213,14 +200,15 @@ def build_api(models_folder=None) -> None:
         )
 
         clip = gr.File(file_types=["video"], label="clip")
-        video_arch = gr.Radio(ARCHS, value=VIDEO_ARCH, label="arch")
-        scale = gr.Slider(VIDEO_MIN_SCALE, VIDEO_MAX_SCALE, value=VIDEO_MAX_SCALE, label="scale")
+        video_arch = gr.Radio(list(ARCHS), value=VIDEO_ARCH, label="arch")
+        scale = slider(dials.VIDEO_SCALE, label="scale")
         temporal = gr.Checkbox(True, label="temporal")
+        extra_steady = gr.Checkbox(False, label="extra_steady")
         result = gr.File(label="video")
         trigger = gr.Button()
         trigger.click(
             video,
-            [clip, style, video_arch, strength, keep_colors, scale, temporal],
+            [clip, style, video_arch, strength, keep_colors, scale, temporal, extra_steady],
             result,
             api_name="video",
             preprocess=False,

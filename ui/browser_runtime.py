@@ -23,7 +23,7 @@ import urllib.request
 from pathlib import Path
 
 from styletransfer.errors import StyleTransferError, short_error
-from styletransfer.files import cache_dir
+from styletransfer.files import styletransfer_cache_dir
 
 VERSION = "1.30.0"
 # npm's "integrity" for this version (registry.npmjs.org/onnxruntime-web/1.30.0, dist.integrity).
@@ -39,7 +39,7 @@ _lock = threading.Lock()  # two pages asking at once fetch it once
 
 
 def folder() -> Path:
-    return cache_dir() / f"onnxruntime-web-{VERSION}"
+    return styletransfer_cache_dir() / f"onnxruntime-web-{VERSION}"
 
 
 def registry() -> str:

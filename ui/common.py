@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import logging
+import math
 import os
 import tempfile
 import threading
@@ -15,6 +16,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
+from styletransfer.dials import Dial
 from styletransfer.errors import StyleTransferError
 from styletransfer.io import images
 from styletransfer.networks import load_network, zoo
@@ -30,6 +32,11 @@ QUEUE_MAX_SIZE = 16
 PAGE_ONLY = {"api_visibility": "private"}
 # Long jobs (a Gatys run, a video) share one queue slot: either one already uses every core.
 HEAVY_JOBS = "heavy"
+# Instant passes (and the fast result) have queue slots of their own (never behind a Gatys run or
+# a video). Two at a time on the 2-core CPU: bench/load.py measured 16 clients x 3 full passes at
+# 512 px with 1, 2 and 4 slots: p50 29.0 / 25.8 / 24.8 s, 0.53 / 0.59 / 0.58 requests a second,
+# server peak 0.8 / 1.1 / 1.4 GB. More cores: raise STYLETRANSFER_INSTANT_CONCURRENCY.
+INSTANT_CONCURRENCY = int(os.environ.get("STYLETRANSFER_INSTANT_CONCURRENCY", "2"))
 MAX_FILE_SIZE = "25mb"
 # The network choice where the user picks one (instant mode, the Video tab).
 ARCH_CHOICES = [("Full (best quality)", "full"), ("Lite (fastest)", "lite")]
@@ -114,15 +121,26 @@ def page_error(error: Exception, job: str, hint: str) -> tuple[str, gr.Error]:
     return status_html(f"Error: {message}"), gr.Error(message, duration=None)
 
 
-def number(value, what: str, low: float, high: float, unit: str = "") -> float:
-    """A number a control (or an API client) sent, checked against its range."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise StyleTransferError(f"{what} must be a number, got {value!r}") from None
-    if not low <= value <= high:  # also refuses NaN
-        raise StyleTransferError(f"{what} must be {low:g}..{high:g}{unit}, got {value:g}")  # the engine's wording
-    return value
+def slider(dial: Dial, **options) -> gr.Slider:
+    """A slider for one of the engine's dials (styletransfer/dials.py): its range on the page,
+    default, step, label and help; ``options`` add to them or override them."""
+    low, high = dial.range(page=True)
+    label = f"{dial.title} ({dial.unit.strip()})" if dial.unit else dial.title
+    defaults = {"value": dial.default, "step": dial.step, "label": label, "info": dial.help}
+    return gr.Slider(low, high, **{**defaults, **options})
+
+
+def number_box(dial: Dial, **options) -> gr.Number:
+    """A number box for a dial with an open range (a weight) or a wide one (a seed)."""
+    low, high = dial.range(page=True)
+    defaults = {
+        "value": dial.default,
+        "minimum": low,
+        "maximum": None if math.isinf(high) else high,
+        "precision": 0 if dial.integer else None,
+        "label": dial.title,
+    }
+    return gr.Number(**{**defaults, **options})
 
 
 def uploaded_path(payload) -> str | None:
@@ -253,6 +271,7 @@ class ZooStyle:
     archs: tuple[str, ...]
     thumbnail: Path | None
     blendable: bool = False  # one style of a several-style file: it blends with the others of that file
+    folder: Path | None = None  # where its networks are, if not in the tab's folder (learned: ui/learned.py)
 
     def require(self, arch: str, folder) -> None:
         """Raise a user-facing error unless this style has a network of that arch."""
@@ -308,6 +327,7 @@ def style_network(
 ):
     """A zoo style's network, ready on its backend (networks.load_network caches it); with
     ``blend_with``, that style mixed in by ``blend`` (0..1) when both come from one file."""
+    folder = style.folder or folder
     style.require(arch, folder)
     source = style.name
     if blend_with is not None and blend > 0:
@@ -323,7 +343,9 @@ def tab_zoo(models_folder) -> tuple[Path, list[ZooStyle], str | None]:
     """(folder, styles, problem) for a tab: an unreadable model card leaves the app up, with a message."""
     folder = Path(models_folder) if models_folder is not None else zoo.PRETRAINED
     try:
-        return folder, zoo_styles(folder), None
+        from .learned import live_styles  # imports this module: here, not at the top
+
+        return folder, live_styles(zoo_styles(folder)), None  # the learned paintings after the shipped ones
     except StyleTransferError as error:
         return folder, [], str(error)
 

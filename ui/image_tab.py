@@ -1,10 +1,9 @@
-"""The Image tab: one photo, painted instantly by a pretrained network or by Gatys optimisation."""
+"""The Image tab: one photo, painted instantly by a pretrained network or by any painting (a fast
+result, then Gatys optimisation). Layout and wiring: the jobs are ui/jobs.py's, the dials the engine's."""
 
 from __future__ import annotations
 
-import dataclasses
 import html
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,18 +11,16 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from styletransfer import universal
-from styletransfer.errors import StyleTransferError
+from styletransfer import any_painting, dials
 from styletransfer.events import Iterate
-from styletransfer.gatys import MAX_SIZE, MIN_SIZE, GatysConfig, iterate
-from styletransfer.io import images
-from styletransfer.networks import DEFAULT_STRENGTH
+from styletransfer.gatys import GatysConfig
 from styletransfer.perceptual import weights
 
 from .common import (
     ARCH_CHOICES,
     EXAMPLES_DIR,
     HEAVY_JOBS,
+    INSTANT_CONCURRENCY,
     PAGE_ONLY,
     SHOW_QUEUE,
     StopRequests,
@@ -31,45 +28,27 @@ from .common import (
     end_run,
     example_captions,
     no_models_message,
-    number,
+    number_box,
     page_error,
     result_png,
+    slider,
     start_run,
     status_html,
     stop_button,
-    style_network,
     tab_zoo,
     uploaded_path,
 )
-from .fast_painting import DEFAULT_STRENGTH as FAST_DEFAULT_STRENGTH
-from .fast_painting import download_vgg16, getting_ready, load_input, paint_any, parse_weights, uploaded_inputs
+from .jobs import any_painting_fast, download_vgg16, gatys_previews, getting_ready, progress_text, stylize_instant
+from .learned import style_index
 
 EXAMPLE_PHOTOS = sorted((EXAMPLES_DIR / "photos").glob("*.jpg"))
 EXAMPLE_STYLES = sorted((EXAMPLES_DIR / "styles").glob("*.jpg"))
 
 DEFAULTS = GatysConfig()  # widget defaults come from the engine, never from here
-FAST_START = "fast"  # Gatys's init: the any-painting mode's result (else "content" or "noise")
-# The page starts Gatys from the fast result: measured (bench/gatys.py --inits), it reaches
-# the default run's loss in fewer steps than starting from the photo.
-PAGE_START = FAST_START
-APP_MAX_SIZE = min(MAX_SIZE, 1024)  # the slider's top; beyond this a CPU run takes hours
-# Gatys's other ranges, narrower than the engine's: the page's sliders, the API's and
-# gatys_config's checks. Style scale: the any-painting start (universal.PAINTING_SCALES) allows
-# no less than 0.25.
-GATYS_STEPS, STYLE_STRENGTHS, STYLE_SCALES = (1, 1000), (0.0, 10.0), (0.25, 2.0)
-PREVIEW_EVERY_S = 0.25  # stream at most ~4 previews a second; the last step is always sent
-
-# Instant mode (pretrained feed-forward networks): one pass, about a second on a CPU.
-INSTANT_MIN_SIZE, INSTANT_MAX_SIZE, INSTANT_DEFAULT_SIZE = 256, 2048, 1024
-# Instant passes have queue slots of their own (never behind a Gatys run or a video). Two at a
-# time on the 2-core CPU: bench/load.py measured 16 clients x 3 full passes at 512 px with 1, 2
-# and 4 slots: p50 29.0 / 25.8 / 24.8 s, 0.53 / 0.59 / 0.58 requests a second, server peak
-# 0.8 / 1.1 / 1.4 GB. More cores: raise STYLETRANSFER_INSTANT_CONCURRENCY.
-INSTANT_CONCURRENCY = int(os.environ.get("STYLETRANSFER_INSTANT_CONCURRENCY", "2"))
 # Gallery stand-in for a style whose painting has no NAME.jpg beside its models.
 _NO_THUMBNAIL = np.full((64, 64, 3), 200, dtype=np.uint8)
 
-COLOUR_CHOICES = [
+COLOR_CHOICES = [
     ("Painting's colours", "none"),
     ("Photo's colours (luminance transfer)", "luminance"),
     ("Photo's colours (histogram matching)", "histogram"),
@@ -77,21 +56,6 @@ COLOUR_CHOICES = [
 
 
 # ---------------------------------------------------------------- Gatys (any painting)
-
-
-def progress_text(event: Iterate, stopped: bool = False) -> str:
-    """One line saying where a Gatys run is: step, scale, losses, time."""
-    height, width = event.size
-    remaining = event.elapsed / event.step * (event.total_steps - event.step)
-    losses = event.losses
-    parts = [
-        f"Step {event.step}/{event.total_steps}",
-        f"scale {event.scale + 1}/{event.num_scales} ({width}×{height} px)",
-        f"loss {losses['total']:.3g} (content {losses['content']:.3g}, style {losses['style']:.3g}, tv {losses['tv']:.3g})",
-        f"{event.elapsed:.0f} s elapsed",
-        "done" if event.done else "stopped" if stopped else f"about {remaining:.0f} s left",
-    ]
-    return " · ".join(parts)
 
 
 def _progress_html(event: Iterate, stopped: bool = False) -> str:
@@ -103,106 +67,6 @@ def _progress_html(event: Iterate, stopped: bool = False) -> str:
 
 
 STOPS = StopRequests()
-PREPARING = "Preparing (loading the VGG16 network)…"
-STOPPED_DOWNLOADING = "Stopped while downloading the VGG16 network (the download goes on for the next run)."
-
-
-def gatys_config(
-    size,
-    steps,
-    style_strength,
-    preserve_colors,
-    optimizer,
-    seed,
-    style_scale,
-    tv_weight,
-    coarse_to_fine,
-    init,
-    blend_text,
-    num_paintings: int,
-) -> GatysConfig:
-    """The engine's settings from the page's (or a client's) values. Raises StyleTransferError.
-
-    The app's ranges are checked here, before any work, so each dial reports one range in one
-    wording (number's), whatever the init: the engine's ranges are wider, and a size of 0 would
-    otherwise fail later, in the photo's loading, with a message of its own."""
-    size = round(number(size, "output size", MIN_SIZE, APP_MAX_SIZE, " px"))
-    steps = round(number(steps, "steps", *GATYS_STEPS))
-    style_strength = number(style_strength, "style strength", *STYLE_STRENGTHS)
-    style_scale = number(style_scale, "style scale", *STYLE_SCALES)
-    try:
-        return GatysConfig(
-            size=size,
-            steps=steps,
-            style_weight=style_strength,
-            preserve_colors=preserve_colors,
-            optimizer=optimizer,
-            seed=int(seed or 0),
-            style_scale=style_scale,
-            tv_weight=float(tv_weight or 0),
-            coarse_to_fine=bool(coarse_to_fine),
-            init=init,
-            style_blend=parse_weights(blend_text, num_paintings),
-        )
-    except (TypeError, ValueError) as error:  # a client sent text where a number goes
-        raise StyleTransferError(f"Gatys settings: {error}") from None
-
-
-def gatys_previews(photo, paintings, settings: dict, stop):
-    """A Gatys run for the page and the API. Yields status lines (str) while it gets ready
-    (the first run downloads the VGG16 weights: a line a second), then (RGB uint8 image,
-    Iterate event, stopped) at most every PREVIEW_EVERY_S, the last step always; after
-    ``stop`` is set, the image so far, stopped=True.
-
-    photo, paintings: raw upload payloads (or paths); settings: gatys_config's arguments.
-    Raises StyleTransferError for the user's mistakes.
-    """
-    photo_path, style_paths = uploaded_inputs(photo, paintings)
-    settings = dict(settings)
-    fast_strength = settings.pop("fast_strength", FAST_DEFAULT_STRENGTH)
-    config = gatys_config(**settings, num_paintings=len(style_paths))
-    # The engine resizes to each scale itself; loading at the output size up front keeps
-    # a 50-megapixel phone photo from costing gigabytes as a float tensor.
-    content = load_input(photo_path, config.size, "photo")
-    styles = [
-        load_input(path, max(MIN_SIZE, round(config.size * config.style_scale)), f"painting {i}")
-        for i, path in enumerate(style_paths, 1)
-    ]
-    if stop.is_set():  # Stop pressed while waiting in the queue
-        return
-    if weights.needs_download():
-        yield from download_vgg16(stop.is_set)
-        if stop.is_set():
-            yield STOPPED_DOWNLOADING
-            return
-    if config.init == FAST_START:  # refine the universal mode's result (a few seconds)
-        line = getting_ready()
-        yield f"Painting the fast result to start from… {line or ''}".strip()
-        fast = universal.load().paint(
-            content,
-            styles,
-            universal.Settings(
-                strength=float(fast_strength),
-                keep_colors=config.preserve_colors != "none",
-                painting_scale=config.style_scale,
-                weights=config.style_blend,
-            ),
-        )
-        config = dataclasses.replace(config, init=result_png(images.to_numpy(fast)))
-    yield PREPARING
-    events = iterate(content, styles, config)
-    last_sent = 0.0
-    try:
-        for event in events:
-            now = time.monotonic()
-            if stop.is_set():
-                yield images.to_numpy(event.image), event, True
-                return
-            if event.done or now - last_sent >= PREVIEW_EVERY_S:
-                last_sent = now
-                yield images.to_numpy(event.image), event, False
-    finally:
-        events.close()  # release the engine's generator (and its tensors) now
 
 
 def run_gatys(
@@ -219,7 +83,7 @@ def run_gatys(
     coarse_to_fine,
     init,
     blend_text,
-    fast_strength=FAST_DEFAULT_STRENGTH,
+    fast_strength=dials.TEXTURE_STRENGTH.default,
     request: gr.Request = None,
 ):
     """Stream (preview image, progress line) pairs while the optimisation runs.
@@ -274,53 +138,6 @@ def _add_example_painting(paintings, event: gr.SelectData):
 # ---------------------------------------------------------------- instant (pretrained networks)
 
 
-def stylize_instant(
-    photo,
-    style: ZooStyle | None,
-    arch: str,
-    strength,
-    keep_colors,
-    size,
-    folder: Path,
-    blend_with: ZooStyle | None = None,
-    blend: float = 0.0,
-):
-    """One pass of a pretrained network -> (RGB uint8 array, status line). Raises StyleTransferError.
-
-    blend_with, blend: a second zoo style mixed in (0..1), when both come from one several-style
-    file: their scale-and-shift are blended (Dumoulin et al. 2017), one network, one pass."""
-    photo_path = uploaded_path(photo)
-    if not photo_path:
-        raise StyleTransferError("upload a photo first (left, 'Photo'), or click an example photo")
-    if style is None:
-        raise StyleTransferError("no style selected: click one of the pretrained styles")
-    style.require(arch, folder)
-    limit = round(number(size, "output size", INSTANT_MIN_SIZE, INSTANT_MAX_SIZE, " px"))
-    strength = number(strength, "style strength", 0, 1)
-    started = time.perf_counter()
-    try:
-        original = images.open_image(photo_path)
-        # min(): the size is a ceiling, the photo is never enlarged (a network adds no detail).
-        content = images.load_array(original, long_side=min(limit, max(original.size)))
-    except StyleTransferError as error:
-        raise StyleTransferError(f"photo: {error}") from None
-    blend = number(blend or 0, "blend", 0, 1)
-    mixed = blend_with is not None and blend > 0 and blend_with.name != style.name
-    network = style_network(style, arch, folder, blend_with=blend_with if mixed else None, blend=blend)
-    styled = network.stylize(content, strength=strength, keep_colors=bool(keep_colors))
-    elapsed = time.perf_counter() - started
-    height, width = styled.shape[:2]
-    label = f"{style.label} {1 - blend:.0%} + {blend_with.label} {blend:.0%}" if mixed else style.label
-    parts = [label, arch, f"{width}x{height} in {elapsed:.2f} s"]
-    if max(height, width) < limit:
-        parts[-1] += f" (the photo's own size, not enlarged to {limit})"
-    if strength < 1:
-        parts.append(f"strength {strength:.2f}")
-    if keep_colors:
-        parts.append("photo's colours")
-    return styled, " · ".join(parts)
-
-
 def _instant_run(photo, style, arch, strength, keep_colors, size, folder, blend_with=None, blend=0.0):
     """Yield (result, status) pairs: a busy line, then the image; errors go to the page."""
     try:
@@ -373,24 +190,8 @@ def _instant_widgets(styles: list[ZooStyle], problem: str | None, folder: Path) 
             info="the painting's brush strokes, the photo's colours",
         )
     with gr.Row():
-        strength = gr.Slider(
-            0.0,
-            1.0,
-            value=DEFAULT_STRENGTH,
-            step=0.05,
-            label="Style strength",
-            elem_id="instant-strength",
-            info="0 = the photo, 1 = the painting's style in full",
-        )
-        size = gr.Slider(
-            INSTANT_MIN_SIZE,
-            INSTANT_MAX_SIZE,
-            value=INSTANT_DEFAULT_SIZE,
-            step=16,
-            label="Output size (long side, px)",
-            elem_id="instant-size",
-            info="a smaller photo keeps its own size (never enlarged)",
-        )
+        strength = slider(dials.STYLE_MIX, elem_id="instant-strength")
+        size = slider(dials.INSTANT_SIZE, elem_id="instant-size")
     # Styles of one several-style model blend; a zoo of one-style files shows no blend controls.
     blendable = [s for s in styles if s.blendable]
     with gr.Row(visible=bool(blendable), elem_id="instant-blend-row"):
@@ -401,23 +202,14 @@ def _instant_widgets(styles: list[ZooStyle], problem: str | None, folder: Path) 
             elem_id="instant-blend-with",
         )
         # Greyed out until a second style is chosen (_wire_instant): alone it changes nothing.
-        blend = gr.Slider(
-            0.0,
-            1.0,
-            value=0.5,
-            step=0.05,
-            label="Blend",
-            elem_id="instant-blend",
-            interactive=False,
-            info="0 = the clicked style, 1 = the second style",
-        )
+        blend = slider(dials.STYLE_BLEND, elem_id="instant-blend", interactive=False)
     return InstantWidgets(gallery, arch, strength, keep_colors, size, blend_with, blend)
 
 
 def _wire_instant(
     widgets: InstantWidgets, styles: list[ZooStyle], folder: Path, photo, result, progress, instant_active, selected
 ) -> None:
-    by_name = {s.name: s for s in styles}
+    by_name = style_index(styles)  # live: it finds the paintings learned later (ui/learned.py)
     controls = [widgets.arch, widgets.strength, widgets.keep_colors, widgets.size, widgets.blend_with, widgets.blend]
 
     def on_style_click(photo_value, arch, strength, keep_colors, size, blend_with, blend, event: gr.SelectData):
@@ -432,15 +224,10 @@ def _wire_instant(
     def on_change(active, name, photo_value, arch, strength, keep_colors, size, blend_with, blend):
         """A control or the photo changed: run again if instant mode shows a style, else stay quiet."""
         # A number being typed into a slider's box passes through values out of range ("1" on
-        # the way to "1024"); the box clamps on blur, so wait for a valid value.
-        try:
-            typing = not (
-                0 <= float(strength) <= 1
-                and 0 <= float(blend) <= 1
-                and INSTANT_MIN_SIZE <= int(size) <= INSTANT_MAX_SIZE
-            )
-        except (TypeError, ValueError):  # an emptied box
-            typing = True
+        # the way to "1024"), or none (an emptied box); the box clamps on blur, so wait for a valid value.
+        typing = not (
+            dials.STYLE_MIX.accepts(strength) and dials.STYLE_BLEND.accepts(blend) and dials.INSTANT_SIZE.accepts(size)
+        )
         if not active or typing or not uploaded_path(photo_value):
             yield gr.skip(), gr.skip()
             return
@@ -500,7 +287,7 @@ class GatysWidgets:
     size: gr.Slider
     steps: gr.Slider
     strength: gr.Slider
-    colours: gr.Radio
+    colors: gr.Radio
     optimizer: gr.Radio
     seed: gr.Number
     style_scale: gr.Slider
@@ -542,29 +329,13 @@ def _gatys_widgets() -> GatysWidgets:
     )
     examples.select(_add_example_painting, inputs=[paintings], outputs=[paintings], concurrency_limit=None, **PAGE_ONLY)
     with gr.Row():
-        size = gr.Slider(
-            MIN_SIZE, APP_MAX_SIZE, value=DEFAULTS.size, step=16, label="Output size (long side, px)", elem_id="size"
-        )
-        fast_strength = gr.Slider(
-            0.0,
-            1.0,
-            value=FAST_DEFAULT_STRENGTH,
-            step=0.05,
-            label="Fast result: strength",
-            elem_id="fast-strength",
-            info="0 = the photo, 1 = the paintings' textures in full",
-        )
-    colours = gr.Radio(COLOUR_CHOICES, value=DEFAULTS.preserve_colors, label="Colours", elem_id="colours")
+        # One size for both: the fast result's range (dials.PAINT_SIZE) is Refine's on the page.
+        size = slider(dials.GATYS_SIZE, elem_id="size")
+        fast_strength = slider(dials.TEXTURE_STRENGTH, label="Fast result: texture strength", elem_id="fast-strength")
+    colors = gr.Radio(COLOR_CHOICES, value=DEFAULTS.preserve_colors, label="Colours", elem_id="colours")
     with gr.Row():
-        steps = gr.Slider(*GATYS_STEPS, value=DEFAULTS.steps, step=1, label="Refine: steps", elem_id="steps")
-        strength = gr.Slider(
-            *STYLE_STRENGTHS,
-            value=DEFAULTS.style_weight,
-            step=0.05,
-            label="Refine: style strength",
-            elem_id="strength",
-            info="1 = balanced; higher = more painting, less photo",
-        )
+        steps = slider(dials.STEPS, label="Refine: steps", elem_id="steps")
+        strength = slider(dials.STYLE_WEIGHT, label="Refine: style weight", elem_id="strength")
     with gr.Accordion("Advanced", open=False):
         with gr.Row():
             optimizer = gr.Radio(
@@ -573,8 +344,8 @@ def _gatys_widgets() -> GatysWidgets:
                 label="Optimiser",
             )
             init = gr.Radio(
-                [("Fast result", FAST_START), ("Photo", "content"), ("Noise", "noise")],
-                value=PAGE_START,
+                [("Fast result", any_painting.FAST), ("Photo", "content"), ("Noise", "noise")],
+                value=any_painting.FAST,
                 label="Refine starts from",
                 elem_id="init",
             )
@@ -584,15 +355,9 @@ def _gatys_widgets() -> GatysWidgets:
                 info="optimise small first, then upscale (better large images)",
             )
         with gr.Row():
-            seed = gr.Number(value=DEFAULTS.seed, precision=0, label="Seed")
-            style_scale = gr.Slider(
-                *STYLE_SCALES,
-                value=DEFAULTS.style_scale,
-                step=0.05,
-                label="Style scale",
-                info="painting size relative to the output; smaller = finer brush strokes",
-            )
-            tv_weight = gr.Number(value=DEFAULTS.tv_weight, minimum=0, label="Smoothness (TV weight)")
+            seed = number_box(dials.SEED)
+            style_scale = slider(dials.STYLE_SCALE)
+            tv_weight = number_box(dials.TV_WEIGHT)
             blend = gr.Textbox(label="Painting weights", placeholder="e.g. 2, 1 (one per painting; empty = equal)")
     with gr.Row():
         fast = gr.Button("Fast result", elem_id="fast")
@@ -603,7 +368,7 @@ def _gatys_widgets() -> GatysWidgets:
         size,
         steps,
         strength,
-        colours,
+        colors,
         optimizer,
         seed,
         style_scale,
@@ -618,7 +383,7 @@ def _gatys_widgets() -> GatysWidgets:
     )
 
 
-def run_fast(active, photo, paintings, size, strength, colours, style_scale, blend_text, request: gr.Request = None):
+def run_fast(active, photo, paintings, size, strength, colors, style_scale, blend_text, request: gr.Request = None):
     """The fast result for the page: (result, status) pairs; quiet until a photo and a painting
     are in, and while a Refine run of this page owns the result."""
     begun = time.monotonic()
@@ -634,9 +399,7 @@ def run_fast(active, photo, paintings, size, strength, colours, style_scale, ble
                 yield gr.skip(), gr.skip()
                 return
         yield gr.skip(), status_html(getting_ready() or "Painting the fast result…", busy=True)
-        image, status = paint_any(
-            photo, paintings, size, strength, colours != "none", style_scale, blend_text, max_size=APP_MAX_SIZE
-        )
+        image, status = any_painting_fast(photo, paintings, size, strength, colors != "none", style_scale, blend_text)
         if STOPS.armed_after(request, begun):  # Refine was clicked meanwhile: its images win
             yield gr.skip(), gr.skip()
             return
@@ -655,7 +418,7 @@ def _wire_gatys(widgets: GatysWidgets, photo, result, progress, active) -> None:
         w.size,
         w.steps,
         w.strength,
-        w.colours,
+        w.colors,
         w.optimizer,
         w.seed,
         w.style_scale,
@@ -682,12 +445,12 @@ def _wire_gatys(widgets: GatysWidgets, photo, result, progress, active) -> None:
             w.paintings.change,
             photo.change,
             w.fast_strength.change,
-            w.colours.input,
+            w.colors.input,
             w.style_scale.change,
             w.blend.submit,
         ],
         run_fast,
-        inputs=[active, photo, w.paintings, w.size, w.fast_strength, w.colours, w.style_scale, w.blend],
+        inputs=[active, photo, w.paintings, w.size, w.fast_strength, w.colors, w.style_scale, w.blend],
         outputs=[result, progress],
         **fast,
     )

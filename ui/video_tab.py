@@ -11,10 +11,10 @@ from pathlib import Path
 
 import gradio as gr
 
+from styletransfer import dials
 from styletransfer.errors import StyleTransferError
 from styletransfer.io import media
 from styletransfer.io.frames import encode_jpeg
-from styletransfer.networks import DEFAULT_STRENGTH
 from styletransfer.video import stylize
 from styletransfer.video.stylize import VIDEO_ARCH, DamagedVideoError, VideoProgress, VideoResult
 
@@ -30,6 +30,7 @@ from .common import (
     no_models_message,
     page_error,
     seconds_text,
+    slider,
     start_run,
     starting_choice,
     status_html,
@@ -38,10 +39,10 @@ from .common import (
     tab_zoo,
     uploaded_path,
 )
+from .learned import style_index
 
 VIDEO_PROGRESS_EVERY_S = 0.5  # progress lines (with a preview frame) at most twice a second
 VIDEO_PREVIEW_PX = 240  # long side of the preview frame in the progress line
-VIDEO_MIN_SCALE, VIDEO_MAX_SCALE = 0.1, 1.0  # never enlarged: a network adds no detail
 VIDEO_STOPS = StopRequests()  # its own flags: Stop in one tab must not end another tab's run
 AUDIO_TEXT = {"copied": "with its sound", "re-encoded": "with its sound (re-encoded to AAC)", "none": "no sound track"}
 
@@ -91,8 +92,10 @@ def video_job(
     temporal,
     folder: Path,
     stop: threading.Event,
+    grid_average=False,
 ):
     """Yield (video, download button, status HTML) triples while a video is stylized.
+    grid_average: "Extra steady" (Network.stylize's; four times the network's work).
 
     Raises StyleTransferError for bad input (before the network loads). After Stop, or when the
     input breaks off, the frames done so far are a playable file, offered like a finished one.
@@ -108,7 +111,9 @@ def video_job(
     # that copy with the rest of its cache); this folder goes when the job ends.
     workdir = Path(tempfile.mkdtemp(prefix="styletransfer-video-"))
     try:
-        yield from _video_steps(src, style, arch, strength, keep_colors, scale, temporal, folder, stop, workdir)
+        yield from _video_steps(
+            src, style, arch, strength, keep_colors, scale, temporal, bool(grid_average), folder, stop, workdir
+        )
     except StyleTransferError as error:
         # FFmpeg's messages quote the file's path: say only its name (server folders stay private).
         raise StyleTransferError(str(error).replace(src, name).replace(str(workdir), "…")) from None
@@ -124,6 +129,7 @@ def _video_steps(
     keep_colors,
     scale,
     temporal,
+    grid_average: bool,
     folder: Path,
     stop: threading.Event,
     workdir: Path,
@@ -131,7 +137,9 @@ def _video_steps(
     """video_job's steps, given the upload's path and a scratch folder for the output."""
     name = Path(src).name
     dst = workdir / f"{Path(src).stem}-{style.name}.mp4"
-    info = stylize.check(src, dst, strength=float(strength), scale=float(scale))
+    # The engine reads the numbers (a client may send them as text) and checks them once, with the
+    # page's ranges (dials.VIDEO_SCALE: never enlarged).
+    info = stylize.check(src, dst, strength=strength, scale=scale, page=True)
     if stop.is_set():  # Stop pressed while waiting in the queue
         yield gr.skip(), gr.skip(), status_html("Stopped before it started.")
         return
@@ -156,10 +164,11 @@ def _video_steps(
                 src,
                 dst,
                 network,
-                strength=float(strength),
+                strength=strength,
                 keep_colors=bool(keep_colors),
                 temporal=bool(temporal),
-                scale=float(scale),
+                grid_average=grid_average,
+                scale=scale,
                 callback=lambda event: latest.__setitem__(0, event),
                 should_stop=lambda: stop.is_set() or abandoned.is_set(),
             )
@@ -213,6 +222,7 @@ class VideoWidgets:
     keep_colors: gr.Checkbox
     scale: gr.Slider
     temporal: gr.Checkbox
+    grid_average: gr.Checkbox
     run: gr.Button
     stop: gr.Button
     result: gr.Video
@@ -232,24 +242,10 @@ def _video_widgets(styles: list[ZooStyle]) -> VideoWidgets:
             source = gr.Video(label="Video", sources=["upload"], elem_id="video-input", height=300)
         with gr.Column(scale=1):
             arch = gr.Radio(ARCH_CHOICES, value=first_arch, label="Network", elem_id="video-arch")
-            strength = gr.Slider(
-                0.0,
-                1.0,
-                value=DEFAULT_STRENGTH,
-                step=0.05,
-                label="Style strength",
-                elem_id="video-strength",
-                info="0 = the video, 1 = the painting's style in full",
+            strength = slider(
+                dials.STYLE_MIX, elem_id="video-strength", info="0 = the video, 1 = the network's painting in full"
             )
-            scale = gr.Slider(
-                VIDEO_MIN_SCALE,
-                VIDEO_MAX_SCALE,
-                value=VIDEO_MAX_SCALE,
-                step=0.05,
-                label="Output scale",
-                elem_id="video-scale",
-                info="of the video's own size; 0.5 = half the width and height, 4× faster",
-            )
+            scale = slider(dials.VIDEO_SCALE, label="Output scale", elem_id="video-scale")
             with gr.Row():
                 keep_colors = gr.Checkbox(value=False, label="Keep the video's colours", elem_id="video-keep-colors")
                 temporal = gr.Checkbox(
@@ -257,6 +253,12 @@ def _video_widgets(styles: list[ZooStyle]) -> VideoWidgets:
                     label="Steady between frames",
                     elem_id="video-temporal",
                     info="temporal blending along the motion: far less flicker",
+                )
+                grid_average = gr.Checkbox(
+                    value=False,
+                    label="Extra steady",
+                    elem_id="video-grid-average",
+                    info="the network averaged over its pixel grid: steadier on slow pans, 4× slower",
                 )
             with gr.Row():
                 run = gr.Button("Run", variant="primary", elem_id="video-run")
@@ -268,22 +270,31 @@ def _video_widgets(styles: list[ZooStyle]) -> VideoWidgets:
             download = gr.DownloadButton("Download the video", visible=False, elem_id="video-download")
             progress = gr.HTML(status_html("Ready."), elem_id="video-progress")
     return VideoWidgets(
-        source, style, arch, strength, keep_colors, scale, temporal, run, stop, result, download, progress
+        source, style, arch, strength, keep_colors, scale, temporal, grid_average, run, stop, result, download, progress
     )
 
 
 def _wire_video(w: VideoWidgets, styles: list[ZooStyle], folder: Path) -> None:
-    by_name = {s.name: s for s in styles}
+    by_name = style_index(styles)  # live: it finds the paintings learned later (ui/learned.py)
 
     def start(request: gr.Request):
         VIDEO_STOPS.arm(request)
         return start_run()
 
-    def run(source, style_name, arch, strength, keep_colors, scale, temporal, request: gr.Request = None):
+    def run(source, style_name, arch, strength, keep_colors, scale, temporal, grid_average, request: gr.Request = None):
         stop = VIDEO_STOPS.flag(request)
         try:
             yield from video_job(
-                source, by_name.get(style_name), arch, strength, keep_colors, scale, temporal, folder, stop
+                source,
+                by_name.get(style_name),
+                arch,
+                strength,
+                keep_colors,
+                scale,
+                temporal,
+                folder,
+                stop,
+                grid_average,
             )
         except Exception as error:
             status, popup = page_error(error, "video style transfer", "Try another video or style.")
@@ -293,7 +304,7 @@ def _wire_video(w: VideoWidgets, styles: list[ZooStyle], folder: Path) -> None:
             VIDEO_STOPS.release(request, stop)
 
     quick = {"concurrency_limit": None, "show_progress": "hidden", **PAGE_ONLY}
-    inputs = [w.source, w.style, w.arch, w.strength, w.keep_colors, w.scale, w.temporal]
+    inputs = [w.source, w.style, w.arch, w.strength, w.keep_colors, w.scale, w.temporal, w.grid_average]
     job = w.run.click(start, outputs=[w.run, w.stop, w.progress], **quick).then(
         run,
         inputs=inputs,

@@ -15,12 +15,14 @@ from urllib.parse import quote
 import gradio as gr
 from starlette.datastructures import MutableHeaders
 
+from styletransfer import dials
 from styletransfer.errors import StyleTransferError
 from styletransfer.networks import onnx
 from styletransfer.video import webcam
 
 from . import browser_runtime
-from .common import PAGE_ONLY, ZooStyle, jpeg_img, no_models_message, starting_choice, style_network, tab_zoo
+from .common import PAGE_ONLY, ZooStyle, jpeg_img, no_models_message, slider, starting_choice, style_network, tab_zoo
+from .learned import style_index
 
 log = logging.getLogger("styletransfer.app")
 
@@ -216,7 +218,7 @@ def build_webcam_tab(models_folder=None) -> None:
         if not styles:
             gr.Markdown(no_models_message(folder, problem), elem_id="webcam-zoo-empty")
             return
-        by_name = {s.name: s for s in styles}
+        by_name = style_index(styles)  # live: it finds the paintings learned later (ui/learned.py)
         first_style, first_arch = starting_choice(styles, "lite")
         # Its own row: beside another control, the captions ran under the dropdown's arrow.
         style = gr.Dropdown(
@@ -238,7 +240,7 @@ def build_webcam_tab(models_folder=None) -> None:
         )  # why the page fell back to the server
         with gr.Row(equal_height=False) as browser_row:
             with gr.Column(scale=1):
-                strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Style strength", elem_id="browser-strength")
+                strength = slider(dials.STYLE_MIX, info=None, elem_id="browser-strength")
                 keep_colors = gr.Checkbox(False, label="Keep the camera's colours", elem_id="browser-keep-colors")
                 steady = gr.Checkbox(
                     True,
@@ -298,7 +300,7 @@ def build_webcam_tab(models_folder=None) -> None:
             return gr.skip()
 
         # preprocess=False: the frame arrives as the browser's JPEG and is decoded at the size
-        # needed (io.frames.decode_jpeg), instead of at full size by Gradio.
+        # needed (io.images.decode_jpeg), instead of at full size by Gradio.
         stream = camera.stream(
             on_frame,
             inputs=[camera, style, arch, resolution, temporal, session],

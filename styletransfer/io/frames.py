@@ -3,20 +3,18 @@
 Everything that stylises (a photo, a video frame, a webcam frame) hands the networks HxWx3
 uint8 RGB arrays and gets the same back (networks.Network.stylize); the conversions to and
 from the networks' float NCHW batches in [0, 1] happen here, once each way. Gatys works on
-float tensors (1, 3, H, W), converted by ``to_tensor`` / ``to_numpy``. Camera frames arrive
-and leave as JPEG (``decode_jpeg`` / ``encode_jpeg``).
+float tensors (1, 3, H, W), converted by ``to_tensor`` / ``to_numpy``. A PIL image of any mode
+(transparent, greyscale, 16-bit, CMYK ...) becomes 8-bit RGB by ``to_rgb``, the one conversion
+that io/images.py and these functions share. Camera frames leave as JPEG (``encode_jpeg``);
+they arrive through images.decode_jpeg, which applies the image files' checks.
 """
 
 from __future__ import annotations
-
-import io
 
 import cv2
 import numpy as np
 import torch
 from PIL import Image
-
-from styletransfer.errors import StyleTransferError
 
 JPEG_QUALITY = 85  # 320x240 frames of ~10 KB; brush texture survives, encoding takes 0.2 ms
 
@@ -52,20 +50,71 @@ def from_batch(batch: np.ndarray) -> np.ndarray:
     return np.stack([cv2.merge([cv2.convertScaleAbs(plane, alpha=255.0) for plane in image]) for image in batch])
 
 
+# ---------------------------------------------------------------- PIL modes -> 8-bit RGB
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any PIL mode to 8-bit RGB: transparency composited over white, 16-bit and float scaled
+    (not clipped) to 8 bit. Returns ``image`` itself only if it already is RGB."""
+    if image.mode == "RGB":
+        return image
+    if image.mode.startswith("I") or image.mode == "F":
+        # Pillow's convert("L") clips 16-bit and float values at 255 instead of scaling.
+        return Image.fromarray(_deep_grey_to_uint8(image)).convert("RGB")
+    if image.has_transparency_data:  # RGBA, LA, PA, or P/L/RGB with a transparent colour
+        white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, image.convert("RGBA")).convert("RGB")
+    # L, 1, P, YCbCr, CMYK. Pillow reads Adobe CMYK JPEGs (stored inverted) as
+    # "CMYK;I" and un-inverts them. ICC profiles are not applied.
+    return image.convert("RGB")
+
+
+def _deep_grey_to_uint8(image: Image.Image) -> np.ndarray:
+    """Greyscale I;16* / I / F pixels to uint8, mapping the format's full range to 0..255."""
+    a = np.nan_to_num(np.asarray(image).astype(np.float32))
+    if image.mode.startswith("I;16"):
+        top = 65535.0
+    else:
+        # "I" (32-bit int) and "F" (float) do not say what their range is: take the usual
+        # ones (16-bit PNGs used to open as "I"; float images are usually [0, 1]) and
+        # stretch min..max when the values fit none.
+        lo, hi = float(a.min()), float(a.max())
+        if lo < 0 or hi > 65535:
+            a -= lo
+            top = max(hi - lo, 1e-12)
+        elif image.mode == "F" and hi <= 1:
+            top = 1.0
+        elif image.mode == "F" and hi <= 255:
+            top = 255.0
+        else:
+            top = 65535.0
+    return scale_to_uint8(a, top)
+
+
+def scale_to_uint8(a: np.ndarray, top: float) -> np.ndarray:
+    """[0, top] to uint8 0..255, rounding; e.g. 16-bit v -> round(v / 257)."""
+    out = np.asarray(a, dtype=np.float32) * np.float32(255.0 / top)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+# ---------------------------------------------------------------- images <-> float tensors
+
+
 def to_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:
-    """PIL image (any mode) or HxWx3 uint8 RGB array to a (1, 3, H, W) float32 tensor in [0, 1]."""
+    """PIL image (any mode: ``to_rgb``) or HxWx3 uint8 RGB array to a (1, 3, H, W) float32
+    tensor in [0, 1]."""
     if isinstance(image, Image.Image):
-        image = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+        image = np.asarray(to_rgb(image))
     return torch.from_numpy(to_batch(image))  # to_batch copies: the caller's array is never touched
 
 
 def to_numpy(tensor: torch.Tensor) -> np.ndarray:
     """(1, 3, H, W) or (3, H, W) tensor to an HxWx3 uint8 array: clamped to [0, 1], rounded.
 
-    NaN becomes 0. A PIL image is also accepted (converted to RGB).
+    NaN becomes 0. A PIL image is also accepted (converted by ``to_rgb``).
     """
     if isinstance(tensor, Image.Image):
-        return np.array(tensor.convert("RGB"), dtype=np.uint8)
+        return np.array(to_rgb(tensor), dtype=np.uint8)
     t = tensor.detach()
     if t.dim() == 4:
         if t.shape[0] != 1:
@@ -77,29 +126,7 @@ def to_numpy(tensor: torch.Tensor) -> np.ndarray:
     return t.permute(1, 2, 0).contiguous().cpu().numpy()  # (H, W, 3)
 
 
-# ---------------------------------------------------------------- camera frames (JPEG)
-
-
-def decode_jpeg(data: bytes, size: tuple[int, int], *, match_orientation: bool = True) -> np.ndarray:
-    """A compressed camera frame as an HxWx3 uint8 RGB array of exactly ``size`` (width, height).
-
-    The frame is scaled to cover ``size`` and centre-cropped. With ``match_orientation``, a
-    portrait frame gets the portrait version of ``size`` (240x320 for 320x240), so a phone
-    held upright is not cropped to a strip. Raises StyleTransferError if it cannot be decoded.
-    """
-    try:
-        image = Image.open(io.BytesIO(data))
-        width, height = size
-        if match_orientation and (image.width < image.height) != (width < height):
-            width, height = height, width
-        # For a JPEG, libjpeg decodes at 1/2, 1/4 or 1/8 scale directly (never below the
-        # size asked for): most of the work is skipped when the camera sends more pixels.
-        scale = max(width / image.width, height / image.height)
-        image.draft("RGB", (max(1, round(image.width * scale)), max(1, round(image.height * scale))))
-        rgb = np.asarray(image.convert("RGB"))
-    except (OSError, ValueError, Image.DecompressionBombError) as error:
-        raise StyleTransferError(f"a camera frame could not be decoded ({error}); check the camera") from None
-    return cover(rgb, width, height)
+# ---------------------------------------------------------------- camera frames
 
 
 def cover(rgb: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -3,7 +3,9 @@
 Engine images are float tensors (1, 3, H, W), RGB, in [0, 1]. Whatever a user hands us (a
 path, an upload's bytes, a NumPy array from Gradio, a phone photo with EXIF rotation, a
 16-bit PNG, a CMYK JPEG, a truncated download) becomes that here, or a StyleTransferError
-with one line that says what is wrong. Nothing else in the engine decodes or encodes images.
+with one line that says what is wrong: files, uploads and the webcam's JPEG frames
+(``decode_jpeg``) alike pass one format whitelist and one pixel limit (``_open_checked``).
+The pixels' conversions (any PIL mode to RGB, images to tensors) are io/frames.py's.
 """
 
 from __future__ import annotations
@@ -25,8 +27,7 @@ from PIL import Image, ImageOps
 
 from styletransfer.errors import StyleTransferError, first_line
 from styletransfer.files import atomic_write, check_writable
-from styletransfer.io import frames
-from styletransfer.io.frames import to_numpy
+from styletransfer.io.frames import cover, scale_to_uint8, to_numpy, to_rgb, to_tensor
 
 # Refuse to decode more pixels than this: a small file can claim a huge size (a
 # "decompression bomb"), and 64 MP is already far beyond what the engine can stylize.
@@ -141,11 +142,10 @@ def _open_file(path: Path) -> Iterator[IO[bytes]]:
 def _decode(f: IO[bytes], name: str, suffix: str, long_side: int | None) -> Image.Image:
     with _decoding(name):
         try:
-            im = Image.open(f, formats=_readable_formats())
+            im = _open_checked(f, name)
         except Image.UnidentifiedImageError:
             f.seek(0)
             raise StyleTransferError(_not_an_image(name, f.read(16), suffix)) from None
-        _check_size(im.size, name)
         if long_side is not None:
             # JPEG can decode at 1/2, 1/4 or 1/8 scale directly; draft() picks the
             # smallest that is still >= the size asked for. A no-op for other formats.
@@ -154,6 +154,41 @@ def _decode(f: IO[bytes], name: str, suffix: str, long_side: int | None) -> Imag
                 im.draft(None, (math.ceil(im.width * scale), math.ceil(im.height * scale)))
         im.load()  # decode now, so a truncated file fails here and not later
     return _finish(im, name, owned=True)
+
+
+def _open_checked(f: IO[bytes], name: str) -> Image.Image:
+    """Pillow's image in ``f``, not yet decoded: of a readable format (the whitelist), and
+    within the pixel limits (``_check_size``). Raises UnidentifiedImageError for other data."""
+    im = Image.open(f, formats=_readable_formats())
+    _check_size(im.size, name)
+    return im
+
+
+def decode_jpeg(data: bytes, size: tuple[int, int], *, match_orientation: bool = True) -> np.ndarray:
+    """A compressed camera frame as an HxWx3 uint8 RGB array of exactly ``size`` (width, height).
+
+    The frame is scaled to cover ``size`` and centre-cropped (frames.cover). With
+    ``match_orientation``, a portrait frame gets the portrait version of ``size`` (240x320 for
+    320x240), so a phone held upright is not cropped to a strip. The browser sends JPEG, but
+    like every image from outside it is opened with the whitelist and pixel limit of the
+    files. Raises StyleTransferError if it cannot be decoded.
+    """
+    name = "a camera frame"
+    try:
+        image = _open_checked(io.BytesIO(data), name)
+        width, height = size
+        if match_orientation and (image.width < image.height) != (width < height):
+            width, height = height, width
+        # For a JPEG, libjpeg decodes at 1/2, 1/4 or 1/8 scale directly (never below the
+        # size asked for): most of the work is skipped when the camera sends more pixels.
+        scale = max(width / image.width, height / image.height)
+        image.draft("RGB", (max(1, round(image.width * scale)), max(1, round(image.height * scale))))
+        rgb = np.asarray(to_rgb(image))
+    except StyleTransferError:
+        raise
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        raise StyleTransferError(f"a camera frame could not be decoded ({error}); check the camera") from None
+    return cover(rgb, width, height)
 
 
 @contextlib.contextmanager
@@ -195,50 +230,13 @@ def _finish(im: Image.Image, name: str, owned: bool) -> Image.Image:
     except Exception:
         pass  # broken EXIF: keep the pixels as stored rather than refuse the photo
     try:
-        rgb = _to_rgb(im)
+        rgb = to_rgb(im)
     except (ValueError, OSError) as e:
         raise StyleTransferError(
             f"{name} uses colour mode {im.mode}, which cannot be converted to RGB "
             f"({first_line(e)}); save it as an RGB PNG or JPEG"
         ) from e
     return rgb.copy() if rgb is original and not owned else rgb
-
-
-def _to_rgb(im: Image.Image) -> Image.Image:
-    """Any PIL mode to 8-bit RGB. Returns `im` itself only if it already is RGB."""
-    if im.mode == "RGB":
-        return im
-    if im.mode.startswith("I") or im.mode == "F":
-        # Pillow's convert("L") clips 16-bit and float values at 255 instead of scaling.
-        return Image.fromarray(_deep_grey_to_uint8(im)).convert("RGB")
-    if im.has_transparency_data:  # RGBA, LA, PA, or P/L/RGB with a transparent colour
-        white = Image.new("RGBA", im.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, im.convert("RGBA")).convert("RGB")
-    # L, 1, P, YCbCr, CMYK. Pillow reads Adobe CMYK JPEGs (stored inverted) as
-    # "CMYK;I" and un-inverts them. ICC profiles are not applied.
-    return im.convert("RGB")
-
-
-def _deep_grey_to_uint8(im: Image.Image) -> np.ndarray:
-    """Greyscale I;16* / I / F pixels to uint8, mapping the format's full range to 0..255."""
-    a = np.nan_to_num(np.asarray(im).astype(np.float32))
-    if im.mode.startswith("I;16"):
-        top = 65535.0
-    else:
-        # "I" (32-bit int) and "F" (float) do not say what their range is: take the usual
-        # ones (16-bit PNGs used to open as "I"; float images are usually [0, 1]) and
-        # stretch min..max when the values fit none.
-        lo, hi = float(a.min()), float(a.max())
-        if lo < 0 or hi > 65535:
-            a -= lo
-            top = max(hi - lo, 1e-12)
-        elif im.mode == "F" and hi <= 1:
-            top = 1.0
-        elif im.mode == "F" and hi <= 255:
-            top = 255.0
-        else:
-            top = 65535.0
-    return _scale(a, top)
 
 
 def _from_array(array: np.ndarray) -> Image.Image:
@@ -250,28 +248,22 @@ def _from_array(array: np.ndarray) -> Image.Image:
     if a.dtype == np.uint8:
         pixels = a
     elif a.dtype == np.uint16:
-        pixels = _scale(a, 65535.0)
+        pixels = scale_to_uint8(a, 65535.0)
     elif a.dtype == np.bool_:
         pixels = a.astype(np.uint8) * 255
     elif np.issubdtype(a.dtype, np.floating):
         lo, hi = float(np.min(a)), float(np.max(a))  # NaN propagates and fails the test below
         if not (lo >= -1e-3 and hi <= 1 + 1e-3):
             raise StyleTransferError(f"a float image array must hold values in [0, 1]; got {lo:g}..{hi:g}")
-        pixels = _scale(a, 1.0)
+        pixels = scale_to_uint8(a, 1.0)
     elif np.issubdtype(a.dtype, np.integer) and a.min() >= 0 and a.max() <= 255:
         pixels = a.astype(np.uint8)
     else:
         raise StyleTransferError(f"unsupported image array type {a.dtype}; use uint8, uint16 or float in [0, 1]")
     # uint8 HxW / HxWx3 / HxWx4 make Pillow modes L / RGB / RGBA. fromarray copies RGB
-    # (Pillow stores it 4 bytes a pixel) and _to_rgb copies the others, so the result never
+    # (Pillow stores it 4 bytes a pixel) and to_rgb copies the others, so the result never
     # shares memory with the caller's array.
-    return _to_rgb(Image.fromarray(np.ascontiguousarray(pixels)))
-
-
-def _scale(a: np.ndarray, top: float) -> np.ndarray:
-    """[0, top] to uint8 0..255, rounding; e.g. 16-bit v -> round(v / 257)."""
-    out = np.asarray(a, dtype=np.float32) * np.float32(255.0 / top)
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return to_rgb(Image.fromarray(np.ascontiguousarray(pixels)))
 
 
 @functools.cache
@@ -314,14 +306,6 @@ def _megapixels(pixels: int) -> str:
 
 
 # ---------------------------------------------------------------- tensors and resizing
-
-
-def to_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:
-    """PIL image (any mode, converted as open_image does) or HxWx3 uint8 RGB array to a
-    (1, 3, H, W) float32 tensor in [0, 1] (frames.to_tensor)."""
-    if isinstance(image, Image.Image):
-        image = np.asarray(_to_rgb(image))
-    return frames.to_tensor(image)
 
 
 def to_pil(tensor: torch.Tensor) -> Image.Image:
@@ -384,7 +368,7 @@ def save_image(image, path) -> Path:
     path = check_output_path(path)
     fmt = _SAVE_FORMATS[path.suffix.lower()]
     if isinstance(image, Image.Image):
-        pil = _to_rgb(image)
+        pil = to_rgb(image)
     elif isinstance(image, np.ndarray):
         pil = _from_array(image)
     else:

@@ -9,12 +9,23 @@ invert the encoder (photos in, the same photos out), so they need no paintings.
 ``width`` scales every hidden layer: VGG's full widths cost as much as the encoder itself,
 and at width 0.5 a level-4 decoder costs a quarter of that (the mode's 512 px budget is a
 few seconds on two CPU cores).
+
+They are published together, one file (``DECODERS_FILE`` in pretrained/, fp16, the width and
+training settings in its metadata), read by ``load_decoders``.
 """
 
 from __future__ import annotations
 
+import json
+import pathlib
+from collections.abc import Collection
+
 from torch import nn
 
+from styletransfer.errors import StyleTransferError, short_error
+from styletransfer.networks import zoo
+
+DECODERS_FILE = "universal.decoders.safetensors"
 LEVELS = (1, 2, 3, 4)
 LAYER = {level: f"relu{level}_1" for level in LEVELS}
 FEATURE_CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512}
@@ -52,3 +63,38 @@ class Decoder(nn.Sequential):
                 channels = out
         layers += _conv(channels, 3, relu=False)
         super().__init__(*layers)
+
+
+def decoders_path(folder=None) -> pathlib.Path:
+    """The published decoders in ``folder`` (default pretrained/)."""
+    return pathlib.Path(folder if folder is not None else zoo.PRETRAINED) / DECODERS_FILE
+
+
+def load_decoders(path: pathlib.Path, needed: Collection[int] = LEVELS) -> tuple[dict[int, Decoder], dict]:
+    """The decoders of a published file, by level, and its metadata (width, steps, ...);
+    refused unless it holds every level in ``needed``."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        raise StyleTransferError(
+            f"the universal mode's decoders are missing: {path} (train them: python -m scripts.train_decoders)"
+        )
+    try:
+        with safe_open(str(path), "pt") as f:
+            info = dict(f.metadata() or {})
+        tensors = load_file(str(path))
+        width = float(info["width"])
+        nets = {}
+        present = {int(name.split(".")[0]) for name in tensors}
+        if missing := set(needed) - present:
+            raise KeyError(f"no decoder for level {', '.join(map(str, sorted(missing)))}")
+        for level in sorted(present & set(LEVELS)):
+            net = Decoder(level, width)
+            prefix = f"{level}."
+            net.load_state_dict({k[len(prefix) :]: v.float() for k, v in tensors.items() if k.startswith(prefix)})
+            nets[level] = net.eval().requires_grad_(False)
+    except (OSError, KeyError, ValueError, RuntimeError) as e:
+        raise StyleTransferError(f"cannot read the universal decoders {path} ({short_error(e)})") from e
+    info["train_config"] = json.loads(info.get("train_config", "{}"))
+    return nets, info

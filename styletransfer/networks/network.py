@@ -1,7 +1,7 @@
-"""The one way to get a feed-forward network: ``load_network(name | file | checkpoint)``.
+"""The one way to a runnable feed-forward network: ``load_network(name | file | checkpoint)``.
 
-Whatever the caller (the CLI, every tab of the app, video, the webcam, training's --init and
-teachers, the benchmarks), a network comes from here, ready on its backend and device:
+Whatever the caller (the CLI, every tab of the app, video, the webcam, the benchmarks), a
+network to run comes from ``load_network``, ready on its backend and device:
 
 - a zoo name (pretrained/, then a Hub repo: networks/zoo.py), a model ``.safetensors`` with
   its card beside it, a training ``checkpoint.pt`` (training/checkpoint.py writes them), or
@@ -10,7 +10,16 @@ teachers, the benchmarks), a network comes from here, ready on its backend and d
   the cache, networks/onnx.py; 1.3x torch's speed for full and 2.5x for lite on the 2-core
   CPU, bench/fast.py) or "auto" (torch on a GPU when there is one, else onnxruntime);
 - loaded once per process (a style click must not re-read its weights), reloaded when the
-  file changes.
+  file changes: the process's one cache of networks, networks/cache.py.
+
+Two more entry points, each for one other job:
+
+- ``read_model(path)``: the weights of a model file or checkpoint as stored, with its card,
+  for code that trains, grows or re-saves them (training's --init, teachers and --add-style,
+  the zoo recipe's publish): a fresh module every call, every style of a several-style file
+  kept, never cached, never on a backend. Not for running a model.
+- ``Network.from_module(module)``: a runnable Network around a module already in memory (built
+  or trained in code: previews of a training run, benchmarks, tests); it reads no file.
 
 A Network runs the frame path: HxWx3 uint8 RGB frames in, the same out (``stylize``), with
 the user's dials (strength, keep colours) applied once, on the network's output.
@@ -18,27 +27,34 @@ the user's dials (strength, keep colours) applied once, on the network's output.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from styletransfer import colors
+from styletransfer import colors, dials
 from styletransfer.errors import StyleTransferError, short_error
 from styletransfer.io import frames
-from styletransfer.networks import onnx, zoo
+from styletransfer.networks import cache, onnx, zoo
 from styletransfer.networks.transformer import ARCHS, TransformerConfig, TransformerNet, build
 
 BACKENDS = ("auto", "onnxruntime", "torch")
-DEFAULT_STRENGTH = 1.0  # the full style; 0 gives the photo back
 GPU_BATCH = 8  # frames per network call on a GPU; a CPU gains nothing from batches (bench/video.py)
+NETWORKS_KEPT = 32  # load_network's networks in the cache (a blend slider's steps are one each)
 
 
 def check_strength(strength) -> float:
-    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength <= 1:
-        raise StyleTransferError(f"style strength must be 0..1, got {strength}")
-    return float(strength)
+    """The style mix (dials.STYLE_MIX) as a float; raises its one-line message."""
+    return float(dials.STYLE_MIX.check(strength))
+
+
+# The networks work at 1/4 of the resolution, and what they paint depends on where a pixel
+# falls in that 4x4 grid: a camera panning a pixel a frame repaints the finest strokes every
+# frame (docs/video.md, "The boil and its cause"). The mean over the input moved by 0 or 2 px
+# each way halved that flicker on the shared clips (fox per frame 22 -> 9x the clip's own,
+# blended 2.1 -> 1.3x) for 2-3% of contrast; all 16 phases gave 5.9x and 1.0x for 16x the work.
+GRID_SHIFTS = ((0, 0), (0, 2), (2, 0), (2, 2))  # (dy, dx)
+_GRID_PAD = 2
 
 
 class Network:
@@ -77,7 +93,9 @@ class Network:
 
     @classmethod
     def from_module(cls, module: TransformerNet, name: str = "untrained", backend: str = "torch", **options) -> Network:
-        """A network built in code (tests, benchmarks) rather than loaded from a file."""
+        """A runnable Network around a module already in memory (built or trained in code:
+        training previews, benchmarks, tests). It reads no file and caches nothing: to run a
+        model file, checkpoint or zoo name, use load_network."""
         return cls(module, zoo.ModelCard(name=name, arch=module.config.arch), backend, **options)
 
     @property
@@ -108,15 +126,24 @@ class Network:
         with torch.inference_mode():
             return self.module(image.to(self.device)).to(image.device)
 
-    def stylize(self, rgb: np.ndarray, *, strength: float = DEFAULT_STRENGTH, keep_colors: bool = False) -> np.ndarray:
+    def stylize(
+        self,
+        rgb: np.ndarray,
+        *,
+        strength: float = dials.STYLE_MIX.default,
+        keep_colors: bool = False,
+        grid_average: bool = False,
+    ) -> np.ndarray:
         """(H, W, 3) or (B, H, W, 3) uint8 RGB -> the same shape, stylised.
 
         strength blends the stylised frame with the photo (0 = photo, 1 = the network's
-        output); keep_colors puts the photo's chroma back under the painting's luminance.
+        output); keep_colors puts the photo's chroma back under the painting's luminance;
+        grid_average: the mean of the network run at four phases of its grid (GRID_SHIFTS),
+        steadier on slowly moving video for four times the work.
         """
         strength = check_strength(strength)
         batch = frames.to_batch(rgb)  # the one conversion in
-        styled = self.run(batch)
+        styled = self._grid_averaged(batch) if grid_average else self.run(batch)
         if keep_colors or strength < 1:
             # Zero-copy tensors over the arrays; skipped at the defaults, so the webcam's
             # onnxruntime path runs no torch operator per frame (its idle threads would spin).
@@ -126,6 +153,18 @@ class Network:
             styled = torch.lerp(photo, out, strength).numpy()
         out = frames.from_batch(styled)  # the one conversion out
         return out[0] if np.asarray(rgb).ndim == 3 else out
+
+    def _grid_averaged(self, batch: np.ndarray) -> np.ndarray:
+        """run() on (B, 3, H, W) at each of GRID_SHIFTS (one call, a batch of 4B), moved back and averaged."""
+        height, width = batch.shape[-2:]
+        moved = [
+            np.pad(batch, ((0, 0), (0, 0), (dy, _GRID_PAD - dy), (dx, _GRID_PAD - dx)), mode="reflect")
+            for dy, dx in GRID_SHIFTS
+        ]
+        out = self.run(np.ascontiguousarray(np.concatenate(moved)))
+        parts = np.split(out, len(GRID_SHIFTS))
+        total = sum(part[..., dy : dy + height, dx : dx + width] for part, (dy, dx) in zip(parts, GRID_SHIFTS))
+        return np.ascontiguousarray(total / len(GRID_SHIFTS), dtype=np.float32)
 
 
 def load_network(
@@ -138,7 +177,8 @@ def load_network(
     hub_repo: str | None = None,
     threads: int | None = None,
 ) -> Network:
-    """A ready Network from a zoo name, a model .safetensors, or a training checkpoint.pt.
+    """A ready Network from a zoo name, a model .safetensors, or a training checkpoint.pt (its
+    first style, where it holds several), or a blend ``{name: weight}`` of one file's styles.
 
     folder: where zoo names are looked up (default pretrained/); hub_repo: the Hub repo tried
     next (default $STYLETRANSFER_HUB_REPO). Cached per process; a changed file loads anew.
@@ -159,60 +199,53 @@ def load_network(
     else:
         place = zoo.find(source, arch, folder)
         local = place[0] if place else None
-    stamp = None
-    if local is not None and local.is_file():
-        stat = local.stat()
-        stamp = (stat.st_mtime_ns, stat.st_size)
-    return _load(
-        source,
-        arch,
-        backend,
-        str(device) if device else None,
-        str(folder) if folder else None,
-        hub_repo,
-        threads,
-        stamp,
-    )
+    device = str(device) if device else None
+    folder = str(folder) if folder else None
+    key = ("network", source, arch, backend, device, folder, hub_repo, threads, cache.stamp(local) if local else None)
+
+    def build() -> Network:
+        module, card = _read(source, arch, folder, hub_repo)
+        return Network(module, card, backend, device=device, threads=threads)
+
+    return cache.cached(key, build, keep=NETWORKS_KEPT)
 
 
-@functools.lru_cache(maxsize=32)
-def _load(source, arch, backend, device, folder, hub_repo, threads, stamp) -> Network:
-    del stamp  # part of the cache key only
+def _read(source, arch: str, folder, hub_repo) -> tuple[TransformerNet, zoo.ModelCard]:
+    """load_network's one-style module and card, read from the source (not cached)."""
     if isinstance(source, tuple):
-        module, card = zoo.load_blend(dict(source), arch, folder=folder)
-    elif source.endswith(".pt"):
-        module, card = read_checkpoint(Path(source))
-    else:
-        try:
-            module, card = zoo.load(source, arch, folder=folder, hub_repo=hub_repo)
-        except StyleTransferError:
-            raise
-        except Exception as error:  # a damaged weights file raises its reader's own error type
-            raise StyleTransferError(
-                f"the {source} network ({arch}) could not be loaded ({short_error(error)}); "
-                "re-publish the model or choose another style"
-            ) from None
-    return Network(module, card, backend, device=device, threads=threads)
+        return zoo.load_blend(dict(source), arch, folder=folder)
+    if source.endswith(".pt"):
+        module, card = _read_checkpoint(Path(source))
+        return module.select(0), card  # a several-style run: its first style (zoo files name every style)
+    try:
+        return zoo.load(source, arch, folder=folder, hub_repo=hub_repo)
+    except StyleTransferError:
+        raise
+    except Exception as error:  # a damaged weights file raises its reader's own error type
+        raise StyleTransferError(
+            f"the {source} network ({arch}) could not be loaded ({short_error(error)}); "
+            "re-publish the model or choose another style"
+        ) from None
 
 
 def _is_file_source(source: str) -> bool:
     return source.endswith((".safetensors", ".pt"))
 
 
-def load_module(source) -> TransformerNet:
-    """The torch module in a model .safetensors or a training checkpoint.pt, as trained: a
-    several-style network stays one (training's --init and teachers; everything that runs a
-    network takes load_network's one-style Network instead)."""
-    path = Path(source)
+def read_model(path) -> tuple[TransformerNet, zoo.ModelCard]:
+    """A model .safetensors (with its card) or a training checkpoint.pt as stored, and its card:
+    a fresh module every call, a several-style network kept whole. For code that trains, grows
+    or re-saves weights (training's --init, teachers and --add-style; publishing); a network
+    to run comes from load_network."""
+    path = Path(path)
     if path.suffix == ".safetensors":
-        return zoo.load_file(path)[0]
-    return read_checkpoint(path, select=False)[0]
+        return zoo.load_file(path)
+    return _read_checkpoint(path)
 
 
-def read_checkpoint(path: Path, select: bool = True) -> tuple[TransformerNet, zoo.ModelCard]:
-    """The network in a training checkpoint: its ``model`` weights (their running ``average``
-    where the run keeps one) built from ``model_config``
-    (a several-style run's first style, unless ``select`` is False)."""
+def _read_checkpoint(path: Path) -> tuple[TransformerNet, zoo.ModelCard]:
+    """The network in a training checkpoint, every style of it: its ``model`` weights (their
+    running ``average`` where the run keeps one) built from ``model_config``."""
     if not path.is_file():
         raise StyleTransferError(f"model file not found: {path}")
     try:
@@ -220,8 +253,6 @@ def read_checkpoint(path: Path, select: bool = True) -> tuple[TransformerNet, zo
         net = build(TransformerConfig(**ckpt["model_config"]))
         # A run's running average of its weights, where it keeps one, is what it is used as.
         net.load_state_dict({**ckpt["model"], **ckpt.get("average", {})})
-        if select:
-            net = net.select(0)  # a several-style run: its first style (zoo files name every style)
     except Exception as e:
         raise StyleTransferError(f"{path} is not a training checkpoint that can be loaded ({short_error(e)})") from e
     name = path.parent.name or path.stem
@@ -233,4 +264,4 @@ def read_checkpoint(path: Path, select: bool = True) -> tuple[TransformerNet, zo
 
 def clear_cache() -> None:
     """Forget loaded networks (tests that rewrite a model file in place within a second)."""
-    _load.cache_clear()
+    cache.clear()

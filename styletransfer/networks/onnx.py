@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from styletransfer.errors import StyleTransferError, first_line
-from styletransfer.files import atomic_write, cache_dir
+from styletransfer.files import atomic_write, styletransfer_cache_dir
 from styletransfer.networks.transformer import TransformerNet
 
 OPSET = 17
@@ -96,7 +96,7 @@ def weights_sha256(net: torch.nn.Module) -> str:
 
 
 def cache_folder() -> pathlib.Path:
-    return cache_dir() / "onnx"
+    return styletransfer_cache_dir() / "onnx"
 
 
 def onnx_model(

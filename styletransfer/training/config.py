@@ -79,7 +79,7 @@ class TrainConfig:
     temporal_shift: int = 4  # largest global translation, whole pixels
     temporal_noise: float = 0.02  # std of Gaussian noise added to the warped photo
     # Keep a running average of the weights (an exponential moving average, decay per step:
-    # 0.998 spans ~500 steps), which is what the run is used as afterwards (read_checkpoint):
+    # 0.998 spans ~500 steps), which is what the run is used as afterwards (networks.read_model):
     # with a few images a step, the weights after Adam's last step are noisy. 0 = off.
     average_decay: float = 0.0
     teacher: str = ""  # a trained model (checkpoint.pt or .safetensors) to distil; "" = none

@@ -53,8 +53,8 @@ def plot_losses(rows: list[dict[str, float]], path: Path, size: tuple[int, int] 
         (140, 86, 75),
         (227, 119, 194),
     ]
-    colours = {"total": (0, 0, 0), **dict(zip(TERMS, palette))}
-    series = {k: [(r["step"], r[k]) for r in rows if r[k] > 0 and math.isfinite(r[k])] for k in colours}
+    colors = {"total": (0, 0, 0), **dict(zip(TERMS, palette))}
+    series = {k: [(r["step"], r[k]) for r in rows if r[k] > 0 and math.isfinite(r[k])] for k in colors}
     series = {k: v for k, v in series.items() if v}
     draw.rectangle([left, top, width - right, height - bottom], outline=(128, 128, 128))
     if series:
@@ -79,8 +79,8 @@ def plot_losses(rows: list[dict[str, float]], path: Path, size: tuple[int, int] 
             coords = [xy(s, v) for s, v in points]
             if len(coords) == 1:
                 x, y = coords[0]
-                draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=colours[name])
+                draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=colors[name])
             else:
-                draw.line(coords, fill=colours[name], width=2)
-            draw.text((width - right + 10, top + 16 * k), name, fill=colours[name])
+                draw.line(coords, fill=colors[name], width=2)
+            draw.text((width - right + 10, top + 16 * k), name, fill=colors[name])
     atomic_write(path, lambda tmp: im.save(tmp, format="PNG"))

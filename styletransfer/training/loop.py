@@ -23,7 +23,7 @@ from torch import nn
 from styletransfer.errors import StyleTransferError
 from styletransfer.files import atomic_write
 from styletransfer.io import images
-from styletransfer.networks.network import load_module
+from styletransfer.networks import read_model
 from styletransfer.networks.transformer import Deperiod, TransformerConfig, TransformerNet, build
 from styletransfer.perceptual.loss import STYLE_SCALE, PerceptualLoss, total_variation
 from styletransfer.perceptual.vgg import VGG16Features
@@ -108,7 +108,7 @@ def _train(
         torch.manual_seed(config.seed)
         model = build(config.model_config)
     if config.add_to:  # the model grown by one style (a resume rebuilds that shape below)
-        model = load_module(config.add_to).add_style()
+        model = read_model(config.add_to)[0].add_style()
     if ckpt:
         model = build(TransformerConfig(**ckpt["model_config"]))
         model.load_state_dict(ckpt["model"])
@@ -151,7 +151,7 @@ def _train(
             each=bool(config.styles),  # several paintings: one target each, not their blend
         )
         perceptual.net.to(device)
-    teacher = load_module(config.teacher).to(device) if config.teacher else None
+    teacher = read_model(config.teacher)[0].to(device) if config.teacher else None
     if teacher is not None and teacher.config.styles != model.config.styles:
         raise StyleTransferError(
             f"the teacher {config.teacher} has {teacher.config.styles} styles; this run trains {model.config.styles}"
@@ -314,7 +314,7 @@ def _loss_terms(
 
 
 def _init_from(model: TransformerNet, config: TrainConfig) -> None:
-    source = load_module(config.init)
+    source, _ = read_model(config.init)
     if source.config.styles == 1 and model.config.styles > 1:
         source = source.widen(model.config.styles)  # every painting starts from that network
     # Deperiod holds no weights: a network trained without it can continue through it.

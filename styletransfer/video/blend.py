@@ -91,8 +91,8 @@ class TemporalBlender:
         self._prev_out: np.ndarray | None = None  # float32 HxWx3 output
         self.last_was_cut = False  # for callers and tests: did the last call start afresh?
 
-    def __call__(self, frame, stylised) -> np.ndarray:
-        return self.apply(self.motion(frame), stylised)
+    def __call__(self, frame, stylized) -> np.ndarray:
+        return self.apply(self.motion(frame), stylized)
 
     def motion(self, frame) -> Motion:
         """The input half: this frame's flow back to the previous input frame, and its confidence."""
@@ -115,16 +115,16 @@ class TemporalBlender:
             return here  # a scene cut: nothing to follow
         return Motion(grey, frame.shape, flow, confidence)
 
-    def apply(self, motion: Motion, stylised) -> np.ndarray:
+    def apply(self, motion: Motion, stylized) -> np.ndarray:
         """The output half: the stylised frame blended with the previous output along ``motion``."""
-        stylised = _rgb(stylised, "stylised")
-        styled = to_float(stylised)
+        stylized = _rgb(stylized, "stylised")
+        styled = to_float(stylized)
         # motion has a flow only when this input follows the previous one at the same size.
-        follows = motion.flow is not None and self._prev_out is not None and self._prev_out.shape == stylised.shape
+        follows = motion.flow is not None and self._prev_out is not None and self._prev_out.shape == stylized.shape
         out = self._blend(motion, styled) if follows else styled.copy()
         self.last_was_cut = not follows
         self._prev_out = out
-        if stylised.dtype == np.uint8:
+        if stylized.dtype == np.uint8:
             # out blends uint8-derived values, so it lies in [0, 1] and abs() does nothing;
             # convertScaleAbs rounds and saturates 5x faster than numpy.
             return cv2.convertScaleAbs(out, alpha=255.0)

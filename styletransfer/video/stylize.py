@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from styletransfer import dials
 from styletransfer.errors import StyleTransferError
 from styletransfer.io import media
-from styletransfer.networks.network import DEFAULT_STRENGTH, Network, check_strength
+from styletransfer.networks.network import Network, check_strength
 
 # The network a video gets unless told (the CLI's `video`, the Video tab, the /video endpoint):
 # lite, about 5x the full network's frame rate on a CPU (10 against 2 frames a second at 640x360).
@@ -75,10 +76,16 @@ class DamagedVideoError(StyleTransferError):
         self.result = result
 
 
-def check(src, dst, *, strength: float = DEFAULT_STRENGTH, scale: float = 1.0) -> media.VideoInfo:
-    """Raise StyleTransferError now for anything that would make the run fail; returns the input's info."""
+def check(
+    src, dst, *, strength: float = dials.STYLE_MIX.default, scale: float = dials.VIDEO_SCALE.default, page: bool = False
+) -> media.VideoInfo:
+    """Raise StyleTransferError now for anything that would make the run fail; returns the input's info.
+
+    strength, scale: numbers, or numbers in text (a form, a client); ``page``: the hosted
+    page's ranges (dials.VIDEO_SCALE)."""
     media.check_output_path(dst, src)
     check_strength(strength)
+    scale = dials.VIDEO_SCALE.check(scale, page=page)
     info = media.probe(src)
     media.output_size(info, scale, Path(src).name)
     return info
@@ -89,10 +96,11 @@ def stylize_video(
     dst,
     network: Network,
     *,
-    strength: float = DEFAULT_STRENGTH,
+    strength: float = dials.STYLE_MIX.default,
     keep_colors: bool = False,
     temporal: bool = True,
-    scale: float = 1.0,
+    grid_average: bool = False,
+    scale: float = dials.VIDEO_SCALE.default,
     callback: Callable[[VideoProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     batch_size: int | None = None,
@@ -101,10 +109,12 @@ def stylize_video(
 
     temporal: blend each frame with the previous output along the optical flow
     (video.blend.TemporalBlender), which removes most of the flicker of per-frame stylization.
+    grid_average: Network.stylize's, steadier again on slow pans for 4x the network's time.
     batch_size: frames per network call (default: the network's batch_size, 8 on a GPU, else
     1); the blender still sees them one by one, in order. The rest as in process_video.
     """
-    check_strength(strength)
+    strength = check_strength(strength)
+    scale = dials.VIDEO_SCALE.check(scale)
     prepare = postprocess = None
     if temporal:
         from styletransfer.video.blend import TemporalBlender  # OpenCV's flow loads only when used
@@ -119,7 +129,7 @@ def stylize_video(
     return process_video(
         src,
         dst,
-        lambda frames: network.stylize(frames, strength=strength, keep_colors=keep_colors),
+        lambda frames: network.stylize(frames, strength=strength, keep_colors=keep_colors, grid_average=grid_average),
         scale=scale,
         prepare=prepare,
         postprocess=postprocess,

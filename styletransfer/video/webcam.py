@@ -18,7 +18,8 @@ import collections
 import time
 from dataclasses import dataclass
 
-from styletransfer.io.frames import JPEG_QUALITY, decode_jpeg, encode_jpeg
+from styletransfer.io.frames import JPEG_QUALITY, encode_jpeg
+from styletransfer.io.images import decode_jpeg
 from styletransfer.networks.network import Network
 from styletransfer.video.blend import BlendConfig, TemporalBlender
 
