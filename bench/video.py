@@ -3,6 +3,7 @@ temporal blending, H.264 encode, audio copy), as `python -m styletransfer video`
 
     python -m bench.video [--sizes 640x360 1280x720] [--archs lite full] [--frames 60]
                           [--backends torch onnxruntime] [--clip big_buck_bunny_audio.mp4]
+                          [--temporal off blend steady]
 
 The clip (1280x720, 25 fps, with sound) is scaled to each size; the first --frames frames
 are timed (the run is stopped there, so the file is finished as a user's Stop would), after
@@ -51,8 +52,9 @@ def network(arch: str, backend: str, threads: int) -> Network:
         return Network.from_module(build(TransformerConfig(arch=arch)), f"bench.{arch}", backend, threads=threads)
 
 
-def fps(src: Path, net, scale: float, frames: int, temporal: bool, out: Path) -> float:
-    """Frames per second over `frames` frames after the warm-up, whole pipeline."""
+def fps(src: Path, net, scale: float, frames: int, temporal: str, out: Path) -> float:
+    """Frames per second over `frames` frames after the warm-up, whole pipeline; temporal as
+    the CLI's --temporal (off, blend, steady)."""
     marks: dict[int, float] = {}
 
     def progress(event: VideoProgress) -> None:
@@ -62,7 +64,8 @@ def fps(src: Path, net, scale: float, frames: int, temporal: bool, out: Path) ->
         src,
         out,
         net,
-        temporal=temporal,
+        temporal=temporal != "off",
+        grid_average=temporal == "steady",
         scale=scale,
         callback=progress,
         should_stop=lambda: len(marks) >= WARMUP_FRAMES + frames,
@@ -85,7 +88,7 @@ def network_fps(net, width: int, height: int, frames: int) -> float:
 
 
 def time_cell(src: Path, info, size: str, arch: str, backend: str, args) -> list[list[str]]:
-    """Rows for one size, arch and backend: temporal blending off, then on. The network alone
+    """Rows for one size, arch and backend, one per --temporal mode. The network alone
     and the pipeline alternate --repeats times (the machine's speed drifts by tens of percent
     within minutes: neighbours in time compare best); medians of each and of the ratios."""
     scale = int(size.split("x")[0]) / info.width
@@ -94,7 +97,7 @@ def time_cell(src: Path, info, size: str, arch: str, backend: str, args) -> list
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         net = network(arch, backend, args.threads)
-        for temporal in (False, True):
+        for temporal in args.temporal:
             alone, rates = [], []
             for _ in range(args.repeats):
                 alone.append(network_fps(net, width, height, args.frames))
@@ -105,7 +108,7 @@ def time_cell(src: Path, info, size: str, arch: str, backend: str, args) -> list
                     size,
                     arch,
                     backend,
-                    "blend" if temporal else "off",
+                    temporal,
                     f"{rate:.2f}",
                     f"{1000 / rate:.1f}",
                     f"{statistics.median(alone):.2f}",
@@ -122,6 +125,9 @@ def main(argv=None) -> None:
     parser.add_argument("--archs", nargs="+", default=["lite", "full"])
     parser.add_argument("--backends", nargs="+", default=["onnxruntime", "torch"])
     parser.add_argument("--frames", type=int, default=60)
+    parser.add_argument(
+        "--temporal", nargs="+", default=["off", "blend"], choices=["off", "blend", "steady"], help="as video's"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="alternations of network alone and pipeline")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # times one size/arch/backend
@@ -155,9 +161,11 @@ def main(argv=None) -> None:
                         str(args.threads),
                         "--repeats",
                         str(args.repeats),
+                        "--temporal",
+                        *args.temporal,
                     ],
                 )
-                for row in rows[-2:]:
+                for row in rows[-len(args.temporal) :]:
                     print(" | ".join(row), file=sys.stderr, flush=True)
 
     header = ["size", "arch", "backend", "temporal", "fps", "ms/frame", "network fps", "% of network"]

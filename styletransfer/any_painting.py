@@ -20,8 +20,7 @@ from styletransfer.events import Iterate, Stage
 from styletransfer.io import images
 from styletransfer.perceptual.vgg import VGG16Features
 
-FAST = "fast"  # refine's start: the fast result
-STARTS = (FAST, "content", "noise")  # the fast result, the photo, noise
+FAST = "fast"  # refine's start (dials.REFINE_START): the fast result
 
 
 def load(source, long_side: int | None, what: str) -> torch.Tensor:
@@ -66,20 +65,19 @@ def refine(
     paintings: Sequence,
     config: gatys.GatysConfig | None = None,
     *,
-    start: str = FAST,
+    start: str = dials.REFINE_START.default,
     texture_strength: float = dials.TEXTURE_STRENGTH.default,
     lossnet: VGG16Features | None = None,
 ) -> Iterator[Stage | Iterate]:
-    """Gatys from ``start`` (FAST: the fast result at ``texture_strength``, with the config's
-    colours, painting scale and weights; else config.init's "content" or "noise").
+    """Gatys from ``start`` (dials.REFINE_START; FAST: the fast result at ``texture_strength``,
+    with the config's colours, painting scale and weights; else config.init's "content" or "noise").
 
     Checks every setting and loads the images now (raising StyleTransferError), then returns
     the run: Stage("fast") before the fast result, Stage("lossnet") before VGG16 loads, then
     gatys.iterate's events. Stop it by not asking for more (or closing it). ``lossnet``: as
     gatys.iterate's (default: the pretrained VGG16)."""
     config = config or gatys.GatysConfig()
-    if start not in STARTS:
-        raise StyleTransferError(f"Refine's start (init) must be one of {', '.join(STARTS)}; got {start!r}")
+    start = dials.REFINE_START.check(start)
     settings = None
     if start == FAST:
         dials.PAINT_SIZE.check(config.size)  # the fast result's own limit

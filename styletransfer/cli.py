@@ -11,12 +11,10 @@ from pathlib import Path
 from styletransfer import dials
 from styletransfer.errors import StyleTransferError
 
-# GatysConfig's fields that are not dials (gatys.DIALS give the others' help).
+# GatysConfig's fields that are not dials (gatys.DIALS and gatys.CHOICES give the others' help).
 _GATYS_HELP = {
-    "optimizer": "lbfgs or adam",
     "init": "start from 'content', 'noise' or an image path",
     "min_size": "long side of the coarsest scale",
-    "preserve_colors": "keep the photo's colours: none, luminance or histogram",
     "pooling": "max or avg pooling in VGG16",
     "learning_rate": "Adam step size",
 }
@@ -32,6 +30,17 @@ def add_dial(parser, dial: dials.Dial, *flags: str, default=..., help: str | Non
         type=int if dial.integer else float,
         default=default,
         help=f"{help or dial.help} ({dial.range_text()}{shown})",
+    )
+
+
+def add_choice(parser, choice: dials.Choice, *flags: str, help: str | None = None) -> None:
+    """An option for a choice: --NAME (or ``flags``), its values, its default, and help that
+    says what each value means (``help``: the text before them)."""
+    parser.add_argument(
+        *(flags or ["--" + choice.name.replace("_", "-")]),
+        choices=choice.values,
+        default=choice.default,
+        help=f"{help or choice.help}: {choice.meanings()} (default {choice.default})",
     )
 
 
@@ -56,6 +65,8 @@ def _add_gatys(subparsers) -> None:
     p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp)")
     for dial in gatys.DIALS.values():
         add_dial(p, dial)
+    for choice in gatys.CHOICES.values():
+        add_choice(p, choice)
     _add_config_options(p, defaults, _GATYS_HELP)
     p.add_argument("--no-coarse-to-fine", action="store_true", help="optimise at the output size only")
     p.add_argument("--style-blend", type=float, nargs="+", help="one weight per painting (default equal)")
@@ -77,7 +88,7 @@ def _run_gatys(args) -> int:
     from styletransfer.perceptual.vgg import VGG16Features, deepest
 
     config = gatys.GatysConfig(
-        **{name: getattr(args, name) for name in (*gatys.DIALS, *_GATYS_HELP)},
+        **{name: getattr(args, name) for name in (*gatys.DIALS, *gatys.CHOICES, *_GATYS_HELP)},
         coarse_to_fine=not args.no_coarse_to_fine,
         style_blend=args.style_blend,
         content_layers=args.content_layers,
@@ -142,8 +153,6 @@ def _run_weights(args) -> int:
 
 
 def _add_zoo(subparsers) -> None:
-    from styletransfer.networks import ARCHS
-
     p = subparsers.add_parser("list", help="list the pretrained feed-forward models: NAME ARCH TITLE")
     p.add_argument("--folder", help="model folder (default: pretrained/)")
     p.set_defaults(run=_run_list)
@@ -157,7 +166,7 @@ def _add_zoo(subparsers) -> None:
     which.add_argument(
         "--painting", nargs="+", metavar="PAINTING", help="any painting(s): the universal mode, no model per painting"
     )
-    p.add_argument("--arch", default="full", choices=ARCHS)
+    add_choice(p, dials.ARCH)
     p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp)")
     p.add_argument(
         "--size",
@@ -185,14 +194,14 @@ def _add_zoo(subparsers) -> None:
 
     p = subparsers.add_parser("export", help="export a model to ONNX (float32 NCHW RGB in [0, 1], any size)")
     p.add_argument("name", help="model name, or a .safetensors path")
-    p.add_argument("--arch", default="full", choices=ARCHS)
+    add_choice(p, dials.ARCH)
     p.add_argument("--onnx", required=True, help="output .onnx file")
     p.add_argument("--hub-repo")
     p.set_defaults(run=_run_export)
 
     p = subparsers.add_parser("push", help="publish a model from pretrained/ to a Hugging Face Hub repo")
     p.add_argument("name")
-    p.add_argument("--arch", default="full", choices=ARCHS)
+    add_choice(p, dials.ARCH)
     p.add_argument("--repo", required=True, help="Hub model repo id, e.g. you/styles")
     p.set_defaults(run=_run_push)
 
@@ -206,8 +215,8 @@ def _run_list(args) -> int:
 
 
 def _run_stylize(args) -> int:
+    from styletransfer import instant
     from styletransfer.io import images
-    from styletransfer.networks import load_network
 
     output = Path(args.output)
     images.check_output_path(output)
@@ -215,10 +224,17 @@ def _run_stylize(args) -> int:
         return _run_universal(args, output)
     if args.painting_weights or args.painting_scale != dials.PAINTING_SCALE.default:
         raise StyleTransferError("--painting-weights and --painting-scale go with --painting")
-    network = load_network(args.style, args.arch, hub_repo=args.hub_repo)
-    photo = images.load_array(args.content, long_side=args.size)
     strength = dials.STYLE_MIX.default if args.strength is None else args.strength
-    images.save_image(network.stylize(photo, strength=strength, keep_colors=args.keep_colors), output)
+    image = instant.stylize(
+        args.content,
+        args.style,
+        args.arch,
+        size=args.size,
+        strength=strength,
+        keep_colors=args.keep_colors,
+        hub_repo=args.hub_repo,
+    )
+    images.save_image(image, output)
     return 0
 
 
@@ -256,23 +272,14 @@ def _run_push(args) -> int:
 
 
 def _add_video(subparsers) -> None:
-    from styletransfer.networks import ARCHS, BACKENDS, network
-    from styletransfer.video.stylize import VIDEO_ARCH
+    from styletransfer.networks import BACKENDS, network
 
     p = subparsers.add_parser("video", help="stylize a video file with a pretrained model (H.264 .mp4, audio kept)")
     p.add_argument("input", help="the video (.mp4, .mov, .mkv, .webm, ...)")
     p.add_argument("-s", "--style", required=True, help="model name (see `list`), or a .safetensors path")
-    p.add_argument(
-        "--arch", default=VIDEO_ARCH, choices=ARCHS, help=f"network (default {VIDEO_ARCH}: real time on a CPU)"
-    )
+    add_choice(p, dials.VIDEO_ARCH)
     p.add_argument("-o", "--output", required=True, help="output video (.mp4)")
-    p.add_argument(
-        "--temporal",
-        default="blend",
-        choices=["blend", "steady", "off"],
-        help="steady the style between frames along the optical flow (default blend); steady: also "
-        "average the network over its grid, steadier on slow pans for 4x the network's time",
-    )
+    add_choice(p, dials.TEMPORAL)
     add_dial(p, dials.STYLE_MIX, help=f"the {dials.STYLE_MIX.label}: 0 = the video, 1 = the network's painting")
     p.add_argument("--keep-colors", action="store_true", help="keep the video's colours")
     add_dial(p, dials.VIDEO_SCALE, help="output size relative to the input")
@@ -327,8 +334,7 @@ def _run_video(args) -> int:
                 network,
                 strength=args.strength,
                 keep_colors=args.keep_colors,
-                temporal=args.temporal != "off",
-                grid_average=args.temporal == "steady",
+                **stylize.temporal_options(args.temporal),
                 scale=args.scale,
                 callback=progress,
                 should_stop=lambda: bool(interrupted),
@@ -380,7 +386,6 @@ ADD_STYLE_STEPS = 300
 
 
 def _add_train(subparsers) -> None:
-    from styletransfer.networks import ARCHS
     from styletransfer.training import TrainConfig
 
     defaults = TrainConfig()
@@ -398,7 +403,7 @@ def _add_train(subparsers) -> None:
         help="several paintings: one network with a scale-and-shift per painting (conditional instance norm)",
     )
     p.add_argument("--content-dir", help="folder of training photos, searched recursively (required unless --resume)")
-    p.add_argument("--arch", choices=ARCHS, help=f"network (default {defaults.arch})")
+    p.add_argument("--arch", choices=dials.ARCH.values, help=f"network (default {defaults.arch})")
     p.add_argument("--out", required=True, help="run folder: checkpoint.pt, losses.csv, losses.png, config.json")
     p.add_argument(
         "--resume", action="store_true", help="continue the run in --out (its saved settings, unless given here)"

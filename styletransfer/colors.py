@@ -1,6 +1,7 @@
 """Keeping the photo's colours (Gatys et al. 2016, "Preserving Color in Neural Artistic
 Style Transfer"): either recolour the painting to the photo's palette before transfer
-(histogram matching), or transfer luminance only and put the photo's chroma back."""
+(histogram matching), or transfer luminance only and put the photo's chroma back. The
+setting's values (none, luminance, histogram) are dials.COLORS."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ import torch
 
 _RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]])
 _YIQ_TO_RGB = torch.linalg.inv(_RGB_TO_YIQ)
-
-MODES = ("none", "luminance", "histogram")
 
 
 def _apply_matrix(matrix: torch.Tensor, image: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,7 @@
-"""Every setting a user turns, declared once: its range, default, unit, help and the message
-for a bad value. The engine's checks, the CLI's options (cli.add_dial), the page's sliders
-(ui/common.slider) and the API's inputs all read these; nothing else declares a range.
+"""Every setting a user turns, declared once: its range (a Dial) or its values (a Choice),
+default, unit, help and the message for a bad value. The engine's checks, the CLI's options
+(cli.add_dial, cli.add_choice), the page's sliders and radios (ui/common.slider, choice_radio)
+and the API's inputs all read these; nothing else declares a range or a list of values.
 
 Three settings are "how strong": they are different things and have different names.
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from styletransfer.errors import StyleTransferError
 
@@ -81,6 +82,41 @@ class Dial:
         return True
 
 
+@dataclass(frozen=True)
+class Choice:
+    """A setting with a few named values, each with a one-line meaning (the page's words for it)."""
+
+    name: str  # the setting's name in code, configs and the API, and (as --name) on the command line
+    label: str  # what a user reads in messages, and (capitalised) on the page
+    choices: tuple[tuple[str, str], ...]  # (value, its meaning in one line), in the page's order
+    default: str
+    help: str = ""  # one line: what the setting does
+
+    def __post_init__(self):
+        if self.default not in self.values:
+            raise ValueError(f"{self.name}: default {self.default!r} not one of {self.values}")
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        return tuple(value for value, _ in self.choices)
+
+    @property
+    def title(self) -> str:
+        """The label as the page's widgets show it."""
+        return self.label[:1].upper() + self.label[1:]
+
+    def meanings(self) -> str:
+        """'full = Full (best quality); lite = Lite (fastest)', for the command line's help."""
+        return "; ".join(f"{value} = {meaning}" for value, meaning in self.choices)
+
+    def check(self, value) -> str:
+        """The value, if it is one of the choices; else StyleTransferError with one line:
+        "<label> must be one of a, b, c; got 'x'"."""
+        if isinstance(value, str) and value in self.values:
+            return value
+        raise StyleTransferError(f"{self.label} must be one of {', '.join(self.values)}; got {value!r}")
+
+
 def _number(value) -> float | None:
     if isinstance(value, bool):
         return None
@@ -101,6 +137,17 @@ def checked(dials: Mapping[str, Dial], values: Mapping, *, page: bool = False) -
 
 
 # ---------------------------------------------------------------- pretrained networks (instant, video, webcam)
+
+ARCH = Choice(
+    "arch",
+    "network",
+    (("full", "Full (best quality)"), ("lite", "Lite (fastest)")),
+    "full",
+    help="the pretrained network",
+)
+# The network a video gets unless told (the CLI's `video`, the Video tab, the /video endpoint):
+# lite, about 5x the full network's frame rate on a CPU (10 against 2 frames a second at 640x360).
+VIDEO_ARCH = replace(ARCH, default="lite")
 
 STYLE_MIX = Dial(
     "strength",
@@ -134,6 +181,19 @@ VIDEO_SCALE = Dial(
     help="of the video's own size; 0.5 = half the width and height, 4× faster",
     page=(0.1, 1.0),
     page_why="the app never enlarges a video: a network adds no detail",
+)
+# The command line's one setting for what the page and the API ask with two checkboxes
+# ("Steady between frames", "Extra steady"): video/stylize.temporal_options reads it.
+TEMPORAL = Choice(
+    "temporal",
+    "temporal mode",
+    (
+        ("blend", "blend each frame with the last along the optical flow: far less flicker"),
+        ("steady", "blend, and average the network over its pixel grid: steadier on slow pans, 4x the network's time"),
+        ("off", "each frame painted on its own"),
+    ),
+    "blend",
+    help="how the style is steadied between frames",
 )
 
 # ---------------------------------------------------------------- any painting, fast (universal.py)
@@ -214,6 +274,33 @@ STYLE_SCALE = Dial(
     page=(0.25, 2.0),
 )
 SEED = Dial("seed", "seed", 0, 2**32 - 1, 0, help="random seed (noise start)", integer=True, step=1)
+OPTIMIZER = Choice(
+    "optimizer",
+    "optimiser",
+    (("lbfgs", "L-BFGS (best per step)"), ("adam", "Adam (steady)")),
+    "lbfgs",
+    help="how Gatys optimises the image",
+)
+# Gatys et al. 2016, "Preserving Color in Neural Artistic Style Transfer" (colors.py).
+COLORS = Choice(
+    "preserve_colors",
+    "colours",
+    (
+        ("none", "Painting's colours"),
+        ("luminance", "Photo's colours (luminance transfer)"),
+        ("histogram", "Photo's colours (histogram matching)"),
+    ),
+    "none",
+    help="whose colours the result has",
+)
+# Where the app's Refine starts (any_painting.refine): the fast result, the photo or noise.
+REFINE_START = Choice(
+    "init",
+    "Refine's start (init)",
+    (("fast", "Fast result"), ("content", "Photo"), ("noise", "Noise")),
+    "fast",
+    help="the image Gatys optimises from",
+)
 
 
 def painting_weights(value, count: int) -> tuple[float, ...] | None:

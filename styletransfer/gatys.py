@@ -22,7 +22,6 @@ from styletransfer.io import images
 from styletransfer.perceptual.loss import STYLE_LAYERS, LossWeights, PerceptualLoss
 from styletransfer.perceptual.vgg import LAYER_INDEX, VGG16Features, deepest, pretrained_vgg16
 
-OPTIMIZERS = ("lbfgs", "adam")
 # L-BFGS without a line search can overshoot (a loss 1e7x the last one): a step whose loss
 # is more than this many times the best so far sends the image back to the best one, with a
 # fresh history and half the step length.
@@ -42,6 +41,8 @@ DIALS = {
         dials.SEED,
     )
 }
+# The config's fields that are a user's choice of a few values: dials.py too.
+CHOICES = {choice.name: choice for choice in (dials.OPTIMIZER, dials.COLORS)}
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class GatysConfig:
 
     size: int = dials.GATYS_SIZE.default  # output long side in pixels
     steps: int = dials.STEPS.default  # over all scales; ~70 s at 512 px on a 2-core CPU (bench/gatys.py)
-    optimizer: str = "lbfgs"  # "lbfgs" (quality per step) or "adam" (steady, cheap steps)
+    optimizer: str = dials.OPTIMIZER.default  # "lbfgs" (quality per step) or "adam" (steady, cheap steps)
     content_weight: float = dials.CONTENT_WEIGHT.default
     style_weight: float = dials.STYLE_WEIGHT.default
     tv_weight: float = dials.TV_WEIGHT.default
@@ -66,7 +67,7 @@ class GatysConfig:
     scale_ratio: float = 2.0  # size ratio between neighbouring scales
     style_scale: float = dials.STYLE_SCALE.default  # painting's long side relative to the output's
     style_blend: tuple[float, ...] | None = None  # weight per style image; None: equal
-    preserve_colors: str = "none"  # "none", "luminance" or "histogram" (colors.MODES)
+    preserve_colors: str = dials.COLORS.default  # "none", "luminance" or "histogram" (colors.py)
     pooling: str = "max"
     learning_rate: float = 0.02  # Adam only; pixels are in [0, 1]
 
@@ -79,6 +80,8 @@ class GatysConfig:
                 object.__setattr__(self, f.name, tuple(value))
             elif f.name in DIALS:
                 object.__setattr__(self, f.name, DIALS[f.name].check(value))
+            elif f.name in CHOICES:
+                CHOICES[f.name].check(value)
         self.check()
 
     def check(self) -> None:
@@ -89,11 +92,6 @@ class GatysConfig:
             if not ok:
                 raise StyleTransferError(message)
 
-        need(self.optimizer in OPTIMIZERS, f"optimizer must be 'lbfgs' or 'adam', got {self.optimizer!r}")
-        need(
-            self.preserve_colors in colors.MODES,
-            f"preserve_colors must be one of {colors.MODES}, got {self.preserve_colors!r}",
-        )
         need(self.scale_ratio > 1, "scale_ratio must be > 1")
         for name in (*self.content_layers, *self.style_layers):
             need(name in LAYER_INDEX and name.startswith("relu"), f"unknown layer {name!r}; use names like relu3_3")

@@ -106,7 +106,7 @@ def test_mistakes_are_found_before_any_work(painter, files, monkeypatch, call, m
 
 
 def test_gatys_checks_its_settings_when_they_are_made():
-    with pytest.raises(StyleTransferError, match="optimizer must be 'lbfgs' or 'adam'"):
+    with pytest.raises(StyleTransferError, match="^optimiser must be one of lbfgs, adam; got 'sgd'$"):
         GatysConfig(optimizer="sgd")  # no images, no VGG16: the config alone
 
 

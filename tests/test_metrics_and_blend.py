@@ -270,6 +270,21 @@ def test_warping_error_follows_motion(flow_data):
     assert steady < shuffled / 3
 
 
+def test_a_scene_cut_does_not_count(shared_data, photo):
+    """No pixel follows across a cut: that pair is left out (with Lai et al.'s fallback to all
+    pixels, one cut was 150x every other pair of a shared clip and made its E_warp)."""
+    other = load_rgb(shared_data / "flow" / "middlebury" / "Urban2" / "frame10.png")[200:320, 300:460]
+    frames = [photo, photo, other, other]
+    flows = metrics.video_flows(frames)
+    assert [pair.is_cut for pair in flows] == [False, True, False]
+    rng = np.random.default_rng(2)
+    styled = flicker([stylize(f) for f in frames], rng, 0.03)
+    kept = [metrics.pair_warping_error(a, b, p) for a, b, p in zip(styled, styled[1:], flows) if not p.is_cut]
+    assert metrics.warping_error(None, styled, flows=flows) == pytest.approx(np.mean(kept))
+    with pytest.raises(ValueError, match="every pair of frames is a scene cut"):
+        metrics.warping_error(None, styled[1:3], flows=flows[1:2])
+
+
 def test_warping_error_checks_lengths(photo):
     with pytest.raises(ValueError, match="input frames"):
         metrics.warping_error([photo] * 3, [photo] * 2)

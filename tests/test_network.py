@@ -131,7 +131,7 @@ def test_backends_agree_and_export_once(folder, tmp_path, monkeypatch):
 def test_bad_requests_are_one_clear_line(folder, tmp_path):
     with pytest.raises(StyleTransferError, match="no model named 'nope'"):
         load_network("nope", "lite", folder=folder)
-    with pytest.raises(StyleTransferError, match="unknown arch 'huge'"):
+    with pytest.raises(StyleTransferError, match="^network must be one of full, lite; got 'huge'$"):
         load_network("wave", "huge", folder=folder)
     with pytest.raises(StyleTransferError, match="unknown backend 'tpu'"):
         load_network("wave", "lite", backend="tpu", folder=folder)

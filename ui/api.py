@@ -9,9 +9,11 @@
 
 Each endpoint has inputs of its own, on components the page never shows, so the page can
 change without breaking a client, and the page's own events stay private (not in the API).
-Their ranges and defaults are the engine's dials (styletransfer/dials.py), as the page's are;
-the endpoints run the Image tab's jobs (ui/jobs.py), which call the engine. Mistakes come back
-as the app's one-line message (gradio_client raises AppError with it).
+Their ranges, choices and defaults are the engine's dials (styletransfer/dials.py), as the
+page's are; the endpoints call the engine (instant.stylize, any_painting.fast, the Gatys run
+through ui/jobs.gatys_previews, the Video tab's job), reading their requests as the page does
+(ui/jobs.py). Mistakes come back as the app's one-line message (gradio_client raises AppError
+with it).
 """
 
 from __future__ import annotations
@@ -20,18 +22,25 @@ import threading
 
 import gradio as gr
 
-from styletransfer import any_painting, colors, dials
+from styletransfer import any_painting, dials, instant
 from styletransfer.errors import StyleTransferError
-from styletransfer.gatys import OPTIMIZERS, GatysConfig
-from styletransfer.networks import ARCHS
-from styletransfer.video.stylize import VIDEO_ARCH
+from styletransfer.gatys import GatysConfig
+from styletransfer.io import images
 
-from .common import HEAVY_JOBS, INSTANT_CONCURRENCY, ZooStyle, number_box, page_error, result_png, slider, tab_zoo
-from .jobs import any_painting_fast, gatys_previews, progress_text, stylize_instant
+from .common import (
+    HEAVY_JOBS,
+    INSTANT_CONCURRENCY,
+    ZooStyle,
+    number_box,
+    page_error,
+    result_png,
+    slider,
+    style_source,
+    tab_zoo,
+)
+from .jobs import fast_settings, gatys_previews, progress_text, uploaded_photo
 from .learned import style_index
 from .video_tab import video_job
-
-DEFAULTS = GatysConfig()
 
 
 def _style(name, styles: dict[str, ZooStyle]) -> ZooStyle:
@@ -40,6 +49,11 @@ def _style(name, styles: dict[str, ZooStyle]) -> ZooStyle:
         known = ", ".join(styles) or "none (the model folder is empty)"
         raise StyleTransferError(f"no pretrained style named {name!r}; the styles are: {known}")
     return style
+
+
+def _radio(choice: dials.Choice, **options) -> gr.Radio:
+    """An input for one of the engine's choices: its values, its default, the parameter's name."""
+    return gr.Radio(list(choice.values), **{"value": choice.default, "label": choice.name, **options})
 
 
 def _answer(error: Exception, job: str):
@@ -57,7 +71,20 @@ def build_api(models_folder=None) -> None:
     def stylize(photo, style, arch, strength, keep_colors, size):
         """A photo repainted by a pretrained network (one pass, about a second): the image as PNG."""
         try:
-            image, _ = stylize_instant(photo, _style(style, styles), arch, strength, keep_colors, size, folder)
+            chosen = _style(style, styles)
+            photo_path = uploaded_photo(photo, ", or click an example photo")
+            source, where = style_source(chosen, arch, folder)
+            image = instant.stylize(
+                photo_path,
+                source,
+                arch,
+                size=size,
+                enlarge=False,
+                strength=strength,
+                keep_colors=keep_colors,
+                what=chosen.label,
+                folder=where,
+            )
             return result_png(image)
         except Exception as error:
             _answer(error, "API /stylize")
@@ -65,10 +92,10 @@ def build_api(models_folder=None) -> None:
     def paint(photo, paintings, size, strength, keep_colors, painting_scale, painting_weights):
         """Any paintings in about a second (the universal mode, no model per painting): the image as PNG."""
         try:
-            image, _ = any_painting_fast(
-                photo, paintings, size, strength, keep_colors, painting_scale, painting_weights
+            photo_path, painting_paths, settings = fast_settings(
+                photo, paintings, strength, keep_colors, painting_scale, painting_weights
             )
-            return result_png(image)
+            return result_png(images.to_numpy(any_painting.fast(photo_path, painting_paths, size, settings)))
         except Exception as error:
             _answer(error, "API /paint")
 
@@ -130,7 +157,7 @@ def build_api(models_folder=None) -> None:
     with gr.Column(visible=False, elem_id="api-only"):
         photo = gr.Image(type="filepath", label="photo")
         style = gr.Dropdown(names, value=names[0] if names else None, label="style")
-        arch = gr.Radio(list(ARCHS), value="full", label="arch")
+        arch = _radio(dials.ARCH)
         strength = slider(dials.STYLE_MIX, label="strength")
         keep_colors = gr.Checkbox(False, label="keep_colors")
         size = slider(dials.INSTANT_SIZE, step=1, label="size")
@@ -150,13 +177,13 @@ def build_api(models_folder=None) -> None:
         gatys_size = slider(dials.GATYS_SIZE, step=1, label="size")
         steps = slider(dials.STEPS, label="steps")
         style_strength = slider(dials.STYLE_WEIGHT, label="style_strength")  # the style weight
-        preserve_colors = gr.Radio(list(colors.MODES), value=DEFAULTS.preserve_colors, label="preserve_colors")
-        optimizer = gr.Radio(list(OPTIMIZERS), value=DEFAULTS.optimizer, label="optimizer")
+        preserve_colors = _radio(dials.COLORS)
+        optimizer = _radio(dials.OPTIMIZER)
         seed = number_box(dials.SEED, label="seed")
         style_scale = slider(dials.STYLE_SCALE, label="style_scale")
         tv_weight = number_box(dials.TV_WEIGHT, label="tv_weight")
-        coarse_to_fine = gr.Checkbox(DEFAULTS.coarse_to_fine, label="coarse_to_fine")
-        init = gr.Radio(list(any_painting.STARTS), value=any_painting.FAST, label="init")
+        coarse_to_fine = gr.Checkbox(GatysConfig.coarse_to_fine, label="coarse_to_fine")
+        init = _radio(dials.REFINE_START)
         weights = gr.Textbox("", label="painting_weights")
         painted = gr.Image(type="numpy", format="png", label="image")
         progress = gr.Textbox(label="progress")
@@ -200,7 +227,7 @@ def build_api(models_folder=None) -> None:
         )
 
         clip = gr.File(file_types=["video"], label="clip")
-        video_arch = gr.Radio(list(ARCHS), value=VIDEO_ARCH, label="arch")
+        video_arch = _radio(dials.VIDEO_ARCH)
         scale = slider(dials.VIDEO_SCALE, label="scale")
         temporal = gr.Checkbox(True, label="temporal")
         extra_steady = gr.Checkbox(False, label="extra_steady")

@@ -16,10 +16,11 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from styletransfer.dials import Dial
+from styletransfer import instant
+from styletransfer.dials import Choice, Dial
 from styletransfer.errors import StyleTransferError
 from styletransfer.io import images
-from styletransfer.networks import load_network, zoo
+from styletransfer.networks import zoo
 
 log = logging.getLogger("styletransfer.app")
 
@@ -38,8 +39,6 @@ HEAVY_JOBS = "heavy"
 # server peak 0.8 / 1.1 / 1.4 GB. More cores: raise STYLETRANSFER_INSTANT_CONCURRENCY.
 INSTANT_CONCURRENCY = int(os.environ.get("STYLETRANSFER_INSTANT_CONCURRENCY", "2"))
 MAX_FILE_SIZE = "25mb"
-# The network choice where the user picks one (instant mode, the Video tab).
-ARCH_CHOICES = [("Full (best quality)", "full"), ("Lite (fastest)", "lite")]
 
 
 # Runs once in the page (app.launch_options). An error pop-up stays until closed, since the
@@ -141,6 +140,13 @@ def number_box(dial: Dial, **options) -> gr.Number:
         "label": dial.title,
     }
     return gr.Number(**{**defaults, **options})
+
+
+def choice_radio(choice: Choice, **options) -> gr.Radio:
+    """Radio buttons for one of the engine's choices (styletransfer/dials.py): each value shown
+    by its meaning, the default chosen; ``options`` add to them or override them."""
+    defaults = {"value": choice.default, "label": choice.title}
+    return gr.Radio([(meaning, value) for value, meaning in choice.choices], **{**defaults, **options})
 
 
 def uploaded_path(payload) -> str | None:
@@ -316,27 +322,23 @@ def no_models_message(folder: Path, problem: str | None) -> str:
     )
 
 
-def style_network(
-    style: ZooStyle,
-    arch: str,
-    folder: Path,
-    backend: str = "torch",
-    threads: int | None = None,
-    blend_with: ZooStyle | None = None,
-    blend: float = 0.0,
-):
-    """A zoo style's network, ready on its backend (networks.load_network caches it); with
-    ``blend_with``, that style mixed in by ``blend`` (0..1) when both come from one file."""
+def style_source(
+    style: ZooStyle, arch: str, folder: Path, blend_with: ZooStyle | None = None, blend: float = 0.0
+) -> tuple[str | dict[str, float], Path]:
+    """(what load_network takes, the folder it is in) for a zoo style that has an ``arch``
+    network; with ``blend_with``, that style mixed in by ``blend`` (0..1) when both come from one file."""
     folder = style.folder or folder
     style.require(arch, folder)
-    source = style.name
     if blend_with is not None and blend > 0:
         blend_with.require(arch, folder)
-        source = {style.name: 1 - blend, blend_with.name: blend}
-    try:
-        return load_network(source, arch, backend=backend, folder=folder, threads=threads)
-    except StyleTransferError as error:
-        raise StyleTransferError(f"the {style.label} network ({arch}) could not be loaded: {error}") from None
+        return {style.name: 1 - blend, blend_with.name: blend}, folder
+    return style.name, folder
+
+
+def style_network(style: ZooStyle, arch: str, folder: Path, backend: str = "torch", threads: int | None = None):
+    """A zoo style's network, ready on its backend (networks.load_network caches it)."""
+    source, folder = style_source(style, arch, folder)
+    return instant.network(source, arch, what=style.label, backend=backend, folder=folder, threads=threads)
 
 
 def tab_zoo(models_folder) -> tuple[Path, list[ZooStyle], str | None]:

@@ -3,131 +3,54 @@ result, then Gatys optimisation). Layout and wiring: the jobs are ui/jobs.py's, 
 
 from __future__ import annotations
 
-import html
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
 
-from styletransfer import any_painting, dials
-from styletransfer.events import Iterate
+from styletransfer import dials
 from styletransfer.gatys import GatysConfig
-from styletransfer.perceptual import weights
 
 from .common import (
-    ARCH_CHOICES,
     EXAMPLES_DIR,
     HEAVY_JOBS,
     INSTANT_CONCURRENCY,
     PAGE_ONLY,
     SHOW_QUEUE,
-    StopRequests,
     ZooStyle,
+    choice_radio,
     end_run,
     example_captions,
     no_models_message,
     number_box,
-    page_error,
-    result_png,
     slider,
-    start_run,
     status_html,
     stop_button,
     tab_zoo,
     uploaded_path,
 )
-from .jobs import any_painting_fast, download_vgg16, gatys_previews, getting_ready, progress_text, stylize_instant
+from .jobs import STOPS, instant_run, run_fast, run_gatys, start_refine
 from .learned import style_index
 
 EXAMPLE_PHOTOS = sorted((EXAMPLES_DIR / "photos").glob("*.jpg"))
 EXAMPLE_STYLES = sorted((EXAMPLES_DIR / "styles").glob("*.jpg"))
 
-DEFAULTS = GatysConfig()  # widget defaults come from the engine, never from here
 # Gallery stand-in for a style whose painting has no NAME.jpg beside its models.
 _NO_THUMBNAIL = np.full((64, 64, 3), 200, dtype=np.uint8)
 
-COLOR_CHOICES = [
-    ("Painting's colours", "none"),
-    ("Photo's colours (luminance transfer)", "luminance"),
-    ("Photo's colours (histogram matching)", "histogram"),
-]
-
-
-# ---------------------------------------------------------------- Gatys (any painting)
-
-
-def _progress_html(event: Iterate, stopped: bool = False) -> str:
-    return (
-        f'<div class="st-progress"><progress max="{event.total_steps}" value="{event.step}" style="width: 100%"></progress>'
-        + html.escape(progress_text(event, stopped))
-        + "</div>"
-    )
-
-
-STOPS = StopRequests()
-
-
-def run_gatys(
-    photo,
-    paintings,
-    size,
-    steps,
-    style_strength,
-    preserve_colors,
-    optimizer,
-    seed,
-    style_scale,
-    tv_weight,
-    coarse_to_fine,
-    init,
-    blend_text,
-    fast_strength=dials.TEXTURE_STRENGTH.default,
-    request: gr.Request = None,
-):
-    """Stream (preview image, progress line) pairs while the optimisation runs.
-
-    Gets raw component values (see preprocess=False below). After Stop, the run ends at the
-    next step boundary; its last image stays in the page as the result, with a download button.
-    """
-    stop = STOPS.flag(request)
-    settings = dict(
-        size=size,
-        steps=steps,
-        style_strength=style_strength,
-        preserve_colors=preserve_colors,
-        optimizer=optimizer,
-        seed=seed,
-        style_scale=style_scale,
-        tv_weight=tv_weight,
-        coarse_to_fine=coarse_to_fine,
-        init=init,
-        blend_text=blend_text,
-        fast_strength=fast_strength,
-    )
-    try:
-        started = False
-        for preview in gatys_previews(photo, paintings, settings, stop):
-            started = True
-            if isinstance(preview, str):
-                yield None, status_html(preview, busy=True)
-            else:
-                image, event, stopped = preview
-                yield image, _progress_html(event, stopped)
-        if not started:
-            yield gr.skip(), status_html("Stopped before it started.")
-    except Exception as error:
-        status, popup = page_error(error, "style transfer", "Try other images or settings.")
-        yield gr.skip(), status
-        raise popup from None
-    finally:
-        STOPS.release(request, stop)
-
-
-def _start_run(request: gr.Request):
-    STOPS.arm(request)
-    return start_run()
+# The instant passes and the fast result: queue slots of their own, a second each, never behind
+# a Gatys run or another user's minutes-long job. always_last: while one pass runs, only the
+# newest request waits (drags do not pile up). preprocess=False, as for Gatys: a broken upload
+# gets images.open_image's clear message.
+INSTANT_QUEUE = {
+    "concurrency_id": "instant",
+    "concurrency_limit": INSTANT_CONCURRENCY,
+    "trigger_mode": "always_last",
+    "show_progress": "hidden",
+    "preprocess": False,
+    **PAGE_ONLY,
+}
 
 
 def _add_example_painting(paintings, event: gr.SelectData):
@@ -136,19 +59,6 @@ def _add_example_painting(paintings, event: gr.SelectData):
 
 
 # ---------------------------------------------------------------- instant (pretrained networks)
-
-
-def _instant_run(photo, style, arch, strength, keep_colors, size, folder, blend_with=None, blend=0.0):
-    """Yield (result, status) pairs: a busy line, then the image; errors go to the page."""
-    try:
-        if style is not None:
-            yield gr.skip(), status_html(f"Painting with {style.label}, {arch} network…", busy=True)
-        image, status = stylize_instant(photo, style, arch, strength, keep_colors, size, folder, blend_with, blend)
-        yield result_png(image), status_html(status)
-    except Exception as error:
-        status, popup = page_error(error, "instant style transfer", "Try another photo or style.")
-        yield gr.skip(), status
-        raise popup from None
 
 
 @dataclass
@@ -182,7 +92,7 @@ def _instant_widgets(styles: list[ZooStyle], problem: str | None, folder: Path) 
         elem_id="zoo-styles",
     )
     with gr.Row():
-        arch = gr.Radio(ARCH_CHOICES, value="full", label="Network", elem_id="instant-arch")
+        arch = choice_radio(dials.ARCH, elem_id="instant-arch")
         keep_colors = gr.Checkbox(
             value=False,
             label="Keep the photo's colours",
@@ -215,7 +125,7 @@ def _wire_instant(
     def on_style_click(photo_value, arch, strength, keep_colors, size, blend_with, blend, event: gr.SelectData):
         style = styles[event.index]
         yield style.name, gr.skip(), gr.skip()  # remembered even if this run fails (no photo yet)
-        runs = _instant_run(
+        runs = instant_run(
             photo_value, style, arch, strength, keep_colors, size, folder, by_name.get(blend_with), blend
         )
         for image, status in runs:
@@ -235,22 +145,13 @@ def _wire_instant(
         if style is None:
             yield gr.skip(), status_html("Photo ready: click a pretrained style.")
             return
-        yield from _instant_run(
+        yield from instant_run(
             photo_value, style, arch, strength, keep_colors, size, folder, by_name.get(blend_with), blend
         )
 
-    # Own queue slot: an instant result never waits behind another user's minutes-long Gatys run.
-    # always_last: while one pass runs, only the newest request waits (drags do not pile up).
-    # preprocess=False, as for Gatys: a broken upload gets images.open_image's clear message.
-    instant = {
-        "concurrency_id": "instant",
-        "concurrency_limit": INSTANT_CONCURRENCY,
-        "trigger_mode": "always_last",
-        "show_progress": "hidden",
-        "preprocess": False,
-        **PAGE_ONLY,
-    }
-    widgets.gallery.select(on_style_click, inputs=[photo, *controls], outputs=[selected, result, progress], **instant)
+    widgets.gallery.select(
+        on_style_click, inputs=[photo, *controls], outputs=[selected, result, progress], **INSTANT_QUEUE
+    )
     # Sliders: .change, not .release: Gradio 6.31 sends release only on pointer-up or when the
     # number box loses focus, so typing a size and pressing Enter would do nothing.
     gr.on(
@@ -266,7 +167,7 @@ def _wire_instant(
         on_change,
         inputs=[instant_active, selected, photo, *controls],
         outputs=[result, progress],
-        **instant,
+        **INSTANT_QUEUE,
     )
     widgets.blend_with.change(
         lambda second: gr.Slider(interactive=bool(second)),
@@ -332,25 +233,16 @@ def _gatys_widgets() -> GatysWidgets:
         # One size for both: the fast result's range (dials.PAINT_SIZE) is Refine's on the page.
         size = slider(dials.GATYS_SIZE, elem_id="size")
         fast_strength = slider(dials.TEXTURE_STRENGTH, label="Fast result: texture strength", elem_id="fast-strength")
-    colors = gr.Radio(COLOR_CHOICES, value=DEFAULTS.preserve_colors, label="Colours", elem_id="colours")
+    colors = choice_radio(dials.COLORS, elem_id="colours")
     with gr.Row():
         steps = slider(dials.STEPS, label="Refine: steps", elem_id="steps")
         strength = slider(dials.STYLE_WEIGHT, label="Refine: style weight", elem_id="strength")
     with gr.Accordion("Advanced", open=False):
         with gr.Row():
-            optimizer = gr.Radio(
-                [("L-BFGS (best per step)", "lbfgs"), ("Adam (steady)", "adam")],
-                value=DEFAULTS.optimizer,
-                label="Optimiser",
-            )
-            init = gr.Radio(
-                [("Fast result", any_painting.FAST), ("Photo", "content"), ("Noise", "noise")],
-                value=any_painting.FAST,
-                label="Refine starts from",
-                elem_id="init",
-            )
+            optimizer = choice_radio(dials.OPTIMIZER)
+            init = choice_radio(dials.REFINE_START, label="Refine starts from", elem_id="init")
             coarse_to_fine = gr.Checkbox(
-                value=DEFAULTS.coarse_to_fine,
+                value=GatysConfig.coarse_to_fine,  # the engine's default
                 label="Coarse to fine",
                 info="optimise small first, then upscale (better large images)",
             )
@@ -383,33 +275,6 @@ def _gatys_widgets() -> GatysWidgets:
     )
 
 
-def run_fast(active, photo, paintings, size, strength, colors, style_scale, blend_text, request: gr.Request = None):
-    """The fast result for the page: (result, status) pairs; quiet until a photo and a painting
-    are in, and while a Refine run of this page owns the result."""
-    begun = time.monotonic()
-    if not active or not uploaded_path(photo) or not paintings or STOPS.armed_after(request, begun):
-        yield gr.skip(), gr.skip()
-        return
-    try:
-        if weights.needs_download():  # the first run: a line a second while VGG16 downloads
-            refining = lambda: STOPS.armed_after(request, begun)  # noqa: E731
-            for line in download_vgg16(refining):
-                yield gr.skip(), status_html(line, busy=True)
-            if refining():  # Refine shows the rest of the download
-                yield gr.skip(), gr.skip()
-                return
-        yield gr.skip(), status_html(getting_ready() or "Painting the fast result…", busy=True)
-        image, status = any_painting_fast(photo, paintings, size, strength, colors != "none", style_scale, blend_text)
-        if STOPS.armed_after(request, begun):  # Refine was clicked meanwhile: its images win
-            yield gr.skip(), gr.skip()
-            return
-        yield result_png(image), status_html(status)
-    except Exception as error:
-        status, popup = page_error(error, "fast style transfer", "Try other images or settings, or Refine.")
-        yield gr.skip(), status
-        raise popup from None
-
-
 def _wire_gatys(widgets: GatysWidgets, photo, result, progress, active) -> None:
     w = widgets
     inputs = [
@@ -428,15 +293,6 @@ def _wire_gatys(widgets: GatysWidgets, photo, result, progress, active) -> None:
         w.blend,
         w.fast_strength,
     ]
-    # The fast result shares the instant results' slots: a second, never behind a Gatys run.
-    fast = {
-        "concurrency_id": "instant",
-        "concurrency_limit": INSTANT_CONCURRENCY,
-        "trigger_mode": "always_last",
-        "show_progress": "hidden",
-        "preprocess": False,
-        **PAGE_ONLY,
-    }
     # Not on a size change: the size is typed just before Refine, and a fast result finishing
     # after that run would replace its image (a new size: click "Fast result").
     fast_result = gr.on(
@@ -452,7 +308,7 @@ def _wire_gatys(widgets: GatysWidgets, photo, result, progress, active) -> None:
         run_fast,
         inputs=[active, photo, w.paintings, w.size, w.fast_strength, w.colors, w.style_scale, w.blend],
         outputs=[result, progress],
-        **fast,
+        **INSTANT_QUEUE,
     )
     # preprocess=False: Gradio would decode the photo with PIL before we see it, so a broken
     # file would get its generic error; images.open_image gives the project's clear message.
@@ -462,7 +318,7 @@ def _wire_gatys(widgets: GatysWidgets, photo, result, progress, active) -> None:
     quick = {"concurrency_limit": None, "show_progress": "hidden", **PAGE_ONLY}
     # Refine cancels a fast result still on its way: one that checked before the click could
     # otherwise land after it and hide the run's "Waiting for a free slot" line.
-    job = w.run.click(_start_run, outputs=[w.run, w.stop, progress], cancels=[fast_result], **quick).then(
+    job = w.run.click(start_refine, outputs=[w.run, w.stop, progress], cancels=[fast_result], **quick).then(
         run_gatys,
         inputs=inputs,
         outputs=[result, progress],

@@ -16,15 +16,15 @@ from styletransfer.errors import StyleTransferError
 from styletransfer.io import media
 from styletransfer.io.frames import encode_jpeg
 from styletransfer.video import stylize
-from styletransfer.video.stylize import VIDEO_ARCH, DamagedVideoError, VideoProgress, VideoResult
+from styletransfer.video.stylize import DamagedVideoError, VideoProgress, VideoResult
 
 from .common import (
-    ARCH_CHOICES,
     HEAVY_JOBS,
     PAGE_ONLY,
     SHOW_QUEUE,
     StopRequests,
     ZooStyle,
+    choice_radio,
     end_run,
     jpeg_img,
     no_models_message,
@@ -231,7 +231,7 @@ class VideoWidgets:
 
 
 def _video_widgets(styles: list[ZooStyle]) -> VideoWidgets:
-    first_style, first_arch = starting_choice(styles, VIDEO_ARCH)
+    first_style, first_arch = starting_choice(styles, dials.VIDEO_ARCH.default)
     # Its own row, as on the Webcam tab: in the narrow middle column the captions ran under the
     # dropdown's arrow.
     style = gr.Dropdown([(s.caption, s.name) for s in styles], value=first_style, label="Style", elem_id="video-style")
@@ -241,7 +241,7 @@ def _video_widgets(styles: list[ZooStyle]) -> VideoWidgets:
             # opens the upload itself, so a bad file gets its one-line message.
             source = gr.Video(label="Video", sources=["upload"], elem_id="video-input", height=300)
         with gr.Column(scale=1):
-            arch = gr.Radio(ARCH_CHOICES, value=first_arch, label="Network", elem_id="video-arch")
+            arch = choice_radio(dials.VIDEO_ARCH, value=first_arch, elem_id="video-arch")
             strength = slider(
                 dials.STYLE_MIX, elem_id="video-strength", info="0 = the video, 1 = the network's painting in full"
             )

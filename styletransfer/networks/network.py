@@ -36,7 +36,7 @@ from styletransfer import colors, dials
 from styletransfer.errors import StyleTransferError, short_error
 from styletransfer.io import frames
 from styletransfer.networks import cache, onnx, zoo
-from styletransfer.networks.transformer import ARCHS, TransformerConfig, TransformerNet, build
+from styletransfer.networks.transformer import TransformerConfig, TransformerNet, build
 
 BACKENDS = ("auto", "onnxruntime", "torch")
 GPU_BATCH = 8  # frames per network call on a GPU; a CPU gains nothing from batches (bench/video.py)
@@ -169,7 +169,7 @@ class Network:
 
 def load_network(
     source,
-    arch: str = "full",
+    arch: str = dials.ARCH.default,
     *,
     backend: str = "torch",
     device: str | None = None,
@@ -187,8 +187,7 @@ def load_network(
         source = tuple(sorted((str(name), round(float(w), 3)) for name, w in source.items()))
     else:
         source = str(source)
-    if arch not in ARCHS:
-        raise StyleTransferError(f"unknown arch {arch!r}: choose one of {', '.join(ARCHS)}")
+    dials.ARCH.check(arch)
     if backend not in BACKENDS:
         raise StyleTransferError(f"unknown backend {backend!r}: choose {', '.join(BACKENDS)}")
     if isinstance(source, tuple):

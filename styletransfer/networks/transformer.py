@@ -65,9 +65,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from styletransfer import dials
 from styletransfer.errors import StyleTransferError
 
-ARCHS = ("full", "lite")
+ARCHS = dials.ARCH.values  # the user's choice (dials.ARCH): one _Spec each below
 MIN_SIDE = 8  # padded to 8, the stride-4 maps are 2x2: the smallest that 3x3 reflection pads allow
 MULTIPLE = 4  # two stride-2 stages: padding to a multiple of 4 makes the decoder land on H, W exactly
 
@@ -103,8 +104,7 @@ class TransformerConfig:
     deperiod: bool = False  # remove the upsampling's period-4 pattern before the sigmoid (Deperiod)
 
     def __post_init__(self):
-        if self.arch not in ARCHS:
-            raise StyleTransferError(f"Unknown network architecture {self.arch!r}: choose one of {', '.join(ARCHS)}.")
+        dials.ARCH.check(self.arch)
         for name in ("blur", "deperiod"):
             if not isinstance(getattr(self, name), bool):
                 raise StyleTransferError(f"{name} must be true or false, not {getattr(self, name)!r}.")

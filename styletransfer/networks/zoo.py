@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from styletransfer import hub
+from styletransfer import dials, hub
 from styletransfer.errors import StyleTransferError, short_error
 from styletransfer.files import atomic_write
 from styletransfer.networks.transformer import ARCHS, TransformerConfig, TransformerNet, build
@@ -210,8 +210,7 @@ def load(
     """
     if name.endswith(".safetensors"):
         return load_file(pathlib.Path(name))
-    if arch not in ARCHS:
-        raise StyleTransferError(f"unknown arch {arch!r}: choose one of {', '.join(ARCHS)}")
+    dials.ARCH.check(arch)
     place = find(name, arch, folder)
     if place is not None:
         return load_file(*place)

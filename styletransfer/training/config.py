@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from styletransfer import dials
 from styletransfer.errors import StyleTransferError
 from styletransfer.networks.transformer import TransformerConfig
 from styletransfer.perceptual.loss import STYLE_LAYERS, LossWeights
@@ -44,7 +45,7 @@ class TrainConfig:
     # File-name patterns (fnmatch) of photos kept out of training, e.g. the held-out photos
     # that bench/quality.py and the app's examples judge the models on.
     exclude: tuple[str, ...] = ()
-    arch: str = "full"  # transformer.ARCHS
+    arch: str = dials.ARCH.default  # dials.ARCH
     blur: bool = True  # anti-aliased downsampling (transformer.TransformerConfig.blur)
     deperiod: bool = False  # remove the upsampling's period-4 pattern (transformer.Deperiod)
     # The same pattern as a loss instead: L1 of what Deperiod would remove from the output. The

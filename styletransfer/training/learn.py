@@ -50,8 +50,8 @@ from styletransfer.training.data import list_images
 from styletransfer.training.loop import train
 
 # Steps per network. 300 is the CLI's --add-style default; on The Night Café added to full it
-# reached style ratio 0.227 (100 steps: 0.277, 600: 0.210; docs/models.md): about 8 min for
-# full and 6.5 min for lite on the 2-core CPU. Issue 30 measures steps against quality to set it.
+# reached style ratio 0.227 (100 steps: 0.277, 600: 0.210; docs/models.md). A whole job, lite
+# then full, took 7.8 min on the 2-core CPU. Issue 30 measures steps against quality to set it.
 LEARN_STEPS = 300
 # lite first: the webcam's network and the Video tab's default, usable after the shorter part
 # of the job; then full, the Image tab's default. A style shows in the galleries with its first.

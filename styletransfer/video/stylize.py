@@ -26,10 +26,6 @@ from styletransfer.errors import StyleTransferError
 from styletransfer.io import media
 from styletransfer.networks.network import Network, check_strength
 
-# The network a video gets unless told (the CLI's `video`, the Video tab, the /video endpoint):
-# lite, about 5x the full network's frame rate on a CPU (10 against 2 frames a second at 640x360).
-VIDEO_ARCH = "lite"
-
 FrameFn = Callable[[np.ndarray], np.ndarray]
 """(B, H, W, 3) uint8 RGB -> the same shape: the stylization of a batch of frames
 (networks.Network.stylize is one)."""
@@ -89,6 +85,12 @@ def check(
     info = media.probe(src)
     media.output_size(info, scale, Path(src).name)
     return info
+
+
+def temporal_options(mode: str) -> dict[str, bool]:
+    """stylize_video's ``temporal`` and ``grid_average`` for one of dials.TEMPORAL's modes."""
+    mode = dials.TEMPORAL.check(mode)
+    return {"temporal": mode != "off", "grid_average": mode == "steady"}
 
 
 def stylize_video(
