@@ -49,9 +49,11 @@ def _add_config_options(parser, defaults, helps: dict[str, str], *, set_defaults
     for name, text in helps.items():
         value = getattr(defaults, name)
         extra = {"default": value} if set_defaults else {}
-        parser.add_argument(
-            "--" + name.replace("_", "-"), type=type(value), help=f"{text} (default {value!r})", **extra
-        )
+        flag, words = "--" + name.replace("_", "-"), f"{text} (default {value!r})"
+        if isinstance(value, bool):  # --x / --no-x: bool("False") would be True
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=words, **extra)
+        else:
+            parser.add_argument(flag, type=type(value), help=words, **extra)
 
 
 def _add_gatys(subparsers) -> None:
@@ -369,6 +371,7 @@ _TRAIN_HELP = {
     "average_decay": "keep a running average of the weights with this decay per step (0.998 ~ the last 500 steps), used as the result (0 = off)",
     "teacher": "trained model to distil (checkpoint.pt or .safetensors)",
     "distill_weight": "weight of the distillation loss",
+    "teacher_grid_average": "distil the teacher averaged over its pixel grid (steadier on slow pans)",
     "reconstruct_weight": "L1 to the photo itself (with content and style 0: an autoencoder to --init from)",
     "period_weight": "penalise the upsamplings' period-4 grid in the output (free at inference, unlike --deperiod)",
     "init": "start from this trained model (same arch): fine-tunes another style's network",

@@ -93,6 +93,15 @@ def test_defaults_come_from_the_config():
     assert args.size == GatysConfig().size and args.steps == GatysConfig().steps
 
 
+@pytest.mark.parametrize(
+    ("given", "expected"), [([], None), (["--teacher-grid-average"], True), (["--no-teacher-grid-average"], False)]
+)
+def test_a_yes_or_no_training_setting_is_a_flag(given, expected):
+    """A bool field is --x / --no-x (argparse's bool("False") would be True); unset keeps the run's own on --resume."""
+    args = cli.build_parser().parse_args(["train", "--out", "run", *given])
+    assert getattr(args, "teacher_grid_average", None) is expected
+
+
 @pytest.fixture
 def model_folder(tmp_path):
     import torch

@@ -233,6 +233,24 @@ def test_distillation_pulls_the_student_towards_the_teacher(painting, photos, tm
     assert len(seen) == 2 and all(d > 0 for d in seen)
 
 
+def test_a_grid_averaged_teacher_gives_what_the_steady_video_mode_paints(painting, photos, tmp_path, vgg):
+    """teacher_grid_average: the target is the teacher's painting averaged over its pixel grid,
+    the same numbers Network.stylize(grid_average=True) gives, and a run distils it."""
+    teacher_ckpt = training.train(tiny(painting, photos, steps=1), tmp_path / "teacher", lossnet=vgg)
+    teacher = load_network(teacher_ckpt)
+    photo = torch.rand(2, 3, 20, 28)
+    target = training.loop._teacher_output(teacher.module, photo, None, grid_average=True)
+    frames = (photo.permute(0, 2, 3, 1).numpy() * 255).round().astype("uint8")
+    steady = torch.from_numpy(teacher.stylize(frames, grid_average=True)).permute(0, 3, 1, 2).float() / 255
+    plain = training.loop._teacher_output(teacher.module, photo, None, grid_average=False)
+    assert (target - steady).abs().max() < 3 / 255  # the frame path rounds to 8 bits in and out
+    assert (target - plain).abs().mean() > 1e-3  # and it is not the plain painting
+    seen = []
+    config = tiny(painting, photos, steps=2, teacher=str(teacher_ckpt), teacher_grid_average=True)
+    training.train(config, tmp_path / "student", lossnet=vgg, callback=lambda e: seen.append(e.losses["distill"]))
+    assert len(seen) == 2 and all(d > 0 for d in seen)
+
+
 def test_pure_distillation_needs_no_vgg_pass(painting, photos, tmp_path, vgg):
     teacher = training.train(tiny(painting, photos, arch="full", steps=1), tmp_path / "teacher", lossnet=vgg)
     passes = []

@@ -54,7 +54,7 @@ def check_strength(strength) -> float:
 # each way halved that flicker on the shared clips (fox per frame 22 -> 9x the clip's own,
 # blended 2.1 -> 1.3x) for 2-3% of contrast; all 16 phases gave 5.9x and 1.0x for 16x the work.
 GRID_SHIFTS = ((0, 0), (0, 2), (2, 0), (2, 2))  # (dy, dx)
-_GRID_PAD = 2
+GRID_PAD = 2  # the moves are 0 or 2 px: each copy is padded by 2 in all
 
 
 class Network:
@@ -158,7 +158,7 @@ class Network:
         """run() on (B, 3, H, W) at each of GRID_SHIFTS (one call, a batch of 4B), moved back and averaged."""
         height, width = batch.shape[-2:]
         moved = [
-            np.pad(batch, ((0, 0), (0, 0), (dy, _GRID_PAD - dy), (dx, _GRID_PAD - dx)), mode="reflect")
+            np.pad(batch, ((0, 0), (0, 0), (dy, GRID_PAD - dy), (dx, GRID_PAD - dx)), mode="reflect")
             for dy, dx in GRID_SHIFTS
         ]
         out = self.run(np.ascontiguousarray(np.concatenate(moved)))

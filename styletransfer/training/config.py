@@ -84,6 +84,9 @@ class TrainConfig:
     # with a few images a step, the weights after Adam's last step are noisy. 0 = off.
     average_decay: float = 0.0
     teacher: str = ""  # a trained model (checkpoint.pt or .safetensors) to distil; "" = none
+    # Distil the teacher averaged over its pixel grid (Network.stylize's grid_average): a target
+    # as steady on slow pans as the "steady" video mode, for a student that runs once a frame.
+    teacher_grid_average: bool = False
     # Start from a trained model of the same arch instead of random weights. Fine-tuning a
     # network trained on another painting reaches a new style in a fraction of the steps:
     # styles differ mostly in instance-norm statistics (Dumoulin et al. 2017).
