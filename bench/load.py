@@ -40,24 +40,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, fake_camera_args
 from bench.report import markdown_table
 
 REPO = Path(__file__).resolve().parent.parent
 PHOTO = REPO / "examples" / "photos" / "skimage_astronaut.jpg"
 CAMERA_CLIP = REPO.parent / "shared" / "data" / "videos" / "fox.mp4"
-CHROMIUM = Path("/usr/bin/chromium")
-# Headless and offline, with a fake camera (as tests/conftest.py: recipe in ../shared/NOTES.md).
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-]
 WEBCAM_GOAL_MS = 2.0  # server CPU per frame painted in a browser
 REGISTRY_GOAL_S = 10.0  # giving up on an unreachable npm registry
 
@@ -272,7 +260,7 @@ def webcam(args) -> None:
             camera = Path(tmp) / "fox.y4m"
             write_camera(camera)
             browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={camera}"]
+                executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *fake_camera_args(camera)]
             )
             try:
                 for tabs in args.webcam_browsers:

@@ -12,19 +12,10 @@ import cv2
 import numpy as np
 import pytest
 
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, fake_camera_args
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
-CHROMIUM = Path("/usr/bin/chromium")
-# Debian's chromium driven by Playwright, headless and offline (recipe in ../shared/NOTES.md).
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 # Tests run offline: keep Gradio from phoning home.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -281,11 +272,7 @@ def camera_browser(playwright_driver, camera):
     (flags from ../shared/NOTES.md)."""
     browser = launch_chromium(
         playwright_driver,
-        [
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={camera[0]}",
-        ],
+        fake_camera_args(camera[0]),
     )
     try:
         yield browser

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from styletransfer import colors, dials
 from styletransfer.errors import StyleTransferError, short_error
@@ -54,7 +55,18 @@ def check_strength(strength) -> float:
 # each way halved that flicker on the shared clips (fox per frame 22 -> 9x the clip's own,
 # blended 2.1 -> 1.3x) for 2-3% of contrast; all 16 phases gave 5.9x and 1.0x for 16x the work.
 GRID_SHIFTS = ((0, 0), (0, 2), (2, 0), (2, 2))  # (dy, dx)
-GRID_PAD = 2  # the moves are 0 or 2 px: each copy is padded by 2 in all
+_GRID_PAD = 2  # the moves are 0 or 2 px: each copy is padded by 2 in all
+
+
+def grid_averaged(run, batch: torch.Tensor) -> torch.Tensor:
+    """``run`` (a network: (N, 3, H, W) -> the same) on ``batch`` averaged over GRID_SHIFTS: one
+    call on the 4 moved (reflection-padded) copies, each output moved back. Network.stylize's
+    grid_average and training's grid-averaged teacher both paint this way."""
+    height, width = batch.shape[-2:]
+    moved = [F.pad(batch, (dx, _GRID_PAD - dx, dy, _GRID_PAD - dy), mode="reflect") for dy, dx in GRID_SHIFTS]
+    outputs = run(torch.cat(moved)).float().chunk(len(GRID_SHIFTS))
+    total = sum(out[..., dy : dy + height, dx : dx + width] for out, (dy, dx) in zip(outputs, GRID_SHIFTS))
+    return total / len(GRID_SHIFTS)
 
 
 class Network:
@@ -155,16 +167,8 @@ class Network:
         return out[0] if np.asarray(rgb).ndim == 3 else out
 
     def _grid_averaged(self, batch: np.ndarray) -> np.ndarray:
-        """run() on (B, 3, H, W) at each of GRID_SHIFTS (one call, a batch of 4B), moved back and averaged."""
-        height, width = batch.shape[-2:]
-        moved = [
-            np.pad(batch, ((0, 0), (0, 0), (dy, GRID_PAD - dy), (dx, GRID_PAD - dx)), mode="reflect")
-            for dy, dx in GRID_SHIFTS
-        ]
-        out = self.run(np.ascontiguousarray(np.concatenate(moved)))
-        parts = np.split(out, len(GRID_SHIFTS))
-        total = sum(part[..., dy : dy + height, dx : dx + width] for part, (dy, dx) in zip(parts, GRID_SHIFTS))
-        return np.ascontiguousarray(total / len(GRID_SHIFTS), dtype=np.float32)
+        """run() on (B, 3, H, W) averaged over GRID_SHIFTS (grid_averaged; zero-copy tensors)."""
+        return grid_averaged(lambda moved: torch.from_numpy(self.run(moved.numpy())), torch.from_numpy(batch)).numpy()
 
 
 def load_network(

@@ -18,14 +18,13 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from styletransfer.errors import StyleTransferError
 from styletransfer.files import atomic_write
 from styletransfer.io import images
 from styletransfer.networks import read_model
-from styletransfer.networks.network import GRID_PAD, GRID_SHIFTS
+from styletransfer.networks.network import GRID_SHIFTS, grid_averaged
 from styletransfer.networks.transformer import Deperiod, TransformerConfig, TransformerNet, build
 from styletransfer.perceptual.loss import STYLE_SCALE, PerceptualLoss, total_variation
 from styletransfer.perceptual.vgg import VGG16Features
@@ -316,17 +315,12 @@ def _loss_terms(
 
 
 def _teacher_output(teacher: TransformerNet, photo, style, grid_average: bool) -> torch.Tensor:
-    """The teacher's painting of the batch; grid_average: its mean over GRID_SHIFTS, each run on
-    the photo moved (reflection-padded) and moved back, as Network.stylize(grid_average=True)."""
+    """The teacher's painting of the batch; grid_average: as Network.stylize(grid_average=True)."""
     run = (lambda x, s: teacher(x)) if style is None else teacher
     if not grid_average:
         return run(photo, style).float()
-    height, width = photo.shape[-2:]
-    moved = [F.pad(photo, (dx, GRID_PAD - dx, dy, GRID_PAD - dy), mode="reflect") for dy, dx in GRID_SHIFTS]
-    outputs = run(torch.cat(moved), None if style is None else style.repeat(len(moved))).float().chunk(len(moved))
-    return sum(out[..., dy : dy + height, dx : dx + width] for out, (dy, dx) in zip(outputs, GRID_SHIFTS)) / len(
-        GRID_SHIFTS
-    )
+    copies = len(GRID_SHIFTS)  # each image's style goes with each of its moved copies
+    return grid_averaged(lambda moved: run(moved, None if style is None else style.repeat(copies)), photo)
 
 
 def _init_from(model: TransformerNet, config: TrainConfig) -> None:
