@@ -14,6 +14,7 @@ zoo model, three outputs of the same frames are compared:
 
 - per-frame: the network on every frame on its own (`--temporal off`);
 - blend: the same frames through temporal.TemporalBlender (the default of `video`);
+- live blend: the same with the server webcam's real-time flow (webcam.LIVE_BLEND);
 - still blend: the in-browser webcam's flow-free blend (ui/browser_webcam.js);
 - with --grid-average: the network averaged over its pixel grid (Network.stylize's
   grid_average, four network runs a frame), alone and blended ("steady", `--temporal steady`);
@@ -49,7 +50,8 @@ from styletransfer import metrics
 from styletransfer.io import images
 from styletransfer.networks import load_network
 from styletransfer.training.catalogue import PAINTINGS, STYLES
-from styletransfer.video.blend import TemporalBlender
+from styletransfer.video.blend import BlendConfig, TemporalBlender
+from styletransfer.video.webcam import LIVE_BLEND
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -83,8 +85,8 @@ def stylize(network, frames: list[np.ndarray]) -> list[np.ndarray]:
     return [network.stylize(f) for f in frames]
 
 
-def blended(inputs: list[np.ndarray], styled: list[np.ndarray]) -> list[np.ndarray]:
-    blender = TemporalBlender()
+def blended(inputs: list[np.ndarray], styled: list[np.ndarray], config: BlendConfig | None = None) -> list[np.ndarray]:
+    blender = TemporalBlender(config)
     return [blender(a, b) for a, b in zip(inputs, styled)]
 
 
@@ -179,6 +181,7 @@ def main(argv=None) -> None:
                 per_frame = stylize(network, tqdm(inputs, desc=f"{clip} {name} {arch}", leave=False))
                 outputs[f"{arch} per-frame"] = per_frame
                 outputs[f"{arch} blend"] = blended(inputs, per_frame)
+                outputs[f"{arch} live blend (server webcam)"] = blended(inputs, per_frame, LIVE_BLEND)
                 outputs[f"{arch} still blend (in-browser webcam)"] = still_blended(inputs, per_frame)
                 if args.grid_average:
                     averaged = [network.stylize(f, grid_average=True) for f in inputs]

@@ -159,6 +159,7 @@ def test_the_temporal_bench_prints_its_table(capsys, shared_data, pretrained_zoo
         "input (the clip itself)",
         "starry_night lite per-frame",
         "starry_night lite blend",
+        "starry_night lite live blend (server webcam)",
         "starry_night lite still blend (in-browser webcam)",
     }
     assert methods["starry_night lite per-frame"][3] == "1.00" and float(methods["starry_night lite blend"][3]) < 1
@@ -201,7 +202,12 @@ def test_the_temporal_bench_sums_up_several_styles(capsys, shared_data, pretrain
     detail = {row[1]: row for row in rows[0][2:]}
     assert {row[-1] for row in rows[0][2:]} == {"-"}  # no style distance asked for
     summary = {row[1]: row for row in rows[1][2:]}
-    assert set(summary) == {"lite per-frame", "lite blend", "lite still blend (in-browser webcam)"}
+    assert set(summary) == {
+        "lite per-frame",
+        "lite blend",
+        "lite live blend (server webcam)",
+        "lite still blend (in-browser webcam)",
+    }
     for method, row in summary.items():
         ratios = [float(detail[f"{style} {method}"][4]) for style in ("starry_night", "the_scream")]
         assert row[2] == "2" and float(row[4]) == pytest.approx(max(ratios), abs=0.006)

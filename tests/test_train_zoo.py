@@ -19,8 +19,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_stages_start_from_the_autoencoder_and_lite_learns_from_full(tmp_path):
     plan = recipe.stages(tmp_path, recipe.PRESETS["cpu"])
-    assert list(plan) == ["autoencoder", "full", "lite_distil", "lite"]
-    autoencoder, full, lite_distil, lite = (config for _, config in plan.values())
+    assert list(plan) == ["autoencoder", "full", "lite_distil", "lite", "lite_steady"]
+    autoencoder, full, lite_distil, lite, lite_steady = (config for _, config in plan.values())
     assert autoencoder.content_weight == autoencoder.style_weight == 0 and autoencoder.reconstruct_weight > 0  # no VGG
     assert full.init == str(plan["autoencoder"][0] / training.CHECKPOINT) and full.arch == "full"
     assert full.model_config.styles == len(recipe.STYLES) == 16 and full.temporal_weight > 0
@@ -39,6 +39,11 @@ def test_stages_start_from_the_autoencoder_and_lite_learns_from_full(tmp_path):
     assert (
         lite.period_weight > 0 and not lite.model_config.deperiod
     )  # taught not to stamp a grid, at no cost at run time
+    # Then lite learns its own painting averaged over its grid, the paintings' losses kept.
+    finished_lite = str(plan["lite"][0] / training.CHECKPOINT)
+    assert lite_steady.init == lite_steady.teacher == finished_lite and lite_steady.teacher_grid_average
+    assert lite_steady.distill_weight == recipe.STEADY_DISTILL_WEIGHT and lite_steady.style_weight == lite.style_weight
+    assert recipe.PUBLISHED == {"full": "full", "lite": "lite_steady"}
 
 
 def test_every_painting_is_shared_and_no_run_sees_the_held_out_photos(tmp_path):
@@ -59,6 +64,8 @@ def test_every_preset_trains_steady_video(tmp_path):
             assert config.shift_weight > 0 and config.temporal_from < config.steps, (device, arch)
             if device == "cuda":
                 assert config.temporal_from == 0, arch
+        steady = plan["lite_steady"][1]
+        assert steady.steps > 0 and steady.teacher_grid_average and steady.shift_weight > 0, device
 
 
 def test_the_gpu_preset_is_the_papers_scale():
@@ -77,6 +84,7 @@ def test_train_preview_publish_at_tiny_sizes(tmp_path, monkeypatch, shared_data)
         full_steps=2,
         lite_distil_steps=1,
         lite_steps=2,
+        lite_steady_steps=1,
         checkpoint_every=1,
         log_every=1,
     )
@@ -102,7 +110,13 @@ def test_train_preview_publish_at_tiny_sizes(tmp_path, monkeypatch, shared_data)
     # Another machine: compact snapshots in the repository carry the runs over.
     snapshots = tmp_path / "snapshots"
     recipe.main(["--runs", str(runs), "--snapshots", str(snapshots), "snapshot"])
-    assert sorted(p.name for p in snapshots.iterdir()) == ["autoencoder.pt", "full.pt", "lite.pt", "lite_distil.pt"]
+    assert sorted(p.name for p in snapshots.iterdir()) == [
+        "autoencoder.pt",
+        "full.pt",
+        "lite.pt",
+        "lite_distil.pt",
+        "lite_steady.pt",
+    ]
     assert (snapshots / "full.pt").stat().st_size < 0.7 * (runs / "full" / training.CHECKPOINT).stat().st_size
     fresh = tmp_path / "fresh_runs"
     recipe.main(["--runs", str(fresh), "--snapshots", str(snapshots), "restore"])
@@ -142,6 +156,7 @@ def test_a_time_limit_ends_each_stage_and_partial_runs_publish(tmp_path, monkeyp
         full_steps=1000,
         lite_distil_steps=1000,
         lite_steps=1000,
+        lite_steady_steps=1000,
         checkpoint_every=1000,
         log_every=1,
     )
