@@ -19,15 +19,16 @@ each a resumable run folder under --runs (kill this script at any time):
    was gone after 1,200 steps).
 2. ``full``: every painting at once, perceptual losses plus compound regularisation
    (steady video from the start), starting from the autoencoder.
-3. ``lite_distil``: the real-time network learns ``full``'s outputs pixel by pixel (L1, no VGG
+3. ``full_steady``: a short fine-tune towards ``full``'s own painting averaged over its pixel
+   grid (video's "Extra steady", at one network run a frame), the other losses kept. This is
+   the ``full`` that is published.
+4. ``lite_distil``: the real-time network learns ``full``'s outputs pixel by pixel (L1, no VGG
    pass, cheap), with compound regularisation. This gets its colours and layout, but a
    network 1/22 of full's size cannot copy the strokes exactly, so L1 averages them away
    (measured: a blurred ``full``, style ratio 0.53 against full's 0.18).
-4. ``lite``: from there, the perceptual losses against the paintings (as ``full``) give the
+5. ``lite``: from there, the perceptual losses against the paintings (as ``full``) give the
    strokes back, and distillation keeps it close to ``full``.
-5. ``lite_steady``: a short fine-tune towards ``lite``'s own painting averaged over its pixel
-   grid (video's "Extra steady", at one network run a frame), the other losses kept. This is
-   the ``lite`` that is published.
+6. ``lite_steady``: the same for ``lite``, the ``lite`` that is published.
 
 ``--device cuda`` is the paper's scale (256 px crops, batch 16, 20k steps, bf16, channels-last,
 photos decoded by worker processes); ``cpu`` is what a 2-core machine can do across sessions.
@@ -66,6 +67,7 @@ class Preset:
     batch_size: int
     autoencoder_steps: int
     full_steps: int
+    full_steady_steps: int
     lite_distil_steps: int
     lite_steps: int
     lite_steady_steps: int
@@ -101,6 +103,7 @@ PRESETS = {
         batch_size=4,
         autoencoder_steps=300,
         full_steps=16_600,
+        full_steady_steps=400,
         lite_distil_steps=4_000,
         lite_steps=6_000,
         lite_steady_steps=400,
@@ -116,6 +119,7 @@ PRESETS = {
         batch_size=16,
         autoencoder_steps=1_000,
         full_steps=20_000,
+        full_steady_steps=400,
         lite_distil_steps=4_000,
         lite_steps=10_000,
         lite_steady_steps=400,
@@ -163,7 +167,7 @@ LITE_DISTILL_WEIGHT = 10.0
 # (pattern std 0.18 grey levels distilled, 1.1 after 300 perceptual steps, 2.05 after 1,000);
 # at 50 the 300-step pilot gave 0.38 for a style ratio of 0.319 against 0.310.
 LITE_PERIOD_WEIGHT = 50.0
-# lite_steady's distillation weight, towards lite's own painting averaged over its grid (issue
+# The steady stages' distillation weight, towards the network's own painting averaged over its grid (issue
 # 27: what a flat wall looks like under a pan is phase-locked hatching, which the average
 # removes). Pilots from the finished lite (2026-12-07, 16 paintings; style ratio on the 64
 # held-out pairs, shipped 0.205; per-frame E_warp against the clip's own on fox.mp4 at 320 px,
@@ -253,18 +257,25 @@ def stages(
         shift_weight=SHIFT_WEIGHT,
         temporal_from=preset.lite_temporal_from,
     )
-    lite_checkpoint = str(folders["lite"] / training.CHECKPOINT)
-    lite_steady = dataclasses.replace(
-        lite,
-        steps=preset.lite_steady_steps,
-        init=lite_checkpoint,
-        teacher=lite_checkpoint,
+    full_steady = _steady(full, folders["full"], preset.full_steady_steps)
+    lite_steady = _steady(lite, folders["lite"], preset.lite_steady_steps)
+    configs = (autoencoder, full, full_steady, lite_distil, lite, lite_steady)
+    return {name: (folders[name], config) for name, config in zip(STAGES, configs)}
+
+
+def _steady(config: training.TrainConfig, folder: Path, steps: int) -> training.TrainConfig:
+    """A stage's steady fine-tune: from its finished network, towards that network's own
+    painting averaged over its pixel grid, every other loss as it was."""
+    finished = str(folder / training.CHECKPOINT)
+    return dataclasses.replace(
+        config,
+        steps=steps,
+        init=finished,
+        teacher=finished,
         teacher_grid_average=True,
         distill_weight=STEADY_DISTILL_WEIGHT,
         temporal_from=0,
     )
-    configs = (autoencoder, full, lite_distil, lite, lite_steady)
-    return {name: (folders[name], config) for name, config in zip(STAGES, configs)}
 
 
 def _steps_done(folder: Path) -> int:
@@ -292,9 +303,9 @@ def run(folder: Path, config: training.TrainConfig, stop_after: float | None = N
 # With --minutes, the share of the time left that each stage may take (the last one takes
 # the rest). The autoencoder needs no VGG pass and few steps; the lite network learns from
 # full's outputs, so full gets most.
-TIME_SHARES = {"autoencoder": 0.1, "full": 0.7, "lite_distil": 0.3, "lite": 0.8}
-STAGES = ("autoencoder", "full", "lite_distil", "lite", "lite_steady")  # in training order
-PUBLISHED = {"full": "full", "lite": "lite_steady"}  # the stage whose network each arch ships
+TIME_SHARES = {"autoencoder": 0.1, "full": 0.7, "full_steady": 0.2, "lite_distil": 0.3, "lite": 0.8}
+STAGES = ("autoencoder", "full", "full_steady", "lite_distil", "lite", "lite_steady")  # in training order
+PUBLISHED = {"full": "full_steady", "lite": "lite_steady"}  # the stage whose network each arch ships
 SETUP_SECONDS = 20  # loading VGG, the paintings and the loader's workers before a stage's clock starts
 clock = time.monotonic  # the deadline's clock (a test stops it)
 

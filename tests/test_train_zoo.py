@@ -19,8 +19,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_stages_start_from_the_autoencoder_and_lite_learns_from_full(tmp_path):
     plan = recipe.stages(tmp_path, recipe.PRESETS["cpu"])
-    assert list(plan) == ["autoencoder", "full", "lite_distil", "lite", "lite_steady"]
-    autoencoder, full, lite_distil, lite, lite_steady = (config for _, config in plan.values())
+    assert list(plan) == ["autoencoder", "full", "full_steady", "lite_distil", "lite", "lite_steady"]
+    autoencoder, full, full_steady, lite_distil, lite, lite_steady = (config for _, config in plan.values())
     assert autoencoder.content_weight == autoencoder.style_weight == 0 and autoencoder.reconstruct_weight > 0  # no VGG
     assert full.init == str(plan["autoencoder"][0] / training.CHECKPOINT) and full.arch == "full"
     assert full.model_config.styles == len(recipe.STYLES) == 16 and full.temporal_weight > 0
@@ -39,11 +39,19 @@ def test_stages_start_from_the_autoencoder_and_lite_learns_from_full(tmp_path):
     assert (
         lite.period_weight > 0 and not lite.model_config.deperiod
     )  # taught not to stamp a grid, at no cost at run time
-    # Then lite learns its own painting averaged over its grid, the paintings' losses kept.
-    finished_lite = str(plan["lite"][0] / training.CHECKPOINT)
-    assert lite_steady.init == lite_steady.teacher == finished_lite and lite_steady.teacher_grid_average
-    assert lite_steady.distill_weight == recipe.STEADY_DISTILL_WEIGHT and lite_steady.style_weight == lite.style_weight
-    assert recipe.PUBLISHED == {"full": "full", "lite": "lite_steady"}
+    # Then each learns its own painting averaged over its grid, the paintings' losses kept:
+    # those are the networks published.
+    for arch, steady, config in (("full", full_steady, full), ("lite", lite_steady, lite)):
+        finished = str(plan[arch][0] / training.CHECKPOINT)
+        assert steady.init == steady.teacher == finished and steady.teacher_grid_average
+        assert steady.distill_weight == recipe.STEADY_DISTILL_WEIGHT and steady.temporal_from == 0
+        assert (steady.style_weight, steady.shift_weight, steady.arch) == (
+            config.style_weight,
+            config.shift_weight,
+            arch,
+        )
+        assert steady.model_config == config.model_config
+    assert recipe.PUBLISHED == {"full": "full_steady", "lite": "lite_steady"}
 
 
 def test_every_painting_is_shared_and_no_run_sees_the_held_out_photos(tmp_path):
@@ -64,8 +72,9 @@ def test_every_preset_trains_steady_video(tmp_path):
             assert config.shift_weight > 0 and config.temporal_from < config.steps, (device, arch)
             if device == "cuda":
                 assert config.temporal_from == 0, arch
-        steady = plan["lite_steady"][1]
-        assert steady.steps > 0 and steady.teacher_grid_average and steady.shift_weight > 0, device
+        for stage in ("full_steady", "lite_steady"):
+            steady = plan[stage][1]
+            assert steady.steps > 0 and steady.teacher_grid_average and steady.shift_weight > 0, (device, stage)
 
 
 def test_the_gpu_preset_is_the_papers_scale():
@@ -82,6 +91,7 @@ def test_train_preview_publish_at_tiny_sizes(tmp_path, monkeypatch, shared_data)
         batch_size=2,
         autoencoder_steps=1,
         full_steps=2,
+        full_steady_steps=1,
         lite_distil_steps=1,
         lite_steps=2,
         lite_steady_steps=1,
@@ -113,6 +123,7 @@ def test_train_preview_publish_at_tiny_sizes(tmp_path, monkeypatch, shared_data)
     assert sorted(p.name for p in snapshots.iterdir()) == [
         "autoencoder.pt",
         "full.pt",
+        "full_steady.pt",
         "lite.pt",
         "lite_distil.pt",
         "lite_steady.pt",
@@ -154,6 +165,7 @@ def test_a_time_limit_ends_each_stage_and_partial_runs_publish(tmp_path, monkeyp
         batch_size=2,
         autoencoder_steps=1000,
         full_steps=1000,
+        full_steady_steps=1000,
         lite_distil_steps=1000,
         lite_steps=1000,
         lite_steady_steps=1000,
@@ -179,5 +191,6 @@ def test_a_time_limit_ends_each_stage_and_partial_runs_publish(tmp_path, monkeyp
     recipe.main(["--runs", str(runs), "publish", "--folder", str(folder)])
     assert not list(folder.glob("zoo.*"))  # unfinished stages are not published by default
     recipe.main(["--runs", str(runs), "publish", "--folder", str(folder), "--partial"])
-    card = json.loads((folder / "zoo.full.json").read_text())
-    assert card["steps"] == steps["full"] and len(card["styles"]) == 16
+    for arch, stage in recipe.PUBLISHED.items():  # each arch's last stage, as far as it went
+        card = json.loads((folder / f"zoo.{arch}.json").read_text())
+        assert card["steps"] == steps[stage] and len(card["styles"]) == 16
