@@ -78,6 +78,15 @@ def _tiny_zoo(folder):
         zoo.save(build(TransformerConfig(arch=arch)), zoo.ModelCard(name="starry_night", arch=arch, title="T"), folder)
 
 
+def _several_style_checkpoint(path, styles: int, seed: int):
+    """A training checkpoint of an untrained several-style lite (what --checkpoint reads)."""
+    torch.manual_seed(seed)
+    several = build(TransformerConfig(arch="lite", styles=styles))
+    config = {"arch": "lite", "blur": True, "styles": styles}
+    torch.save({"model": several.state_dict(), "model_config": config, "step": 1}, path)
+    return path
+
+
 def _run(repo_root, *args):
     return subprocess.run(
         [sys.executable, "-m", "bench.quality", *map(str, args)],
@@ -90,13 +99,7 @@ def _run(repo_root, *args):
 
 def test_bench_prints_a_row_per_method_and_writes_a_contact_sheet(repo_root, tmp_path):
     _tiny_zoo(tmp_path / "zoo")
-    torch.manual_seed(1)
-    several = build(TransformerConfig(arch="lite", styles=2))
-    checkpoint = tmp_path / "checkpoint.pt"
-    torch.save(
-        {"model": several.state_dict(), "model_config": {"arch": "lite", "blur": True, "styles": 2}, "step": 1},
-        checkpoint,
-    )
+    checkpoint = _several_style_checkpoint(tmp_path / "checkpoint.pt", styles=2, seed=1)
     out = tmp_path / "out"
     result = _run(
         repo_root,
@@ -220,17 +223,8 @@ def test_a_painting_outside_the_zoo_is_judged_on_the_row_add_style_grew(repo_roo
 
     painting = tmp_path / "my_painting.png"
     Image.open(shared_data / "styles" / "the_scream.jpg").resize((80, 64)).save(painting)
-    torch.manual_seed(2)
-    grown = build(TransformerConfig(arch="lite", styles=len(STYLES) + 1))  # the zoo's rows, then the added one
-    checkpoint = tmp_path / "checkpoint.pt"
-    torch.save(
-        {
-            "model": grown.state_dict(),
-            "model_config": {"arch": "lite", "blur": True, "styles": len(STYLES) + 1},
-            "step": 1,
-        },
-        checkpoint,
-    )
+    # The zoo's rows, then the added one.
+    checkpoint = _several_style_checkpoint(tmp_path / "checkpoint.pt", styles=len(STYLES) + 1, seed=2)
     result = _run(
         repo_root,
         "--methods",
@@ -263,13 +257,7 @@ def test_the_grid_averaged_networks_are_judged_beside_their_own(repo_root, tmp_p
     """--grid-average: video's 'Extra steady' (each network averaged over its pixel grid) gets
     its own row after each network's, for the zoo and a checkpoint alike."""
     _tiny_zoo(tmp_path / "zoo")
-    torch.manual_seed(1)
-    several = build(TransformerConfig(arch="lite", styles=1))
-    checkpoint = tmp_path / "checkpoint.pt"
-    torch.save(
-        {"model": several.state_dict(), "model_config": {"arch": "lite", "blur": True, "styles": 1}, "step": 1},
-        checkpoint,
-    )
+    checkpoint = _several_style_checkpoint(tmp_path / "checkpoint.pt", styles=1, seed=1)
     result = _run(
         repo_root,
         "--methods",
