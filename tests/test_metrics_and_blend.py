@@ -348,14 +348,20 @@ def test_blender_steadies_real_motion(flow_data):
     # Closer to the flicker-free stylization than the flickering frames are.
     rmse = lambda xs: np.sqrt(np.mean([(x - c) ** 2 for x, c in zip(xs[1:], clean[1:])]))  # noqa: E731
     assert rmse(out) < 0.75 * rmse(styled)
-    # And with no flicker at all, following the motion leaves the frames nearly unchanged.
+    # And with no flicker at all, following the motion leaves the frames nearly unchanged: a
+    # pixel's worth of softening at edges (measured 0.023 for files, 0.018 live; blend.BlendConfig).
     steady = run_blender(blend.TemporalBlender(), frames, clean)
-    assert rmse(steady) < 0.02
+    assert rmse(steady) < 0.025
+    from styletransfer.video.webcam import LIVE_BLEND
+
+    assert rmse(run_blender(blend.TemporalBlender(LIVE_BLEND), frames, clean)) < 0.02
 
 
-def test_blender_resets_on_a_scene_cut(shared_data, photo):
+@pytest.mark.parametrize("tolerance", [0.06, 0.1, 0.5])
+def test_blender_resets_on_a_scene_cut(shared_data, photo, tolerance):
+    """Cuts are found by cut_error, whatever the blend's tolerance."""
     other = load_rgb(shared_data / "flow" / "middlebury" / "Urban2" / "frame10.png")[200:320, 300:460]
-    blender = blend.TemporalBlender()
+    blender = blend.TemporalBlender(tolerance=tolerance)
     blender(photo, stylize(photo))
     same = stylize(photo) * 0.9
     out = blender(photo, same)
@@ -403,6 +409,8 @@ def test_blender_options_are_checked():
         blend.TemporalBlender(strength=1.0)
     with pytest.raises(StyleTransferError, match="cut threshold"):
         blend.BlendConfig(cut_threshold=0.0)
+    with pytest.raises(StyleTransferError, match="cut error"):
+        blend.BlendConfig(cut_error=0.0)
 
 
 def farneback_pair(frame, next_frame) -> metrics.PairFlow:
@@ -414,15 +422,17 @@ def farneback_pair(frame, next_frame) -> metrics.PairFlow:
 
 
 def test_the_default_flow_steadies_a_painted_pan_more_than_the_live_one(shared_data):
-    """Video files blend along DIS medium, the live webcam along ultrafast (webcam.LIVE_BLEND):
-    on a real pan painted by the shipped lite, medium leaves less flicker, measured along
-    Farneback flow so the blender is not judged by its own flow (measured 1.45 vs 1.98x
-    pancake_flip's own, 16 frames; the 4-painting means are in blend.BlendConfig)."""
+    """Video files blend along DIS medium at tolerance 0.1, the live webcam along ultrafast at
+    0.06 (webcam.LIVE_BLEND): on a real pan painted by the shipped lite, the files' blend leaves
+    less flicker, measured along Farneback flow so the blender is not judged by its own flow
+    (measured 1.03 vs 1.70x pancake_flip's own, 16 frames; medium at 0.06: 1.27x; the
+    4-painting means are in blend.BlendConfig)."""
     from bench.temporal import read_clip
     from styletransfer.networks import load_network
     from styletransfer.video.webcam import LIVE_BLEND
 
-    assert blend.BlendConfig().preset == "medium" and LIVE_BLEND.preset == "ultrafast"
+    assert (blend.BlendConfig().preset, blend.BlendConfig().tolerance) == ("medium", 0.1)
+    assert (LIVE_BLEND.preset, LIVE_BLEND.tolerance) == ("ultrafast", 0.06)
     frames = read_clip(shared_data / "videos" / "pancake_flip_audio.mp4", 16, 320)
     network = load_network("starry_night", "lite", backend="onnxruntime")
     styled = [network.stylize(f) for f in frames]

@@ -19,7 +19,8 @@ class BlendConfig:
     contrast moved < 3%. A forward-backward check in place of the photometric confidence
     cost twice as much and left more flicker and more ghosting; flow at full width instead
     of 320 px gained little; "fast" no better than "ultrafast" here. Normal motion left at
-    most 63% of pixels unconfident (a 10 fps pan), real cuts and unrelated photos >= 85%.
+    most 63% of pixels unconfident (a 10 fps pan), real cuts and unrelated photos >= 85%
+    (unconfident then meant an error above 0.03: cut_error keeps that test as the tolerance moves).
     Strength then re-measured on the painted zoo's real flicker (issue 27, 2026-12-06; the
     shift-trained lite, 4 paintings x the 6 shared clips, 40 frames at 320 px): from 0.7 to
     0.9, E_warp against the clip's own fell 1.2-1.8x (fox 3.6 -> 2.0, pancake_flip 2.4 -> 2.0)
@@ -36,13 +37,24 @@ class BlendConfig:
     (15.2 -> 8.4; Farneback 9.7 -> 9.3). Contrast and drift from the network's own frames
     unchanged. It costs 5 ms a frame at 320 px (ultrafast 0.6 ms), run beside the network;
     flow at full width added little by Farneback for 4x that. The live webcam keeps
-    "ultrafast" (webcam.LIVE_BLEND): there every millisecond is frame rate."""
+    "ultrafast" (webcam.LIVE_BLEND): there every millisecond is frame rate.
+    Tolerance re-measured along medium flow (2026-12-07, the steady zoo's lite, same 4 paintings,
+    all 6 clips at 320 px): 0.06 -> 0.1 took fox 1.25 -> 0.94x, street_bikes 3.69 -> 3.10x,
+    pancake_flip 0.92 -> 0.66x, dog_room_pan 0.69 -> 0.46x, big_buck_bunny 0.53 -> 0.39x,
+    pedestrians 0.49 -> 0.43x (Farneback agrees: fox 1.59 -> 1.31x), contrast 0.959 -> 0.953 of
+    per frame. Its cost is the smear above, now smaller than along ultrafast flow: Sintel's
+    flicker-free drift 0.0174 -> 0.0232 (ultrafast: 0.018 -> 0.025), at edges, about a pixel of
+    softening; no trails behind walkers at 640 px. Other ways to trust the flow more cost the
+    same smear for the same gain and were not kept: a tolerance that grows with the local
+    gradient (forgiving sub-pixel flow error on detail), a Birchfield-Tomasi half-pixel
+    envelope, a squared or dead-zoned confidence ramp, strength 0.95."""
 
     preset: str = "medium"  # DIS preset for the per-frame flow
     strength: float = 0.9  # weight of the warped previous output where the flow is trusted
     flow_width: int = 320  # flow is computed on greyscale input scaled down to this width (0: full size)
-    tolerance: float = 0.06  # grey-level error (0..1) at which a pixel's confidence reaches 0
-    cut_threshold: float = 0.75  # share of unconfident pixels above which a frame is a scene cut
+    tolerance: float = 0.1  # grey-level error (0..1) at which a pixel's confidence reaches 0
+    cut_error: float = 0.03  # grey-level error (0..1) above which a pixel has changed, for cuts
+    cut_threshold: float = 0.75  # share of changed pixels above which a frame is a scene cut
 
     def __post_init__(self):
         if self.preset not in PRESETS:
@@ -51,6 +63,8 @@ class BlendConfig:
             raise StyleTransferError(f"blend strength must be in [0, 1), got {self.strength}")
         if self.tolerance <= 0:
             raise StyleTransferError(f"blend tolerance must be positive, got {self.tolerance}")
+        if self.cut_error <= 0:
+            raise StyleTransferError(f"cut error must be positive, got {self.cut_error}")
         if not 0.0 < self.cut_threshold <= 1.0:
             raise StyleTransferError(f"cut threshold must be in (0, 1], got {self.cut_threshold}")
         if self.flow_width < 0:
@@ -78,7 +92,7 @@ class TemporalBlender:
     per-pixel confidence ``c`` in [0, 1] that falls to 0 where the previous input, warped
     the same way, does not match the current input (occlusions, flow errors, new content).
     This photometric check costs one small warp instead of the second (backward) flow a
-    forward-backward check needs. When most of the frame is unconfident (a scene cut), or
+    forward-backward check needs. When most of the frame has changed (a scene cut), or
     the frame size changes, the blender starts afresh and returns the stylised frame.
 
     Frames are HxWx3 RGB, uint8 or float in [0, 1]; the output has the stylised frame's
@@ -120,9 +134,9 @@ class TemporalBlender:
         error = cv2.absdiff(grey, warped_grey).astype(np.float32) / 255.0
         # A 3x3 box keeps single noisy pixels from punching holes in the confidence.
         error = cv2.blur(error, (3, 3))
-        confidence = np.clip(1.0 - error / config.tolerance, 0.0, 1.0) * inside
-        if (confidence < 0.5).mean() > config.cut_threshold:
+        if ((error > config.cut_error) | ~inside).mean() > config.cut_threshold:
             return here  # a scene cut: nothing to follow
+        confidence = np.clip(1.0 - error / config.tolerance, 0.0, 1.0) * inside
         return Motion(grey, frame.shape, flow, confidence)
 
     def apply(self, motion: Motion, stylized) -> np.ndarray:
