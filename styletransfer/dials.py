@@ -7,8 +7,9 @@ Three settings are "how strong": they are different things and have different na
 
 - STYLE_MIX: a pretrained network's output mixed with the photo (0 = the photo, 1 = the
   network's painting). Instant styles, video, webcam.
-- TEXTURE_STRENGTH: how far the any-painting mode moves the photo's features toward the
-  paintings' (universal.py, wct.py; 1 = the paintings' statistics in full).
+- TEXTURE_STRENGTH: how much of the paintings the any-painting fast result takes (predicted.py:
+  its painting mixed with the photo; universal.py, wct.py: how far the photo's features move
+  toward the paintings' statistics).
 - STYLE_WEIGHT: Gatys's style loss weight relative to the content loss (1 = balanced).
 
 ``page``: a narrower range for the hosted page and its API, where the engine's own would let
@@ -196,7 +197,21 @@ TEMPORAL = Choice(
     help="how the style is steadied between frames",
 )
 
-# ---------------------------------------------------------------- any painting, fast (universal.py)
+# ---------------------------------------------------------------- any painting, fast (any_painting.fast)
+
+# What paints the fast result. 4 paintings the predictor never saw x 4 held-out photos at 384 px
+# (python -m scripts.style_predictor eval), at the default strength 0.8: predicted style ratio
+# 0.282 / content 11.2 / 0.3 s at 512 px, universal 0.330 / 11.9 / 2-4 s.
+FAST_METHOD = Choice(
+    "fast_method",
+    "fast result's painter",
+    (
+        ("predicted", "Predicted network: brush strokes, 0.3 s"),
+        ("universal", "Feature transform: the painting's statistics, 2-4 s"),
+    ),
+    "predicted",
+    help="what paints the fast result",
+)
 
 # Same bench as universal.py's ridge, ridge 1: strength 0.8 gives style ratio 0.406 / content
 # 11.0 / structure 0.40, 0.9: 0.400 / 11.6 / 0.38, 1.0: 0.398 / 12.1 / 0.37 (the peer: 0.418 /

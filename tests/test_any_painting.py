@@ -1,5 +1,5 @@
 """The any-painting flow (styletransfer/any_painting.py): the fast result handed to Gatys as a
-tensor, every setting checked before any work. A stand-in universal mode and a random VGG16:
+tensor, every setting checked before any work. A stand-in fast painter and a random VGG16:
 no weights needed."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from styletransfer import any_painting, universal
+from styletransfer import any_painting, predicted, universal
 from styletransfer.errors import StyleTransferError
 from styletransfer.events import Iterate, Stage
 from styletransfer.gatys import GatysConfig
@@ -16,7 +16,7 @@ from styletransfer.perceptual.vgg import VGG16Features
 
 
 class RedPainter:
-    """universal.load()'s stand-in: paints every photo plain red, and remembers its settings."""
+    """universal.load()'s and predicted.load()'s stand-in: paints every photo plain red, and remembers its settings."""
 
     def __init__(self):
         self.calls = []
@@ -32,6 +32,7 @@ class RedPainter:
 def painter(monkeypatch):
     found = RedPainter()
     monkeypatch.setattr(universal, "load", lambda: found)
+    monkeypatch.setattr(predicted, "load", lambda: found)
     return found
 
 

@@ -58,7 +58,9 @@ def test_the_contract_is_the_documented_endpoints(client):
         "keep_colors",
         "painting_scale",
         "painting_weights",
+        "fast_method",
     ]
+    assert params["/gatys"][-2:] == ["painting_weights", "fast_method"]
     returns = {name: [r["label"] for r in e["returns"]] for name, e in endpoints.items()}
     assert returns == {
         "/stylize": ["image"],
@@ -220,6 +222,10 @@ def test_paint_answers_any_painting_at_once(client, photo, painting, repo_root):
     assert max(painted.size) == 256
     source = Image.open(photo).convert("RGB").resize(painted.size)
     assert np.abs(np.asarray(painted, dtype=float) - np.asarray(source, dtype=float)).mean() > 10
+    by_transform = client.predict(
+        handle_file(photo), [handle_file(painting)], 256, fast_method="universal", api_name="/paint"
+    )
+    assert np.abs(np.asarray(painted, dtype=float) - np.asarray(Image.open(by_transform), dtype=float)).mean() > 3
     second = str(sorted((repo_root / "examples" / "styles").glob("*.jpg"))[1])
     out = client.predict(
         photo=handle_file(photo),
@@ -229,6 +235,7 @@ def test_paint_answers_any_painting_at_once(client, photo, painting, repo_root):
         keep_colors=True,
         painting_scale=0.5,
         painting_weights="2, 1",
+        fast_method="universal",
         api_name="/paint",
     )
     assert max(Image.open(out).size) == 128
@@ -240,6 +247,7 @@ def test_paint_answers_any_painting_at_once(client, photo, painting, repo_root):
         ({"paintings": []}, "add at least one painting"),
         ({"painting_weights": "1, 2"}, r"one painting weight per painting \(1\), got 2"),
         ({"strength": 3}, r"^texture strength must be 0\.\.1, got 3$"),
+        ({"fast_method": "wct"}, r"^fast result's painter must be one of predicted, universal; got 'wct'$"),
         ({"paintings": "text"}, "painting 1: "),
     ],
 )

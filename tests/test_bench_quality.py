@@ -282,3 +282,31 @@ def test_the_grid_averaged_networks_are_judged_beside_their_own(repo_root, tmp_p
     assert list(rows) == ["lite", "lite/grid", "ckpt", "ckpt/grid"]
     # An untrained network paints by grid phase, so its average is another picture.
     assert rows["lite/grid"] != rows["lite"] and rows["ckpt/grid"] != rows["ckpt"]
+
+
+def test_the_two_fast_results_are_judged_side_by_side(repo_root, shared_data, tmp_path):
+    result = _run(
+        repo_root,
+        "--methods",
+        "predicted",
+        "universal",
+        "--only",
+        "the_scream",
+        "--size",
+        96,
+        "--photos",
+        1,
+        "--universal-strengths",
+        1,
+        "--out",
+        tmp_path / "out",
+    )
+    assert result.returncode == 0, result.stderr
+    rows = {
+        cells[1]: cells
+        for cells in ([c.strip() for c in line.split("|")[1:-1]] for line in result.stdout.splitlines())
+        if cells and cells[0] == "the_scream"
+    }
+    assert set(rows) == {"universal", "universal@1", "predicted", "predicted@1"}
+    assert all(0 < float(rows[method][2]) < 1 for method in rows)  # every one moves the photo toward the painting
+    assert float(rows["predicted@1"][2]) < float(rows["predicted"][2])  # strength 1 paints more than the default 0.8

@@ -175,6 +175,14 @@ def test_the_engine_checks_its_choices():
         gatys.GatysConfig(preserve_colors="sepia")
     with pytest.raises(StyleTransferError, match=r"^Refine's start \(init\) must be one of fast, content, noise"):
         any_painting.refine("photo.jpg", ["painting.jpg"], start="image")
+    for run in (
+        lambda: any_painting.fast("photo.jpg", ["painting.jpg"], method="wct"),
+        lambda: any_painting.refine("photo.jpg", ["painting.jpg"], fast_method="wct"),
+    ):
+        with pytest.raises(
+            StyleTransferError, match=r"^fast result's painter must be one of predicted, universal; got"
+        ):
+            run()
     for make in (lambda: TransformerConfig(arch="huge"), lambda: load_network("wave", "huge")):
         with pytest.raises(StyleTransferError, match=r"^network must be one of full, lite; got 'huge'$"):
             make()
@@ -192,6 +200,7 @@ def test_the_engine_checks_its_choices():
         ("gatys", "--optimizer", dials.OPTIMIZER),
         ("gatys", "--preserve-colors", dials.COLORS),
         ("stylize", "--arch", dials.ARCH),
+        ("stylize", "--fast-method", dials.FAST_METHOD),
         ("video", "--arch", dials.VIDEO_ARCH),
         ("video", "--temporal", dials.TEMPORAL),
     ],
@@ -213,6 +222,7 @@ def test_the_pages_radios_and_the_apis_inputs_offer_each_choice(several):
         "video-arch": dials.VIDEO_ARCH,
         "colours": dials.COLORS,
         "init": dials.REFINE_START,
+        "fast-method": dials.FAST_METHOD,
     }
     for elem_id, choice in expected.items():
         props = components[elem_id]
@@ -221,7 +231,7 @@ def test_the_pages_radios_and_the_apis_inputs_offer_each_choice(several):
     api = {
         (p["label"], tuple(v for _, v in p["choices"]), p["value"])
         for p in (c["props"] for c in config["components"])
-        if p.get("label") in ("arch", "optimizer", "preserve_colors", "init") and "choices" in p
+        if p.get("label") in ("arch", "optimizer", "preserve_colors", "init", "fast_method") and "choices" in p
     }
-    declared = (dials.ARCH, dials.VIDEO_ARCH, dials.OPTIMIZER, dials.COLORS, dials.REFINE_START)
+    declared = (dials.ARCH, dials.VIDEO_ARCH, dials.OPTIMIZER, dials.COLORS, dials.REFINE_START, dials.FAST_METHOD)
     assert api == {(c.name, c.values, c.default) for c in declared}

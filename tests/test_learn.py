@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from styletransfer.errors import StyleTransferError
-from styletransfer.networks import load_network, zoo
+from styletransfer.networks import Network, load_network, zoo
 from styletransfer.training import learn
 from styletransfer.training.learn import LearnConfig
 from styletransfer.training.learner import Learner
@@ -50,6 +50,7 @@ def test_a_job_learns_the_painting_into_both_networks_and_it_stays(learner, pain
     assert status.state == "done", status.error
     assert status.name == "night_cafe" and status.title == "Night Café"
     assert status.archs_done == ["lite", "full"] and status.step == status.total == 4
+    assert not status.predicted  # an untrained VGG16: no predicted first version (the predictor reads the real one)
     assert status.preview_step == 4 and (tmp_path / "home" / "jobs" / job / "preview.jpg").is_file()
     assert not (tmp_path / "home" / "jobs" / job / "full").exists()  # the runs go once published
 
@@ -76,6 +77,46 @@ def test_a_job_learns_the_painting_into_both_networks_and_it_stays(learner, pain
         assert {c.name for c in zoo.available(folder)} == {"night_cafe", "night_cafe_2"}
     finally:
         again.close()
+
+
+def test_a_job_shows_a_predicted_first_version_at_once_and_trains_lite_from_it(
+    repo_root, tmp_path, painting, pretrained_zoo
+):
+    from styletransfer import predicted
+    from styletransfer.io import images
+
+    config = tiny_config(repo_root, archs=["lite"], lossnet="pretrained", steps=3, steps_from_prediction=2)
+    assert (config.steps_for("lite", True), config.steps_for("lite", False), config.steps_for("full", True)) == (
+        2,
+        3,
+        3,
+    )
+    # The job's first act, alone: the predicted network goes to the learned folder at once.
+    folder, learned = tmp_path / "job", tmp_path / "learned"
+    folder.mkdir()
+    status = learn.JobStatus(id="job", name="night_cafe", title="Night Café")
+    request = {"name": "night_cafe", "title": "Night Café"}
+    start = learn._predicted_start(config, zoo.PRETRAINED, request, painting, learned, folder, status)
+    assert start.is_file() and status.predicted and learn.JobStatus.read(folder).predicted
+    (card,) = zoo.available(learned)
+    assert (card.name, card.arch, card.steps) == ("night_cafe", "lite", 0)
+    assert card.train_config["predicted_by"] == predicted.PREDICTOR_FILE
+    photo = np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    expected = predicted.load().style_network([images.load_tensor(painting)])
+    ours = load_network("night_cafe", "lite", folder=learned).stylize(photo)
+    theirs = Network.from_module(expected).stylize(photo)
+    assert np.abs(ours.astype(int) - theirs.astype(int)).mean() < 1.0  # stored as fp16
+
+    # A whole job: the trained network takes the first version's place.
+    made = Learner(config, home=tmp_path / "home")
+    try:
+        done = made.wait(made.submit(painting), JOB_TIMEOUT_S)
+    finally:
+        made.close()
+    assert done.state == "done" and done.predicted and done.archs_done == ["lite"], done.error
+    assert done.step == done.total == 2  # lite's fewer steps from the predicted start
+    (card,) = zoo.available(learn.learned_folder(tmp_path / "home"))
+    assert card.steps == 2 and card.train_config["init"].endswith("night_cafe.lite.safetensors")
 
 
 def test_a_bad_image_is_refused_in_one_line_and_nothing_is_queued(learner, tmp_path):

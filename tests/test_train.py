@@ -295,6 +295,35 @@ def test_init_starts_from_a_trained_model(painting, photos, tmp_path, vgg):
         training.train(tiny(painting, photos, arch="full", init=str(first)), tmp_path / "third", lossnet=vgg)
 
 
+def test_an_added_painting_can_start_from_a_given_one_style_network(painting, photos, tmp_path, vgg):
+    """add_to with init (the learn job's predicted start): the new row starts as the init's norms."""
+    from styletransfer.networks import zoo
+
+    torch.manual_seed(0)
+    base = build(TransformerConfig(arch="lite")).widen(2)
+    with torch.no_grad():
+        for p in base.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    entries = [{"name": "night", "title": "Night"}, {"name": "wave", "title": "Wave"}]
+    model = zoo.save(base, zoo.ModelCard(name="zoo", arch="lite", styles=entries), tmp_path / "zoo")
+    start = base.select(1)
+    with torch.no_grad():
+        for p in start.parameters():
+            p.mul_(1.5)  # rows of its own, unlike the mean the new row starts from otherwise
+    init = zoo.save(start, zoo.ModelCard(name="start", arch="lite"), tmp_path / "start")
+    added = training.train(
+        tiny(painting, photos, steps=1, lr=1e-12, add_to=str(model), init=str(init)), tmp_path / "run", lossnet=vgg
+    )
+    grown = read_model(added)[0].state_dict()
+    for name, value in read_model(init)[0].state_dict().items():
+        if grown[name].ndim == 2:
+            torch.testing.assert_close(grown[name][-1], value.float(), atol=1e-4, rtol=0)
+            torch.testing.assert_close(grown[name][:2], base.state_dict()[name].half().float())
+    full = zoo.save(build(TransformerConfig(arch="full")), zoo.ModelCard(name="other", arch="full"), tmp_path / "full")
+    with pytest.raises(StyleTransferError, match="must be a one-style lite network"):
+        training.train(tiny(painting, photos, add_to=str(model), init=str(full)), tmp_path / "wrong", lossnet=vgg)
+
+
 def test_excluded_photos_are_never_trained_on(painting, photos):
     names = [p.name for p in training_data.list_images(photos, exclude=("skimage_*",))]
     assert names == sorted(PHOTOS[:2])

@@ -89,13 +89,15 @@ def build_api(models_folder=None) -> None:
         except Exception as error:
             _answer(error, "API /stylize")
 
-    def paint(photo, paintings, size, strength, keep_colors, painting_scale, painting_weights):
-        """Any paintings in about a second (the universal mode, no model per painting): the image as PNG."""
+    def paint(photo, paintings, size, strength, keep_colors, painting_scale, painting_weights, fast_method):
+        """Any paintings in under a second, no model per painting (fast_method: "predicted", a
+        network set for the paintings, or "universal", a feature transform): the image as PNG."""
         try:
             photo_path, painting_paths, settings = fast_settings(
                 photo, paintings, strength, keep_colors, painting_scale, painting_weights
             )
-            return result_png(images.to_numpy(any_painting.fast(photo_path, painting_paths, size, settings)))
+            image = any_painting.fast(photo_path, painting_paths, size, settings, fast_method)
+            return result_png(images.to_numpy(image))
         except Exception as error:
             _answer(error, "API /paint")
 
@@ -113,8 +115,10 @@ def build_api(models_folder=None) -> None:
         coarse_to_fine,
         init,
         painting_weights,
+        fast_method,
     ):
-        """Gatys optimisation for any paintings: streams (preview image, progress line), the last is the result."""
+        """Gatys optimisation for any paintings: streams (preview image, progress line), the last
+        is the result. fast_method: what paints the fast result it starts from (init "fast")."""
         settings = dict(
             size=size,
             steps=steps,
@@ -127,6 +131,7 @@ def build_api(models_folder=None) -> None:
             coarse_to_fine=coarse_to_fine,
             init=init,
             blend_text=painting_weights,
+            fast_method=fast_method,
         )
         try:
             # A client cancels by closing the connection, which closes this generator: no Stop flag.
@@ -185,6 +190,7 @@ def build_api(models_folder=None) -> None:
         coarse_to_fine = gr.Checkbox(GatysConfig.coarse_to_fine, label="coarse_to_fine")
         init = _radio(dials.REFINE_START)
         weights = gr.Textbox("", label="painting_weights")
+        fast_method = _radio(dials.FAST_METHOD)
         painted = gr.Image(type="numpy", format="png", label="image")
         progress = gr.Textbox(label="progress")
         trigger = gr.Button()
@@ -204,6 +210,7 @@ def build_api(models_folder=None) -> None:
                 coarse_to_fine,
                 init,
                 weights,
+                fast_method,
             ],
             [painted, progress],
             api_name="gatys",
@@ -218,7 +225,7 @@ def build_api(models_folder=None) -> None:
         trigger = gr.Button()
         trigger.click(
             paint,
-            [photo, paintings, fast_size, fast_strength, keep_colors, painting_scale, weights],
+            [photo, paintings, fast_size, fast_strength, keep_colors, painting_scale, weights, fast_method],
             fast_painted,
             api_name="paint",
             preprocess=False,

@@ -199,14 +199,16 @@ class GatysWidgets:
     run: gr.Button
     stop: gr.Button
     fast_strength: gr.Slider
+    fast_method: gr.Radio
     fast: gr.Button
 
 
 def _gatys_widgets() -> GatysWidgets:
     """The any-painting sub-tab's contents: paintings, the fast result's controls, Gatys's settings, Refine/Stop."""
     gr.Markdown(
-        "Add any painting: a fast result appears in two or three seconds. **Refine** then optimises it step by "
-        "step (Gatys et al.): a minute or two on a CPU; stop at any time and keep the image so far."
+        "Add any painting: a fast result appears in under a second. **Refine** then optimises it step by "
+        "step (Gatys et al.): a minute or two on a CPU; stop at any time and keep the image so far. "
+        "For a painting in the Video and Webcam tabs too, use *Learn a painting*: it is there in seconds."
     )
     captions = example_captions()
     paintings = gr.Gallery(
@@ -238,6 +240,7 @@ def _gatys_widgets() -> GatysWidgets:
         steps = slider(dials.STEPS, label="Refine: steps", elem_id="steps")
         strength = slider(dials.STYLE_WEIGHT, label="Refine: style weight", elem_id="strength")
     with gr.Accordion("Advanced", open=False):
+        fast_method = choice_radio(dials.FAST_METHOD, elem_id="fast-method")
         with gr.Row():
             optimizer = choice_radio(dials.OPTIMIZER)
             init = choice_radio(dials.REFINE_START, label="Refine starts from", elem_id="init")
@@ -271,6 +274,7 @@ def _gatys_widgets() -> GatysWidgets:
         run,
         stop,
         fast_strength,
+        fast_method,
         fast,
     )
 
@@ -292,6 +296,7 @@ def _wire_gatys(widgets: GatysWidgets, photo, result, progress, active) -> None:
         w.init,
         w.blend,
         w.fast_strength,
+        w.fast_method,
     ]
     # Not on a size change: the size is typed just before Refine, and a fast result finishing
     # after that run would replace its image (a new size: click "Fast result").
@@ -304,9 +309,10 @@ def _wire_gatys(widgets: GatysWidgets, photo, result, progress, active) -> None:
             w.colors.input,
             w.style_scale.change,
             w.blend.submit,
+            w.fast_method.input,
         ],
         run_fast,
-        inputs=[active, photo, w.paintings, w.size, w.fast_strength, w.colors, w.style_scale, w.blend],
+        inputs=[active, photo, w.paintings, w.size, w.fast_strength, w.colors, w.style_scale, w.blend, w.fast_method],
         outputs=[result, progress],
         **INSTANT_QUEUE,
     )

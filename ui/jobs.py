@@ -17,7 +17,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from styletransfer import any_painting, dials, gatys, instant, universal
+from styletransfer import any_painting, dials, gatys, instant, predicted, universal
 from styletransfer.errors import StyleTransferError
 from styletransfer.events import Iterate, Stage
 from styletransfer.io import images
@@ -133,9 +133,10 @@ def fast_settings(
 
 
 def any_painting_fast(
-    photo, paintings, size, strength, keep_colors, painting_scale, painting_weights
+    photo, paintings, size, strength, keep_colors, painting_scale, painting_weights, method=dials.FAST_METHOD.default
 ) -> tuple[np.ndarray, str]:
-    """The photo painted with any paintings at ``size`` (long side) -> (RGB uint8, status line).
+    """The photo painted with any paintings at ``size`` (long side) by ``method``
+    (dials.FAST_METHOD) -> (RGB uint8, status line).
 
     photo, paintings: raw upload payloads or paths. Raises StyleTransferError for the user's mistakes.
     """
@@ -143,7 +144,7 @@ def any_painting_fast(
         photo, paintings, strength, keep_colors, painting_scale, painting_weights
     )
     started = time.perf_counter()
-    image = any_painting.fast(photo_path, painting_paths, size, settings)
+    image = any_painting.fast(photo_path, painting_paths, size, settings, method)
     height, width = image.shape[-2:]
     count = len(painting_paths)
     parts = [
@@ -182,15 +183,28 @@ def download_vgg16(stopped: Callable[[], bool]) -> Iterator[str]:
             )
 
 
-def getting_ready() -> str | None:
-    """What the first call will wait for once the weights are here (see download_vgg16), as a
-    status line; None when nothing."""
-    if not universal.is_loaded():
+def getting_ready(method: str = dials.FAST_METHOD.default) -> str | None:
+    """What the first fast result by ``method`` will wait for once the weights are here (see
+    download_vgg16), as a status line; None when nothing."""
+    if method == "universal" and not universal.is_loaded():
         return "Preparing the any-painting networks (first run: about 10 s)…"
+    if method == "predicted" and not predicted.is_loaded():
+        return "Preparing the any-painting network (first run: a few seconds)…"
     return None
 
 
-def run_fast(active, photo, paintings, size, strength, colors, style_scale, blend_text, request: gr.Request = None):
+def run_fast(
+    active,
+    photo,
+    paintings,
+    size,
+    strength,
+    colors,
+    style_scale,
+    blend_text,
+    method=dials.FAST_METHOD.default,
+    request: gr.Request = None,
+):
     """The fast result for the page: (result, status) pairs; quiet until a photo and a painting
     are in, and while a Refine run of this page owns the result."""
     begun = time.monotonic()
@@ -205,8 +219,10 @@ def run_fast(active, photo, paintings, size, strength, colors, style_scale, blen
             if refining():  # Refine shows the rest of the download
                 yield gr.skip(), gr.skip()
                 return
-        yield gr.skip(), status_html(getting_ready() or "Painting the fast result…", busy=True)
-        image, status = any_painting_fast(photo, paintings, size, strength, colors != "none", style_scale, blend_text)
+        yield gr.skip(), status_html(getting_ready(method) or "Painting the fast result…", busy=True)
+        image, status = any_painting_fast(
+            photo, paintings, size, strength, colors != "none", style_scale, blend_text, method
+        )
         if STOPS.armed_after(request, begun):  # Refine was clicked meanwhile: its images win
             yield gr.skip(), gr.skip()
             return
@@ -259,15 +275,18 @@ def gatys_previews(photo, paintings, settings: dict, stop):
     ``stop`` is set, the image so far, stopped=True.
 
     photo, paintings: raw upload payloads (or paths); settings: gatys_config's arguments, and
-    ``init`` (where Refine starts: dials.REFINE_START) and ``fast_strength`` (the fast
-    result's texture strength). Raises StyleTransferError for the user's mistakes.
+    ``init`` (where Refine starts: dials.REFINE_START), ``fast_strength`` and ``fast_method``
+    (the fast result's texture strength and painter). Raises StyleTransferError for the user's mistakes.
     """
     photo_path, painting_paths = uploaded_inputs(photo, paintings)
     settings = dict(settings)
     start = settings.pop("init", dials.REFINE_START.default)
     texture_strength = settings.pop("fast_strength", dials.TEXTURE_STRENGTH.default)
+    fast_method = settings.pop("fast_method", dials.FAST_METHOD.default)
     config = gatys_config(**settings, num_paintings=len(painting_paths))
-    run = any_painting.refine(photo_path, painting_paths, config, start=start, texture_strength=texture_strength)
+    run = any_painting.refine(
+        photo_path, painting_paths, config, start=start, texture_strength=texture_strength, fast_method=fast_method
+    )
     try:
         if stop.is_set():  # Stop pressed while waiting in the queue
             return
@@ -279,8 +298,8 @@ def gatys_previews(photo, paintings, settings: dict, stop):
         last_sent = 0.0
         for event in run:
             if isinstance(event, Stage):
-                if event.name == "fast":  # the universal mode's result (a few seconds)
-                    yield f"Painting the fast result to start from… {getting_ready() or ''}".strip()
+                if event.name == "fast":  # the fast result (a second or a few)
+                    yield f"Painting the fast result to start from… {getting_ready(fast_method) or ''}".strip()
                 else:
                     yield PREPARING
                 continue
@@ -337,6 +356,7 @@ def run_gatys(
     init,
     blend_text,
     fast_strength=dials.TEXTURE_STRENGTH.default,
+    fast_method=dials.FAST_METHOD.default,
     request: gr.Request = None,
 ):
     """Refine for the page: (preview image, progress line) pairs while the optimisation runs.
@@ -358,6 +378,7 @@ def run_gatys(
         init=init,
         blend_text=blend_text,
         fast_strength=fast_strength,
+        fast_method=fast_method,
     )
     try:
         started = False

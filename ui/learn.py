@@ -101,6 +101,8 @@ def progress_html(status) -> str:
             text = f"Learning {title}: the {status.arch} network, step {status.step}/{status.total}{left}."
         if status.archs_done:
             text += f" Ready already with {' and '.join(status.archs_done)}: try it in the other tabs."
+        elif status.predicted:
+            text += " A first version, predicted in seconds, is in the other tabs already; learning brings it closer."
     elif status.state == "done":
         shown = html.escape(f"“{status.title} ({learned.LEARNED_MARK})”")
         text = f"Learned {title}: choose {shown} in the Image, Video and Webcam tabs."
@@ -132,10 +134,11 @@ def build_learn_tab(models_folder=None) -> None:
     kinds = [learned.GALLERIES[g.elem_id] for g in galleries]
     with gr.Tab("Learn a painting", id="learn"):
         gr.Markdown(
-            "Teach the app a painting of your own. It is added to the networks behind the pretrained "
-            "styles (only its own scale-and-shift is fitted), which takes several minutes on a CPU; then "
-            "it appears in the style lists of the Image, Video and Webcam tabs, marked *learned*, and "
-            "stays there. One painting learns at a time; you can leave this page and come back."
+            "Teach the app a painting of your own. Within seconds a first version appears in the style "
+            "lists of the Image, Video and Webcam tabs, marked *learned*; the painting is then added to the "
+            "networks behind the pretrained styles (only its own scale-and-shift is fitted), which takes "
+            "several minutes on a CPU and brings it closer, and it stays there. One painting learns at a "
+            "time; you can leave this page and come back."
         )
         with gr.Row(equal_height=False):
             with gr.Column(scale=1):

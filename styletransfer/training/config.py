@@ -89,7 +89,9 @@ class TrainConfig:
     teacher_grid_average: bool = False
     # Start from a trained model of the same arch instead of random weights. Fine-tuning a
     # network trained on another painting reaches a new style in a fraction of the steps:
-    # styles differ mostly in instance-norm statistics (Dumoulin et al. 2017).
+    # styles differ mostly in instance-norm statistics (Dumoulin et al. 2017). With add_to: a
+    # one-style model whose norms start the new row (the fast result's network, predicted.py)
+    # instead of the mean of the model's rows.
     init: str = ""
     distill_weight: float = 1.0
     # L1 to the photo itself. With the content and style weights at 0 it trains an autoencoder
@@ -149,8 +151,8 @@ def validate(c: TrainConfig) -> None:
     _ = c.model_config  # unknown arch: its own message
     need(not (c.style and c.styles), "give one painting (style) or several (styles), not both")
     need(
-        not (c.add_to and (c.styles or c.init or c.teacher)),
-        "adding a style takes one painting (style) and the model (add_to) only",
+        not (c.add_to and (c.styles or c.teacher)),
+        "adding a style takes one painting (style), the model (add_to) and perhaps a start for its row (init) only",
     )
     need(c.steps >= 1, f"steps must be >= 1, got {c.steps}")
     need(c.batch_size >= 1, f"batch size must be >= 1, got {c.batch_size}")

@@ -37,6 +37,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from styletransfer import predicted
 from styletransfer.errors import StyleTransferError, short_error
 from styletransfer.files import atomic_write
 from styletransfer.io import images
@@ -57,6 +58,11 @@ from styletransfer.training.loop import train
 # (docs/models.md). 300 steps a network took a whole job 7.8 min on the 2-core CPU; 400 adds
 # about a third.
 LEARN_STEPS = 400
+# lite's steps when its row starts from the predicted network (_predicted_start), not from the
+# mean row. The Scream, as above: 0.295 / 0.266 / 0.244 / 0.218 / 0.211 / 0.207 / 0.203 at
+# 0 / 50 / 100 / 200 / 250 / 300 / 400 steps; 250 is the fewest within 2% of the zoo's row
+# (0.207), where the mean start needed 400 (0.68 s a step: about 1.7 minutes saved).
+STEPS_FROM_PREDICTION = 250
 # lite first: the webcam's network and the Video tab's default, usable after the shorter part
 # of the job; then full, the Image tab's default. A style shows in the galleries with its first.
 LEARN_ARCHS = ("lite", "full")
@@ -80,6 +86,7 @@ class LearnConfig:
     overrides them for an app: from_env), saved in each job's job.json."""
 
     steps: int = LEARN_STEPS  # per network
+    steps_from_prediction: int = STEPS_FROM_PREDICTION  # lite's, started from the predicted network (at most steps)
     archs: tuple[str, ...] = LEARN_ARCHS
     preview_every: int = PREVIEW_EVERY
     preview_size: int = PREVIEW_SIZE
@@ -93,14 +100,19 @@ class LearnConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "archs", tuple(self.archs))
-        if not isinstance(self.steps, int) or self.steps < 1:
-            raise StyleTransferError(f"learning needs steps >= 1, got {self.steps!r}")
+        for steps in (self.steps, self.steps_from_prediction):
+            if not isinstance(steps, int) or steps < 1:
+                raise StyleTransferError(f"learning needs steps >= 1, got {steps!r}")
         if not self.archs or any(arch not in ARCHS for arch in self.archs):
             raise StyleTransferError(f"learning's archs must be some of {', '.join(ARCHS)}, got {self.archs!r}")
         if self.preview_every < 1 or self.preview_size < 16:
             raise StyleTransferError("learning needs preview_every >= 1 and preview_size >= 16")
         if self.lossnet not in ("pretrained", "random"):
             raise StyleTransferError(f"lossnet must be pretrained or random, got {self.lossnet!r}")
+
+    def steps_for(self, arch: str, predicted_start: bool) -> int:
+        """A network's steps: fewer for lite when its row starts from the predicted network."""
+        return min(self.steps, self.steps_from_prediction) if arch == "lite" and predicted_start else self.steps
 
     @classmethod
     def from_env(cls, **defaults) -> LearnConfig:
@@ -133,6 +145,9 @@ class JobStatus:
     preview: str = ""  # the latest preview's file
     preview_step: int = 0  # its step, over every network
     error: str = ""  # one line, when failed
+    # A first lite network, predicted from the painting in seconds (predicted.py), is in the
+    # learned folder while lite trains from it (``_predicted_start``).
+    predicted: bool = False
     ahead: int = 0  # jobs before this one in the queue (queued only)
     created: float = 0.0
     finished: float = 0.0
@@ -225,11 +240,15 @@ def run_job(folder: Path) -> JobStatus:
     painting = folder / request["painting"]
     learned = Path(request["learned"])
     status = JobStatus.read(folder)
-    status.state, status.error, status.total = "running", "", config.steps * len(config.archs)
+    status.state, status.error = "running", ""
     status.write(folder)
     models = Path(config.models) if config.models else zoo.PRETRAINED
+    start = _predicted_start(config, models, request, painting, learned, folder, status)
+    steps = [config.steps_for(arch, start is not None) for arch in config.archs]
+    status.total = sum(steps)
+    status.write(folder)
     for index, arch in enumerate(config.archs):
-        before = index * config.steps
+        before = sum(steps[:index])
         status.arch = arch
         if arch in status.archs_done:
             continue
@@ -242,9 +261,10 @@ def run_job(folder: Path) -> JobStatus:
                 **settings,
                 "style": str(painting),
                 "add_to": str(weights),
-                "steps": config.steps,
+                "steps": steps[index],
                 "log_every": 1,
                 "checkpoint_every": config.preview_every,
+                **({"init": str(start)} if arch == "lite" and start is not None else {}),
             }
         )
         run = folder / arch
@@ -254,7 +274,7 @@ def run_job(folder: Path) -> JobStatus:
         def progress(event, before=before, run=run, photo=photo, last=last, arch=arch, index=index):
             last.update(event.losses)
             status.step = before + event.step
-            status.eta_s = _eta(config, index, event.step, event.elapsed / max(1, event.step))
+            status.eta_s = _eta(config.archs, steps, index, event.step, event.elapsed / max(1, event.step))
             ckpt = run / CHECKPOINT
             if ckpt.is_file() and ckpt.stat().st_mtime_ns != last.get("_previewed"):
                 last["_previewed"] = ckpt.stat().st_mtime_ns
@@ -262,7 +282,7 @@ def run_job(folder: Path) -> JobStatus:
                 status.preview = str(folder / PREVIEW_FILE)
             status.write(folder)
 
-        status.eta_s = _eta(config, index, 0, None)
+        status.eta_s = _eta(config.archs, steps, index, 0, None)
         status.write(folder)
         lossnet = _lossnet(config, train_config)
         path = train(train_config, run, resume=(run / CHECKPOINT).is_file(), callback=progress, lossnet=lossnet)
@@ -271,7 +291,7 @@ def run_job(folder: Path) -> JobStatus:
         _publish(path, request, painting, learned, train_config, {k: v for k, v in last.items() if k[0] != "_"})
         shutil.rmtree(run, ignore_errors=True)  # its checkpoints: the network is published
         status.archs_done = [*status.archs_done, arch]
-        status.step = before + config.steps
+        status.step = before + steps[index]
         status.write(folder)
     status.state, status.eta_s, status.finished = "done", 0.0, time.time()
     status.write(folder)
@@ -306,14 +326,14 @@ def _preview(checkpoint: Path, photo, out: Path) -> int:
     return card.steps
 
 
-def _eta(config: LearnConfig, index: int, step: int, seconds_per_step: float | None) -> float:
+def _eta(archs, steps: list[int], index: int, step: int, seconds_per_step: float | None) -> float:
     """Seconds left: this network's steps at its measured pace (else the prior), the networks
     after it at their priors scaled by how this one compares with its own."""
-    arch = config.archs[index]
+    arch = archs[index]
     pace = seconds_per_step or SECONDS_PER_STEP[arch]
     scale = pace / SECONDS_PER_STEP[arch]
-    later = sum(SECONDS_PER_STEP[a] * scale * config.steps for a in config.archs[index + 1 :])
-    return (config.steps - step) * pace + later
+    later = sum(SECONDS_PER_STEP[a] * scale * n for a, n in zip(archs[index + 1 :], steps[index + 1 :]))
+    return (steps[index] - step) * pace + later
 
 
 def _lossnet(config: LearnConfig, train_config):
@@ -322,11 +342,44 @@ def _lossnet(config: LearnConfig, train_config):
     return random_vgg16((train_config.content_layer, *train_config.style_layers))
 
 
+def _predicted_start(config, models: Path, request, painting: Path, learned: Path, folder: Path, status):
+    """A lite network for the painting predicted in seconds (predicted.py), published at once so
+    the painting is in every tab while it learns, and the start of lite's new row (measured on
+    The Scream: 100 steps from it paint as 200 from the mean row did; docs/models.md). Returns
+    its file, or None where the predictor does not fit the base lite network (another model
+    folder) or a job runs without the pretrained VGG16 (tests)."""
+    saved = folder / "predicted"
+    if "lite" not in config.archs or config.lossnet != "pretrained":
+        return None
+    if (saved / f"{request['name']}.lite.safetensors").is_file():
+        return saved / f"{request['name']}.lite.safetensors"
+    base = base_model(models, "lite")
+    path = predicted.predictor_path(base.parent)
+    if not path.is_file() or predicted.Predicted.trained_for(path) != predicted.file_sha256(base):
+        return None
+    model = predicted.load(path)
+    net = model.style_network([images.load_tensor(painting)])
+    card = zoo.ModelCard(name=request["name"], arch="lite", title=request["title"])
+    start = zoo.save(net, card, saved)
+    if "lite" not in status.archs_done:
+        info = {"predicted_by": path.name, "predictor_steps": model.info.get("steps", 0)}
+        _publish_network(net, request, painting, learned, info, steps=0, losses={})
+        status.predicted = True
+        status.write(folder)
+    return start
+
+
 def _publish(checkpoint: Path, request: dict, painting: Path, learned: Path, train_config, losses: dict) -> Path:
-    """The run's new style as a one-style model in the learned folder, its thumbnail first (a
-    style is listed once its card is written, last)."""
-    name, title = request["name"], request["title"]
+    """The run's new style as a one-style model in the learned folder."""
     net, card = read_model(checkpoint)
+    net = net.select(net.config.styles - 1)
+    return _publish_network(net, request, painting, learned, asdict(train_config), card.steps, losses)
+
+
+def _publish_network(net, request: dict, painting: Path, learned: Path, train_config: dict, steps: int, losses: dict):
+    """A one-style network as the learned style, its thumbnail first (a style is listed once
+    its card is written, last)."""
+    name, title = request["name"], request["title"]
     learned.mkdir(parents=True, exist_ok=True)
     thumbnail = learned / f"{name}.jpg"
     if not thumbnail.is_file():
@@ -339,13 +392,13 @@ def _publish(checkpoint: Path, request: dict, painting: Path, learned: Path, tra
         name=name,
         arch=net.config.arch,
         title=title,
-        train_config=asdict(train_config),
-        steps=card.steps,
+        train_config=train_config,
+        steps=steps,
         losses=losses,
         style_sha256=entry.get("style_sha256", ""),
         painting=kept.name,
     )
-    return zoo.save(net.select(net.config.styles - 1), learned_card, learned)
+    return zoo.save(net, learned_card, learned)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -113,6 +113,8 @@ def _train(
     if ckpt:
         model = build(TransformerConfig(**ckpt["model_config"]))
         model.load_state_dict(ckpt["model"])
+    elif config.init and config.add_to:
+        _start_new_row(model, config.init)
     elif config.init:
         _init_from(model, config)
     model = model.to(device, memory_format=memory).train()
@@ -321,6 +323,20 @@ def _teacher_output(teacher: TransformerNet, photo, style, grid_average: bool) -
         return run(photo, style).float()
     copies = len(GRID_SHIFTS)  # each image's style goes with each of its moved copies
     return grid_averaged(lambda moved: run(moved, None if style is None else style.repeat(copies)), photo)
+
+
+def _start_new_row(model: TransformerNet, init: str) -> None:
+    """The grown model's new (last) row from a one-style model's norms (add_to with init)."""
+    source, _ = read_model(init)
+    if source.config.styles != 1 or source.config.arch != model.config.arch:
+        raise StyleTransferError(
+            f"--init {init} must be a one-style {model.config.arch} network to start the new style from"
+        )
+    norms = source.state_dict()
+    with torch.no_grad():
+        for name, rows in model.named_parameters():
+            if rows.ndim == 2:
+                rows[-1] = norms[name].float()
 
 
 def _init_from(model: TransformerNet, config: TrainConfig) -> None:
