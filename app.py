@@ -3,8 +3,8 @@
     python app.py [--host 127.0.0.1] [--port 7860] [--share]
 
 The Image tab paints a photo with a pretrained network from the model zoo (pretrained/, or
-$STYLETRANSFER_PRETRAINED), in one pass, or with any painting: a fast result from the universal
-mode, then Refine (Gatys optimisation) from there. The Video tab stylizes an uploaded clip with
+$STYLETRANSFER_PRETRAINED), in one pass, or with any painting: a fast result (lite with rows
+predicted from the painting, or the universal mode), then Refine (Gatys optimisation) from there. The Video tab stylizes an uploaded clip with
 a zoo network (sound kept); the Webcam tab repaints the camera live, in the visitor's browser
 or on the server.
 
@@ -12,7 +12,7 @@ Other programs (gradio_client) get four endpoints, a contract defined in ui/api.
 the page (the page's own events are private):
 
     /stylize  photo + zoo style      -> the painted photo (PNG)
-    /paint    photo + any paintings  -> the universal mode's fast result (PNG)
+    /paint    photo + any paintings  -> the fast result (PNG): predicted network or universal mode
     /gatys    photo + any paintings  -> Gatys optimisation, streamed as (preview, progress line)
     /video    clip + zoo style       -> the painted .mp4, its sound kept
 

@@ -37,6 +37,7 @@ from styletransfer import dials, predicted, universal
 from styletransfer.colors import rgb_to_yiq, yiq_to_rgb
 from styletransfer.io import images
 from styletransfer.networks import read_model
+from styletransfer.networks.network import GRID_SHIFTS, grid_averaged
 from styletransfer.networks.transformer import TransformerNet
 from styletransfer.perceptual.loss import STYLE_LAYERS, STYLE_SCALE, batch_relative_mse, gram_distance, style_grams
 from styletransfer.perceptual.vgg import pretrained_vgg16
@@ -81,10 +82,18 @@ def painting_view(painting: torch.Tensor) -> torch.Tensor:
 
 
 def train(
-    run: Path, minutes: float, max_steps: int | None, photos: int, batch: int = 4, content_scale: float = 1.0
+    run: Path,
+    minutes: float,
+    max_steps: int | None,
+    photos: int,
+    batch: int = 4,
+    content_scale: float = 1.0,
+    steady_weight: float = 0.0,
 ) -> int:
     """Train (resuming from run/predictor.pt) until ``minutes`` pass or ``max_steps`` is reached.
-    ``content_scale`` multiplies the card's content weight (more of the photo kept, less style)."""
+    ``content_scale`` multiplies the card's content weight (more of the photo kept, less style);
+    ``steady_weight`` pulls each painting toward its own average over the pixel grid, as the
+    zoo's steady stages do (scripts/train_zoo.py's STEADY_DISTILL_WEIGHT): steadier on video."""
     network, card = read_model(LITE)
     network.eval().requires_grad_(False)
     vgg = pretrained_vgg16(last_layer="relu4_3").eval().requires_grad_(False)
@@ -122,7 +131,8 @@ def train(
             targets = [style_grams(vgg(v, STYLE_LAYERS), STYLE_LAYERS) for v in views]
             target = {n: torch.cat([t[n] for t in targets]) for n in STYLE_LAYERS}
             content = vgg(photo, [config["content_layer"]])[config["content_layer"]].float()
-        out = paint(network, photo, predictor(description))
+        rows = predictor(description)
+        out = paint(network, photo, rows)
         features = vgg(out, STYLE_LAYERS)
         style = gram_distance(style_grams(features, STYLE_LAYERS), target)
         loss = (
@@ -131,6 +141,11 @@ def train(
             * batch_relative_mse(features[config["content_layer"]].float(), content)
         )
         loss = loss + STYLE_SCALE * config["style_weight"] * style
+        if steady_weight:
+            with torch.no_grad():
+                tiled = {name: value.detach().repeat(len(GRID_SHIFTS), 1) for name, value in rows.items()}
+                target = grid_averaged(lambda moved, tiled=tiled: paint(network, moved, tiled), photo)
+            loss = loss + steady_weight * (out - target).abs().mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -198,9 +213,17 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, help="train: stop at this step")
     parser.add_argument("--photos", type=int, default=700, help="train: how many training photos to load")
     parser.add_argument("--content-scale", type=float, default=1.0, help="train: times the card's content weight")
+    parser.add_argument("--steady-weight", type=float, default=0.0, help="train: the pull toward the grid average")
     args = parser.parse_args(argv)
     if args.command == "train":
-        train(args.run, args.minutes, args.steps, args.photos, content_scale=args.content_scale)
+        train(
+            args.run,
+            args.minutes,
+            args.steps,
+            args.photos,
+            content_scale=args.content_scale,
+            steady_weight=args.steady_weight,
+        )
     elif args.command == "eval":
         evaluate(args.run)
     else:

@@ -8,7 +8,8 @@ The package reads as the architecture (each layer imports only from those below 
     gatys.py  training/  video/  the methods and workflows: optimise an image, train a
                                  network (and learn a painting: training/learn.py), stylize a
                                  video file or a camera stream
-    universal.py  wct.py         the any-painting network: whitening and colouring of VGG features
+    predicted.py                 the any-painting fast result: lite with rows predicted from the painting
+    universal.py  wct.py         the other fast result: whitening and colouring of VGG features
     networks/                    feed-forward networks: architectures, zoo, ONNX, load_network
     perceptual/                  VGG16, its weights, the perceptual loss
     io/                          image files, frames and their conversions, video containers

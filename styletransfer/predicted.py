@@ -11,8 +11,10 @@ it; the result is shipped as pretrained/PREDICTOR_FILE, beside the lite network 
 for (its sha256 is in the file: a republished lite needs the predictor retrained).
 
 Measured (docs/universal.md; 4 paintings the predictor never saw x 4 held-out photos at 384 px):
-style ratio 0.282, content 11.2 at the default strength 0.8, against the universal mode's
-0.330 and 11.9; about 0.3 s for a 512 px photo on the 2-core CPU.
+style ratio 0.305, content 10.5 at the default strength 0.8, against the universal mode's
+0.330 and 11.9; about 0.3 s for a 512 px photo on the 2-core CPU. Its training ended with the
+zoo's steady pull (each painting toward its own grid average): on video its networks flicker
+no more than the zoo's own rows.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""scripts/style_predictor.py: painting with per-image rows, and a resumable training run."""
+"""scripts/style_predictor.py: painting with per-image rows, a resumable training run, publishing."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from scripts import style_predictor
+from styletransfer import predicted
 from styletransfer.networks import read_model
 
 
@@ -49,8 +50,16 @@ def test_training_saves_and_resumes(tmp_path, shared_data):
     assert style_predictor.train(run, minutes=5, max_steps=2, photos=8, batch=2) == 2
     first = torch.load(run / style_predictor.CHECKPOINT)
     assert first["step"] == 2
-    assert style_predictor.train(run, minutes=5, max_steps=3, photos=8, batch=2) == 3
+    # Resumed with the pull toward the grid average on (the steady fine-tune).
+    assert style_predictor.train(run, minutes=5, max_steps=3, photos=8, batch=2, steady_weight=20.0) == 3
     second = torch.load(run / style_predictor.CHECKPOINT)
     assert second["step"] == 3
     moved = [not torch.equal(a, b) for a, b in zip(first["predictor"].values(), second["predictor"].values())]
     assert any(moved)
+    # Published, it is what the app reads: the run's predictor, for the shipped lite.
+    published = predicted.Predicted(
+        style_predictor.publish(run, tmp_path / "out.safetensors"), lite_file=style_predictor.LITE
+    )
+    assert published.info["steps"] == 3 and published.info["lite_sha256"] == predicted.file_sha256(style_predictor.LITE)
+    for name, value in published.predictor.state_dict().items():
+        torch.testing.assert_close(value, second["predictor"][name].half().float())
