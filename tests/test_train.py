@@ -295,8 +295,8 @@ def test_init_starts_from_a_trained_model(painting, photos, tmp_path, vgg):
         training.train(tiny(painting, photos, arch="full", init=str(first)), tmp_path / "third", lossnet=vgg)
 
 
-def test_an_added_painting_can_start_from_a_given_one_style_network(painting, photos, tmp_path, vgg):
-    """add_to with init (the learn job's predicted start): the new row starts as the init's norms."""
+def _two_style_lite_zoo(folder):
+    """A saved two-style lite network (night, wave) with random weights: (network, its file)."""
     from styletransfer.networks import zoo
 
     torch.manual_seed(0)
@@ -305,7 +305,14 @@ def test_an_added_painting_can_start_from_a_given_one_style_network(painting, ph
         for p in base.parameters():
             p.add_(0.1 * torch.randn_like(p))
     entries = [{"name": "night", "title": "Night"}, {"name": "wave", "title": "Wave"}]
-    model = zoo.save(base, zoo.ModelCard(name="zoo", arch="lite", styles=entries), tmp_path / "zoo")
+    return base, zoo.save(base, zoo.ModelCard(name="zoo", arch="lite", styles=entries), folder)
+
+
+def test_an_added_painting_can_start_from_a_given_one_style_network(painting, photos, tmp_path, vgg):
+    """add_to with init (the learn job's predicted start): the new row starts as the init's norms."""
+    from styletransfer.networks import zoo
+
+    base, model = _two_style_lite_zoo(tmp_path / "zoo")
     start = base.select(1)
     with torch.no_grad():
         for p in start.parameters():
@@ -666,13 +673,7 @@ def test_a_several_style_loss_matches_each_image_to_its_painting(painting, share
 def test_cli_adds_a_painting_by_fitting_only_its_scale_and_shift(painting, photos, shared_data, tmp_path):
     from styletransfer.networks import zoo
 
-    torch.manual_seed(0)
-    base = build(TransformerConfig(arch="lite")).widen(2)
-    with torch.no_grad():
-        for p in base.parameters():
-            p.add_(0.1 * torch.randn_like(p))
-    entries = [{"name": "night", "title": "Night"}, {"name": "wave", "title": "Wave"}]
-    model = zoo.save(base, zoo.ModelCard(name="zoo", arch="lite", styles=entries), tmp_path / "zoo")
+    base, model = _two_style_lite_zoo(tmp_path / "zoo")
     out = tmp_path / "added"
 
     def add(name, out):
