@@ -89,18 +89,18 @@ def train(
     batch: int = 4,
     content_scale: float = 1.0,
     steady_weight: float = 0.0,
+    held_out: tuple[str, ...] = HELD_OUT_PAINTINGS,
 ) -> int:
     """Train (resuming from run/predictor.pt) until ``minutes`` pass or ``max_steps`` is reached.
     ``content_scale`` multiplies the card's content weight (more of the photo kept, less style);
     ``steady_weight`` pulls each painting toward its own average over the pixel grid, as the
-    zoo's steady stages do (scripts/train_zoo.py's STEADY_DISTILL_WEIGHT): steadier on video."""
+    zoo's steady stages do (scripts/train_zoo.py's STEADY_DISTILL_WEIGHT): steadier on video.
+    ``held_out``: the paintings never shown (default HELD_OUT_PAINTINGS; () trains on all 16)."""
     network, card = read_model(LITE)
     network.eval().requires_grad_(False)
     vgg = pretrained_vgg16(last_layer="relu4_3").eval().requires_grad_(False)
     config = card.train_config
-    paintings = [
-        images.load_tensor(REPO / PAINTINGS / s.file, long_side=400) for s in STYLES if s.name not in HELD_OUT_PAINTINGS
-    ]
+    paintings = [images.load_tensor(REPO / PAINTINGS / s.file, long_side=400) for s in STYLES if s.name not in held_out]
     files = list_images(REPO / config["content_dir"], config["exclude"])
     random.Random(0).shuffle(files)
     crops = [images.load_tensor(f, long_side=200) for f in files[:photos]]
@@ -115,7 +115,8 @@ def train(
         optimizer.load_state_dict(state["optimizer"])
         step = state["step"]
     save = lambda: torch.save(  # noqa: E731
-        {"predictor": predictor.state_dict(), "optimizer": optimizer.state_dict(), "step": step}, run / CHECKPOINT
+        {"predictor": predictor.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "held_out": held_out},
+        run / CHECKPOINT,
     )
     end, history, started = time.time() + minutes * 60, [], time.time()
     while time.time() < end and (max_steps is None or step < max_steps):
@@ -165,7 +166,7 @@ def publish(run: Path, out: Path) -> Path:
     state = torch.load(run / CHECKPOINT)
     predictor = RowPredictor(zoo_rows(network))
     predictor.load_state_dict(state["predictor"])
-    info = {"steps": state["step"], "held_out_paintings": list(HELD_OUT_PAINTINGS)}
+    info = {"steps": state["step"], "held_out_paintings": list(state.get("held_out", HELD_OUT_PAINTINGS))}
     return predicted.save(predictor, LITE, out, info)
 
 
@@ -187,7 +188,7 @@ def evaluate(run: Path, strengths=(1.0, dials.TEXTURE_STRENGTH.default)) -> None
         painting = images.load_tensor(REPO / PAINTINGS / style.file, long_side=384)
         target = yardstick.grams(yardstick.features(painting))
         started = time.perf_counter()
-        model.painting_rows(painting)
+        model.read(painting)
         print(f"{style.name}: rows predicted in {time.perf_counter() - started:.2f} s")
         sheet = []
         for photo in photos:
@@ -214,6 +215,12 @@ def main(argv=None) -> None:
     parser.add_argument("--photos", type=int, default=700, help="train: how many training photos to load")
     parser.add_argument("--content-scale", type=float, default=1.0, help="train: times the card's content weight")
     parser.add_argument("--steady-weight", type=float, default=0.0, help="train: the pull toward the grid average")
+    parser.add_argument(
+        "--held-out",
+        nargs="*",
+        default=list(HELD_OUT_PAINTINGS),
+        help="train: paintings never shown (none: all 16; eval always judges HELD_OUT_PAINTINGS)",
+    )
     args = parser.parse_args(argv)
     if args.command == "train":
         train(
@@ -223,6 +230,7 @@ def main(argv=None) -> None:
             args.photos,
             content_scale=args.content_scale,
             steady_weight=args.steady_weight,
+            held_out=tuple(args.held_out),
         )
     elif args.command == "eval":
         evaluate(args.run)

@@ -5,6 +5,9 @@ setting's values (none, luminance, histogram) are dials.COLORS."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import torch
 
 _RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]])
@@ -47,22 +50,42 @@ def _sqrtm(cov: torch.Tensor, inverse: bool = False) -> torch.Tensor:
     return vectors @ torch.diag(values**power) @ vectors.T
 
 
-def match_color_histogram(source: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    """Affinely recolour ``source`` so its RGB mean and covariance equal ``reference``'s.
+@dataclass(frozen=True)
+class Palette:
+    """An image's colours as their RGB mean (3, 1) and covariance (3, 3), in float64."""
+
+    mean: torch.Tensor
+    cov: torch.Tensor
+
+    @classmethod
+    def of(cls, image: torch.Tensor) -> Palette:
+        pixels = image.permute(1, 0, 2, 3).reshape(3, -1).double()  # (3, B*H*W)
+        mean = pixels.mean(dim=1, keepdim=True)
+        centred = pixels - mean
+        return cls(mean, centred @ centred.T / pixels.shape[1])
+
+    @classmethod
+    def mixed(cls, palettes: Sequence[Palette], weights: Sequence[float]) -> Palette:
+        """The palette of the paintings' pixels pooled, each painting's share by weight."""
+        mean = sum(w * p.mean for w, p in zip(weights, palettes))
+        second = sum(w * (p.cov + p.mean @ p.mean.T) for w, p in zip(weights, palettes))
+        return cls(mean, second - mean @ mean.T)
+
+
+def match_palette(source: torch.Tensor, palette: Palette) -> torch.Tensor:
+    """Affinely recolour ``source`` so its RGB mean and covariance are ``palette``'s.
 
     Uses the symmetric matrix square root (the "Image Analogies" variant in Gatys et al.
     2016), which changes colours least among the transforms that match the statistics.
     """
-
-    def stats(image):
-        pixels = image.permute(1, 0, 2, 3).reshape(3, -1).double()  # (3, B*H*W)
-        mean = pixels.mean(dim=1, keepdim=True)
-        centred = pixels - mean
-        return pixels, mean, centred @ centred.T / pixels.shape[1]
-
-    pixels, mean_s, cov_s = stats(source)
-    _, mean_r, cov_r = stats(reference)
-    transform = _sqrtm(cov_r) @ _sqrtm(cov_s, inverse=True)
-    out = transform @ (pixels - mean_s) + mean_r  # (3, B*H*W)
+    own = Palette.of(source)
+    pixels = source.permute(1, 0, 2, 3).reshape(3, -1).double()
+    transform = _sqrtm(palette.cov) @ _sqrtm(own.cov, inverse=True)
+    out = transform @ (pixels - own.mean) + palette.mean  # (3, B*H*W)
     b, _, h, w = source.shape
     return out.reshape(3, b, h, w).permute(1, 0, 2, 3).to(source.dtype).clamp(0, 1)
+
+
+def match_color_histogram(source: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """``source`` recoloured to ``reference``'s RGB mean and covariance (match_palette)."""
+    return match_palette(source, Palette.of(reference))

@@ -201,7 +201,7 @@ TEMPORAL = Choice(
 
 # What paints the fast result. 4 paintings the predictor never saw x 4 held-out photos at 384 px
 # (python -m scripts.style_predictor eval), at the default strength 0.8: predicted style ratio
-# 0.305 / content 10.5 / 0.3 s at 512 px, universal 0.330 / 11.9 / 2-4 s.
+# 0.291 / content 10.9 / 0.3 s at 512 px, universal 0.330 / 11.9 / 2-4 s.
 FAST_METHOD = Choice(
     "fast_method",
     "fast result's painter",

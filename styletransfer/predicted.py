@@ -11,8 +11,8 @@ it; the result is shipped as pretrained/PREDICTOR_FILE, beside the lite network 
 for (its sha256 is in the file: a republished lite needs the predictor retrained).
 
 Measured (docs/universal.md; 4 paintings the predictor never saw x 4 held-out photos at 384 px):
-style ratio 0.305, content 10.5 at the default strength 0.8, against the universal mode's
-0.330 and 11.9; about 0.3 s for a 512 px photo on the 2-core CPU. Its training ended with the
+style ratio 0.291, content 10.9 at the default strength 0.8 (with PALETTE_PULL), against the
+universal mode's 0.330 and 11.9; about 0.3 s for a 512 px photo on the 2-core CPU. Its training ended with the
 zoo's steady pull (each painting toward its own grid average): on video its networks flicker
 no more than the zoo's own rows.
 """
@@ -23,8 +23,6 @@ import dataclasses
 import hashlib
 import json
 import pathlib
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 
 import torch
@@ -41,7 +39,13 @@ from styletransfer.perceptual.vgg import VGG16Features
 PREDICTOR_FILE = "predictor.lite.safetensors"
 DESCRIPTION_SIDE = 256  # a painting's long side when read (the zoo's style size), times the painting scale
 MIN_SIDE = 32  # below this the deepest style layer has no positions left to describe
-PAINTINGS_REMEMBERED = 8  # rows kept per painting: the page repaints many photos with one
+PAINTINGS_REMEMBERED = 8  # readings kept: the page repaints many photos with one painting
+# How far ``paint`` moves the painted photo's colours to the painting's (mean and covariance,
+# colors.match_palette): the rows alone let a palette drift (Udnie's greys came out violet).
+# Measured as in the module docstring, at strength 0.8: 0 gives style ratio 0.305 / content
+# 10.5; 0.25: 0.291 / 10.9; 0.5: 0.287 / 11.4; 1: 0.324 / 12.6. Raising the strength to 0.9
+# instead buys as much style for more content (0.293 / 11.7).
+PALETTE_PULL = 0.25
 
 
 def describe(vgg: VGG16Features, painting: torch.Tensor) -> torch.Tensor:
@@ -86,6 +90,14 @@ def one_style(network: TransformerNet, rows: dict[str, torch.Tensor]) -> Transfo
     return net.eval().requires_grad_(False)
 
 
+@dataclasses.dataclass(frozen=True)
+class Reading:
+    """What the fast result takes from one painting."""
+
+    rows: dict[str, torch.Tensor]  # lite's rows for it, {name: (1, C)}
+    palette: colors.Palette  # its colours
+
+
 def file_sha256(path: pathlib.Path) -> str:
     return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
 
@@ -101,13 +113,23 @@ def save(predictor: RowPredictor, lite_file: pathlib.Path, out: pathlib.Path, in
     return out
 
 
+def read_info(path: pathlib.Path) -> dict:
+    """A published predictor's metadata (what ``save`` wrote); StyleTransferError if unreadable."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as f:
+            return {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
+    except (OSError, ValueError) as error:
+        raise StyleTransferError(f"cannot read the predictor {path} ({short_error(error)})") from None
+
+
 class Predicted:
     """The predictor, the lite network it was trained for, and VGG16 to read paintings."""
 
     def __init__(self, predictor_file=None, lite_file=None):
         """``lite_file``: the network the predictor was trained for (default: the one its
         metadata names, beside it)."""
-        from safetensors import safe_open
         from safetensors.torch import load_file
 
         from styletransfer.perceptual.vgg import pretrained_vgg16
@@ -115,9 +137,8 @@ class Predicted:
         path = pathlib.Path(predictor_file) if predictor_file is not None else predictor_path()
         if not path.is_file():
             raise StyleTransferError(f"the fast result's predictor is missing: {path}")
+        self.info = read_info(path)
         try:
-            with safe_open(str(path), "pt") as f:
-                self.info = {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
             tensors = load_file(str(path))
             lite_file = pathlib.Path(lite_file or path.parent / self.info["lite_file"])
         except (OSError, KeyError, ValueError) as error:
@@ -133,51 +154,37 @@ class Predicted:
         self.predictor.load_state_dict({k: v.float() for k, v in tensors.items()})
         self.predictor.eval().requires_grad_(False)
         self.vgg = pretrained_vgg16(last_layer=STYLE_LAYERS[-1]).eval().requires_grad_(False)
-        self._remembered: OrderedDict[tuple, dict[str, torch.Tensor]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._readings = cache.Recent(PAINTINGS_REMEMBERED)
 
     @staticmethod
     def trained_for(predictor_file) -> str:
         """The sha256 of the lite file a published predictor was trained for ("" if unreadable)."""
-        from safetensors import safe_open
-
         try:
-            with safe_open(str(predictor_file), "pt") as f:
-                return json.loads((f.metadata() or {}).get("lite_sha256", '""'))
-        except (OSError, ValueError):
+            return read_info(pathlib.Path(predictor_file)).get("lite_sha256", "")
+        except StyleTransferError:
             return ""
 
-    def painting_rows(self, painting: torch.Tensor, painting_scale: float = 1.0) -> dict[str, torch.Tensor]:
-        """A painting's predicted rows ({name: (1, C)}), read at DESCRIPTION_SIDE x painting_scale."""
+    def read(self, painting: torch.Tensor, painting_scale: float = 1.0) -> Reading:
+        """A painting's rows and palette, read at DESCRIPTION_SIDE x painting_scale; remembered
+        for the last few paintings."""
         universal.check_image(painting, "painting", largest=None)
         side = painting_long_side(0, painting_scale)
-        key = (hashlib.sha1(painting.numpy().tobytes()).hexdigest(), tuple(painting.shape), side)
-        with self._lock:
-            if key in self._remembered:
-                self._remembered.move_to_end(key)
-                return self._remembered[key]
-        with torch.inference_mode():
-            rows = self.predictor(describe(self.vgg, images.resize_long_side(painting, side)))
-        with self._lock:
-            self._remembered[key] = rows
-            while len(self._remembered) > PAINTINGS_REMEMBERED:
-                self._remembered.popitem(last=False)
-        return rows
+
+        def reading() -> Reading:
+            small = images.resize_long_side(painting, side)
+            with torch.inference_mode():
+                rows = self.predictor(describe(self.vgg, small))
+            return Reading(rows, colors.Palette.of(small))
+
+        return self._readings.get((*cache.image_key(painting), side), reading)
 
     def forget_paintings(self) -> None:
-        with self._lock:
-            self._remembered.clear()
+        self._readings.clear()
 
     def rows(self, paintings: Sequence[torch.Tensor], weights=None, painting_scale: float = 1.0) -> dict:
         """The paintings' rows mixed by ``weights`` (equal by default), as the zoo mixes styles."""
-        if not paintings:
-            raise StyleTransferError("add at least one painting")
-        w = torch.tensor(weights if weights is not None else [1.0] * len(paintings), dtype=torch.float32)
-        if len(w) != len(paintings):
-            raise StyleTransferError(f"{len(w)} weights for {len(paintings)} paintings")
-        w = w / w.sum()
-        each = [self.painting_rows(p, painting_scale) for p in paintings]
-        return {name: sum(wi * rows[name] for wi, rows in zip(w, each)) for name in each[0]}
+        w, readings = self._read_all(paintings, weights, painting_scale)
+        return {name: sum(wi * r.rows[name] for wi, r in zip(w, readings)) for name in readings[0].rows}
 
     def style_network(self, paintings: Sequence[torch.Tensor], weights=None, painting_scale: float = 1.0):
         """A one-style lite network for the paintings (TransformerNet): video, webcam, ONNX."""
@@ -188,7 +195,9 @@ class Predicted:
     ) -> torch.Tensor:
         """(1, 3, H, W) photo in [0, 1] -> painted, (1, 3, H, W). ``settings.strength`` mixes
         the painting with the photo (0 = the photo): at the default 0.8 the result keeps as
-        much of the photo as the universal mode's and is painted more (the module docstring)."""
+        much of the photo as the universal mode's and is painted more (the module docstring).
+        Its colours are pulled PALETTE_PULL of the way to the paintings' (the photo's with
+        keep_colors)."""
         settings = settings or universal.Settings()
         universal.check_image(photo, "photo")
         net = self.style_network(paintings, settings.weights, settings.painting_scale)
@@ -196,7 +205,20 @@ class Predicted:
             painted = net(photo)
         if settings.keep_colors:
             painted = colors.with_chroma_of(painted, photo)
+        else:
+            w, readings = self._read_all(paintings, settings.weights, settings.painting_scale)
+            palette = colors.Palette.mixed([r.palette for r in readings], w.tolist())
+            painted = torch.lerp(painted, colors.match_palette(painted, palette), PALETTE_PULL)
         return torch.lerp(photo, painted, settings.strength)
+
+    def _read_all(self, paintings, weights, painting_scale: float) -> tuple[torch.Tensor, list[Reading]]:
+        """(weights summing to 1, each painting's reading)."""
+        if not paintings:
+            raise StyleTransferError("add at least one painting")
+        w = torch.tensor(weights if weights is not None else [1.0] * len(paintings), dtype=torch.float32)
+        if len(w) != len(paintings):
+            raise StyleTransferError(f"{len(w)} weights for {len(paintings)} paintings")
+        return w / w.sum(), [self.read(p, painting_scale) for p in paintings]
 
 
 def painting_long_side(output_long_side: int, painting_scale: float) -> int:

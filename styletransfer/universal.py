@@ -15,10 +15,7 @@ beside load_network's.
 
 from __future__ import annotations
 
-import hashlib
 import pathlib
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -122,8 +119,7 @@ class Universal:
             self._encoders, self._decoders = {k: v.eval() for k, v in encoders.items()}, self.decoders
         else:
             raise StyleTransferError(f"backend must be onnxruntime or torch, not {backend!r}")
-        self._painting_cache: OrderedDict[tuple, dict[int, wct.Statistics]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._paintings = cache.Recent(PAINTINGS_REMEMBERED)  # {painting: {level: wct.Statistics}}
 
     def encode(self, levels: tuple[int, ...], image: torch.Tensor) -> list[torch.Tensor]:
         """The image's features at ``levels`` (a tuple of DEEP, SHALLOW or one level)."""
@@ -143,25 +139,19 @@ class Universal:
         """A painting's feature statistics at every level: the deep levels of the painting
         resized to ``long_side * deep_scale``, the shallow ones at ``long_side``. Remembered
         for the last few paintings (the page re-runs one painting on many photos)."""
-        key = (hashlib.sha1(painting.numpy().tobytes()).hexdigest(), tuple(painting.shape), long_side, deep_scale)
-        with self._lock:
-            if key in self._painting_cache:
-                self._painting_cache.move_to_end(key)
-                return self._painting_cache[key]
+        key = (*cache.image_key(painting), long_side, deep_scale)
+        return self._paintings.get(key, lambda: self._read_painting(painting, long_side, deep_scale))
+
+    def _read_painting(self, painting: torch.Tensor, long_side: int, deep_scale: float) -> dict[int, wct.Statistics]:
         found = {}
         for levels, side in ((DEEP, round(long_side * deep_scale)), (SHALLOW, long_side)):
             resized = images.resize_long_side(painting, max(MIN_SIDE, side))
             for level, features in zip(levels, self.encode(levels, resized)):
                 found[level] = wct.statistics(features)
-        with self._lock:
-            self._painting_cache[key] = found
-            while len(self._painting_cache) > PAINTINGS_REMEMBERED:
-                self._painting_cache.popitem(last=False)
         return found
 
     def forget_paintings(self) -> None:
-        with self._lock:
-            self._painting_cache.clear()
+        self._paintings.clear()
 
     def paint(
         self,

@@ -103,6 +103,8 @@ def test_a_visitor_learns_a_painting_and_finds_it_in_the_galleries(page, tiny_jo
     item.click()
     page.locator("#result img").first.wait_for(state="visible", timeout=120_000)
     page.get_by_role("tab", name="Webcam").click()
+    # The Video and Webcam tabs say where a visitor's own painting comes from.
+    assert "Learn a painting tab adds it" in page.locator("#webcam-style").inner_text()
     choose_option(page, "webcam-style", "Page Painting (learned)")
     assert dropdown_text(page, "webcam-style")["text"] == "Page Painting (learned)"
 

@@ -38,3 +38,15 @@ def test_luminance_only_is_grey_and_matches_reference_statistics():
     assert torch.equal(grey[:, 0], grey[:, 1]) and torch.equal(grey[:, 1], grey[:, 2])
     y_like = colors.rgb_to_yiq(like)[:, 0]
     assert abs(grey[:, 0].mean() - y_like.mean()) < 0.02
+
+
+def test_a_mixed_palette_is_the_palette_of_the_pooled_pixels():
+    g = torch.Generator().manual_seed(1)
+    dark = 0.3 * torch.rand(1, 3, 8, 8, generator=g)
+    bright = 0.5 + 0.4 * torch.rand(1, 3, 8, 8, generator=g) * torch.tensor([1.0, 0.2, 0.6]).view(1, 3, 1, 1)
+    mixed = colors.Palette.mixed([colors.Palette.of(dark), colors.Palette.of(bright)], [0.25, 0.75])
+    pooled = colors.Palette.of(torch.cat([dark, bright, bright, bright], dim=3))  # bright: 3 of 4 pixels
+    torch.testing.assert_close(mixed.mean, pooled.mean)
+    torch.testing.assert_close(mixed.cov, pooled.cov)
+    matched = colors.match_palette(dark, mixed)
+    torch.testing.assert_close(colors.Palette.of(matched).mean, mixed.mean, atol=2e-3, rtol=0)

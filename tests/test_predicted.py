@@ -96,7 +96,33 @@ def test_the_style_network_is_a_plain_one_style_lite_network(model, photo):
     net = model.style_network([scream])
     assert net.config.arch == "lite" and net.config.styles == 1
     with torch.inference_mode():
-        torch.testing.assert_close(net(photo), model.paint(photo, [scream], universal.Settings(strength=1.0)))
+        plain = net(photo)
+    # paint adds only the palette pull to the network's own picture
+    pulled = torch.lerp(plain, colors.match_palette(plain, model.read(scream).palette), predicted.PALETTE_PULL)
+    torch.testing.assert_close(pulled, model.paint(photo, [scream], universal.Settings(strength=1.0)))
+
+
+@pytest.mark.usefixtures("shared_data")
+def test_the_colours_are_pulled_toward_the_paintings_palette(model, photo):
+    """Udnie's rows alone tint the photo violet; the pull brings the colours nearer the
+    painting's (mean and covariance), mixed paintings toward their pooled palette."""
+    udnie, lilies = _painting("udnie"), _painting("water_lilies")
+    with torch.inference_mode():
+        plain = model.style_network([udnie])(photo)
+    painted = model.paint(photo, [udnie], universal.Settings(strength=1.0))
+    target = colors.Palette.of(udnie)
+
+    def off(image, palette=target):
+        own = colors.Palette.of(image)
+        return float((own.mean - palette.mean).norm() + (own.cov - palette.cov).norm())
+
+    assert off(painted) < 0.9 * off(plain)
+    weights = (1.0, 3.0)
+    with torch.inference_mode():
+        plain_both = model.style_network([udnie, lilies], weights)(photo)
+    both = model.paint(photo, [udnie, lilies], universal.Settings(strength=1.0, weights=weights))
+    pooled = colors.Palette.mixed([target, colors.Palette.of(lilies)], [0.25, 0.75])
+    assert off(both, pooled) < 0.9 * off(plain_both, pooled)
 
 
 def test_a_predictor_for_another_lite_network_is_refused_in_one_line(tmp_path):

@@ -352,6 +352,19 @@ def tab_zoo(models_folder) -> tuple[Path, list[ZooStyle], str | None]:
         return folder, [], str(error)
 
 
+def style_dropdown(styles: list[ZooStyle], value: str, elem_id: str) -> gr.Dropdown:
+    """The Video and Webcam tabs' style list (ui/learned.py keeps its choices live), saying where
+    a visitor's own painting comes from. Put it in a row of its own: beside another control the
+    captions ran under the dropdown's arrow."""
+    return gr.Dropdown(
+        [(s.caption, s.name) for s in styles],
+        value=value,
+        label="Style",
+        info="Your own painting: the Learn a painting tab adds it to this list within seconds.",
+        elem_id=elem_id,
+    )
+
+
 def starting_choice(styles: list[ZooStyle], arch: str) -> tuple[str, str]:
     """(style name, arch) a tab starts with: the first style that has ``arch``, so the defaults
     work even while a zoo is incomplete; else the first style with a network it has."""

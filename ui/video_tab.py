@@ -35,6 +35,7 @@ from .common import (
     starting_choice,
     status_html,
     stop_button,
+    style_dropdown,
     style_network,
     tab_zoo,
     uploaded_path,
@@ -232,9 +233,7 @@ class VideoWidgets:
 
 def _video_widgets(styles: list[ZooStyle]) -> VideoWidgets:
     first_style, first_arch = starting_choice(styles, dials.VIDEO_ARCH.default)
-    # Its own row, as on the Webcam tab: in the narrow middle column the captions ran under the
-    # dropdown's arrow.
-    style = gr.Dropdown([(s.caption, s.name) for s in styles], value=first_style, label="Style", elem_id="video-style")
+    style = style_dropdown(styles, first_style, "video-style")
     with gr.Row(equal_height=False):
         with gr.Column(scale=1):
             # Read with preprocess=False (see _wire_video), as the Image tab does: the engine

@@ -21,7 +21,17 @@ from styletransfer.networks import onnx
 from styletransfer.video import webcam
 
 from . import browser_runtime
-from .common import PAGE_ONLY, ZooStyle, jpeg_img, no_models_message, slider, starting_choice, style_network, tab_zoo
+from .common import (
+    PAGE_ONLY,
+    ZooStyle,
+    jpeg_img,
+    no_models_message,
+    slider,
+    starting_choice,
+    style_dropdown,
+    style_network,
+    tab_zoo,
+)
 from .learned import style_index
 
 log = logging.getLogger("styletransfer.app")
@@ -220,13 +230,7 @@ def build_webcam_tab(models_folder=None) -> None:
             return
         by_name = style_index(styles)  # live: it finds the paintings learned later (ui/learned.py)
         first_style, first_arch = starting_choice(styles, "lite")
-        # Its own row: beside another control, the captions ran under the dropdown's arrow.
-        style = gr.Dropdown(
-            [(s.caption, s.name) for s in styles],
-            value=first_style,
-            label="Style",
-            elem_id="webcam-style",
-        )
+        style = style_dropdown(styles, first_style, "webcam-style")
         with gr.Row():
             where = gr.Radio(WHERE_CHOICES, value="browser", label="Where the network runs", elem_id="webcam-where")
             resolution = gr.Radio(

@@ -1,5 +1,6 @@
 """The process's one cache of loaded networks: load_network's (network.py) and the universal
-mode's encoders and decoders (universal.py).
+mode's encoders and decoders (universal.py); and ``Recent``, what the fast results remember of
+the last few paintings.
 
 A style click must not re-read its weights, nor a first any-painting result export its
 networks to ONNX twice, so what was built is kept under its key: the kind of network first,
@@ -10,6 +11,7 @@ loads anew. Concurrent first calls for one key wait for one build (the universal
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -68,3 +70,40 @@ def clear() -> None:
     """Forget every loaded network (tests that rewrite a model file in place within a second)."""
     with _lock:
         _entries.clear()
+
+
+class Recent:
+    """The last ``size`` values computed per key, the least recently used forgotten first: what
+    a painting's reading gives (universal.py's statistics, predicted.py's rows), as the page
+    repaints many photos with one painting. Two concurrent first calls for a key may both
+    compute it; the values are the same."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._values: OrderedDict[tuple, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, compute: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key]
+        value = compute()
+        with self._lock:
+            self._values[key] = value
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
+        return value
+
+    def __contains__(self, key: tuple) -> bool:
+        with self._lock:
+            return key in self._values
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+
+def image_key(image) -> tuple:
+    """A key for an image tensor by its content (the same painting uploaded twice is one)."""
+    return hashlib.sha1(image.numpy().tobytes()).hexdigest(), tuple(image.shape)
