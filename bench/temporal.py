@@ -13,8 +13,11 @@ For each clip in ../shared/data/videos (first --frames frames, scaled to --width
 zoo model, three outputs of the same frames are compared:
 
 - per-frame: the network on every frame on its own (`--temporal off`);
-- blend: the same frames through temporal.TemporalBlender (the default of `video`);
-- live blend: the same with the server webcam's real-time flow (webcam.LIVE_BLEND);
+- blend: the same frames through video.blend.TwoWayBlender (the default of `video`: each frame
+  blended with its past and its future along the flow);
+- one-way blend: through video.blend.TemporalBlender alone (its past only; `video` before
+  2026-12-07);
+- live blend: the one-way blend with the server webcam's real-time flow (webcam.LIVE_BLEND);
 - still blend: the in-browser webcam's flow-free blend (ui/browser_webcam.js);
 - with --grid-average: the network averaged over its pixel grid (Network.stylize's
   grid_average, four network runs a frame), alone and blended ("steady", `--temporal steady`);
@@ -50,7 +53,7 @@ from styletransfer import metrics
 from styletransfer.io import images
 from styletransfer.networks import load_network
 from styletransfer.training.catalogue import PAINTINGS, STYLES
-from styletransfer.video.blend import BlendConfig, TemporalBlender
+from styletransfer.video.blend import BlendConfig, TemporalBlender, TwoWayBlender
 from styletransfer.video.webcam import LIVE_BLEND
 
 REPO = Path(__file__).resolve().parent.parent
@@ -85,9 +88,19 @@ def stylize(network, frames: list[np.ndarray]) -> list[np.ndarray]:
     return [network.stylize(f) for f in frames]
 
 
-def blended(inputs: list[np.ndarray], styled: list[np.ndarray], config: BlendConfig | None = None) -> list[np.ndarray]:
-    blender = TemporalBlender(config)
-    return [blender(a, b) for a, b in zip(inputs, styled)]
+def blended(
+    inputs: list[np.ndarray], styled: list[np.ndarray], config: BlendConfig | None = None, two_way: bool = True
+) -> list[np.ndarray]:
+    """What `video` makes of the per-frame frames: the two-way blend (TwoWayBlender, files);
+    two_way=False: the one-way TemporalBlender (the server webcam's, and files' before 2026-12-07)."""
+    if not two_way:
+        blender = TemporalBlender(config)
+        return [blender(a, b) for a, b in zip(inputs, styled)]
+    both = TwoWayBlender(config)
+    out = []
+    for a, b in zip(inputs, styled):
+        out += both.push(both.motion(a), b)
+    return out + both.flush()
 
 
 # The in-browser webcam's steadying blend (ui/browser_webcam.js, stillBlend), without optical flow.
@@ -181,7 +194,8 @@ def main(argv=None) -> None:
                 per_frame = stylize(network, tqdm(inputs, desc=f"{clip} {name} {arch}", leave=False))
                 outputs[f"{arch} per-frame"] = per_frame
                 outputs[f"{arch} blend"] = blended(inputs, per_frame)
-                outputs[f"{arch} live blend (server webcam)"] = blended(inputs, per_frame, LIVE_BLEND)
+                outputs[f"{arch} one-way blend"] = blended(inputs, per_frame, two_way=False)
+                outputs[f"{arch} live blend (server webcam)"] = blended(inputs, per_frame, LIVE_BLEND, two_way=False)
                 outputs[f"{arch} still blend (in-browser webcam)"] = still_blended(inputs, per_frame)
                 if args.grid_average:
                     averaged = [network.stylize(f, grid_average=True) for f in inputs]

@@ -189,7 +189,7 @@ TEMPORAL = Choice(
     "temporal",
     "temporal mode",
     (
-        ("blend", "blend each frame with the last along the optical flow: far less flicker"),
+        ("blend", "blend each frame with those before and after it along the optical flow: far less flicker"),
         ("steady", "blend, and average the network over its pixel grid: steadier on slow pans, 4x the network's time"),
         ("off", "each frame painted on its own"),
     ),

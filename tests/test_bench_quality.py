@@ -162,6 +162,7 @@ def test_the_temporal_bench_prints_its_table(capsys, shared_data, pretrained_zoo
         "input (the clip itself)",
         "starry_night lite per-frame",
         "starry_night lite blend",
+        "starry_night lite one-way blend",
         "starry_night lite live blend (server webcam)",
         "starry_night lite still blend (in-browser webcam)",
     }
@@ -208,6 +209,7 @@ def test_the_temporal_bench_sums_up_several_styles(capsys, shared_data, pretrain
     assert set(summary) == {
         "lite per-frame",
         "lite blend",
+        "lite one-way blend",
         "lite live blend (server webcam)",
         "lite still blend (in-browser webcam)",
     }

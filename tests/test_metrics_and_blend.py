@@ -443,3 +443,71 @@ def test_the_default_flow_steadies_a_painted_pan_more_than_the_live_one(shared_d
         metrics.warping_error(None, run_blender(blend.TemporalBlender(LIVE_BLEND), frames, styled), flows=flows) / own
     )
     assert default < 0.85 * live, (default, live)
+
+
+def run_two_way(blender, frames, styled, seen=None):
+    """The two-way blend over a clip as the video loop runs it; ``seen``: frames out per push."""
+    out = []
+    for frame, s in zip(frames, styled):
+        finished = blender.push(blender.motion(frame), s)
+        if seen is not None:
+            seen.append(len(finished))
+        out += finished
+    return out + blender.flush()
+
+
+def test_the_two_way_blend_is_steadier_and_smears_less(flow_data):
+    """Sintel with flicker: blending each frame with its future too leaves less flicker than
+    the one-way blend, and without flicker it drifts less from the network's own frames (the
+    two blends lag the motion in opposite directions)."""
+    rng = np.random.default_rng(3)
+    root = flow_data / "sintel_frames"
+    frames = [
+        cv2.resize(load_rgb(root / f"frame_00{i}.png"), (512, 218), interpolation=cv2.INTER_AREA) for i in range(16, 24)
+    ]
+    clean = [(stylize(frame) * 255 + 0.5).astype(np.uint8) for frame in frames]
+    styled = [(s * 255 + 0.5).astype(np.uint8) for s in flicker([c / 255.0 for c in clean], rng)]
+    flows = metrics.video_flows(frames)
+    one_way = run_blender(blend.TemporalBlender(), frames, styled)
+    two_way = run_two_way(blend.TwoWayBlender(block=3, lookahead=2), frames, styled)
+    assert len(two_way) == len(frames) and two_way[0].dtype == np.uint8
+    assert metrics.warping_error(frames, two_way, flows=flows) < 0.8 * metrics.warping_error(
+        frames, one_way, flows=flows
+    )
+    assert metrics.contrast(two_way) == pytest.approx(metrics.contrast(styled), rel=0.1)
+    drift = lambda xs: np.sqrt(np.mean([((x.astype(float) - c) / 255) ** 2 for x, c in zip(xs, clean)]))  # noqa: E731
+    # measured 0.0186 against the one-way blend's 0.0218 (blend.TwoWayBlender)
+    assert drift(run_two_way(blend.TwoWayBlender(), frames, clean)) < 0.9 * drift(
+        run_blender(blend.TemporalBlender(), frames, clean)
+    )
+
+
+def test_the_two_way_blend_holds_a_few_frames_and_keeps_their_order(photo):
+    """Frames come out a block at a time, in order, once `lookahead` frames follow them; flush
+    gives the rest. A still scene with a different picture each frame: each output is the mean
+    of its past (one-way) blend and its future blend, so frame k's lies between frames 0 and 9."""
+    frames = [photo] * 10
+    styled = [np.full_like(photo, 20 * k) for k in range(10)]
+    seen = []
+    blender = blend.TwoWayBlender(block=4, lookahead=3)
+    out = run_two_way(blender, frames, styled, seen)
+    assert seen == [0, 0, 0, 0, 0, 0, 4, 0, 0, 0] and len(out) == 10  # 7 held, then 4 out; flush: 6
+    one_way = run_blender(blend.TemporalBlender(), frames, styled)
+    levels = [float(o.mean()) for o in out]
+    assert levels == sorted(levels)  # in order
+    assert all(0 < level < 180 for level in levels[1:-1])
+    assert levels[0] > float(one_way[0].mean())  # the first frame has a future to blend with
+    # the last has none: the mean of its one-way blend and its own picture
+    assert levels[-1] == pytest.approx((float(one_way[-1].mean()) + 180) / 2, abs=1)
+    with pytest.raises(StyleTransferError, match="block"):
+        blend.TwoWayBlender(block=0)
+
+
+def test_the_two_way_blend_does_not_cross_a_scene_cut(shared_data, photo):
+    other = load_rgb(shared_data / "flow" / "middlebury" / "Urban2" / "frame10.png")[200:320, 300:460]
+    frames = [photo] * 4 + [other] * 4
+    styled = [(stylize(f) * 255 + 0.5).astype(np.uint8) for f in frames]
+    out = run_two_way(blend.TwoWayBlender(block=2, lookahead=2), frames, styled)
+    # Each scene's frames are all alike, so nothing from the other scene means the same picture.
+    for k in (3, 4):
+        assert np.abs(out[k].astype(int) - styled[k]).max() <= 1

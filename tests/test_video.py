@@ -308,6 +308,56 @@ def test_postprocess_gets_input_and_stylized_in_order(clips, tmp_path):
         assert psnr(frame, got) > 30
 
 
+class Holding:
+    """A Finisher that holds frames back and lets them go ``every`` at a time (as the two-way
+    blend does), each marked with its place so the output shows the order."""
+
+    def __init__(self, every: int):
+        self.every, self.held, self.pushed = every, [], 0
+
+    def push(self, frame, stylized, prepared):
+        marked = stylized.copy()
+        marked[:8, :8] = 10 * self.pushed  # a block the encoder's compression keeps
+        self.pushed += 1
+        self.held.append(marked)
+        if len(self.held) < self.every:
+            return []
+        out, self.held = self.held, []
+        return out
+
+    def flush(self):
+        out, self.held = self.held, []
+        return out
+
+
+def test_a_finisher_may_hold_frames_back(tmp_path):
+    """The frames a finisher lets go late keep their own timing (variable frame rate here),
+    their order, and the progress counts them once written; the held ones come at the end."""
+    pts = [0, 40, 120, 130, 300, 310, 500]  # milliseconds, irregular
+    src = make_clip(tmp_path / "vfr.mp4", 64, 48, pts=pts, time_base=Fraction(1, 1000), rate=10)
+    events = []
+    result = process_video(src, tmp_path / "out.mp4", identity, postprocess=Holding(3), callback=events.append)
+    assert result.frames == 7 and [e.frames_done for e in events] == list(range(1, 8))
+    assert frame_times(result.path) == pytest.approx([p / 1000 for p in pts], abs=1e-3)
+    marks = [int(frame[2:6, 2:6].mean() + 0.5) for frame in decode_rgb(result.path, "ITU709")]
+    assert marks == pytest.approx([10 * k for k in range(7)], abs=3)
+
+
+def test_stop_writes_the_frames_a_finisher_holds(clips, tmp_path):
+    """Stop: the frames handed to the finisher so far are finished and saved, none lost."""
+    done = []
+    result = process_video(
+        clips["audio"],
+        tmp_path / "out.mp4",
+        identity,
+        postprocess=Holding(4),
+        callback=done.append,
+        should_stop=lambda: len(done) >= 4,
+    )
+    assert result.stopped and result.frames == len(done) and 4 <= result.frames < 12
+    assert media.probe(result.path).frames == result.frames
+
+
 @pytest.mark.parametrize("batch_size", [3, 5])
 def test_batches_give_the_frames_of_one_at_a_time(clips, tmp_path, batch_size):
     """12 frames in batches of 3 (even) or 5 (a shorter last batch): same frames, same order."""

@@ -18,6 +18,7 @@ from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -33,6 +34,16 @@ FrameFn = Callable[[np.ndarray], np.ndarray]
 PostProcess = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """(input frame, stylized frame) -> output frame; all HxWx3 uint8 RGB, called in order.
 The hook for temporal processing (video.blend.TemporalBlender); it may keep state."""
+
+
+class Finisher(Protocol):
+    """The hook for temporal processing that may hold frames back (video.blend.TwoWayBlender):
+    ``push`` takes each frame in order and returns the output frames finished so far, oldest
+    first; ``flush`` returns the rest at the end. A PostProcess is one that holds none."""
+
+    def push(self, frame: np.ndarray, stylized: np.ndarray, prepared) -> list[np.ndarray]: ...
+
+    def flush(self) -> list[np.ndarray]: ...
 
 
 @dataclass(frozen=True)
@@ -109,24 +120,26 @@ def stylize_video(
 ) -> VideoResult:
     """Stylize ``src`` with ``network`` into the .mp4 ``dst``.
 
-    temporal: blend each frame with the previous output along the optical flow
-    (video.blend.TemporalBlender), which removes most of the flicker of per-frame stylization.
+    temporal: blend each frame along the optical flow with the frames before and after it
+    (video.blend.TwoWayBlender), which removes most of the flicker of per-frame stylization;
+    frames are then written a block at a time (16, once 8 more have been painted).
     grid_average: Network.stylize's, steadier again on slow pans for 4x the network's time.
     batch_size: frames per network call (default: the network's batch_size, 8 on a GPU, else
     1); the blender still sees them one by one, in order. The rest as in process_video.
     """
     strength = check_strength(strength)
     scale = dials.VIDEO_SCALE.check(scale)
-    prepare = postprocess = None
+    prepare = finisher = None
     if temporal:
-        from styletransfer.video.blend import TemporalBlender  # OpenCV's flow loads only when used
+        from styletransfer.video.blend import TwoWayBlender  # OpenCV's flow loads only when used
 
-        blender = TemporalBlender()
+        # A file can wait for the frames after each one: blended with its past and its future.
+        blender = TwoWayBlender()
         # The optical flow needs only the input frames: it is computed ahead, in the decoding
         # thread, beside the network; the blend follows the network's output, in the
         # encoding thread, also beside the network.
         prepare = blender.motion
-        postprocess = lambda frame, stylized, motion: blender.apply(motion, stylized)  # noqa: E731
+        finisher = _Blending(blender)
 
     return process_video(
         src,
@@ -134,7 +147,7 @@ def stylize_video(
         lambda frames: network.stylize(frames, strength=strength, keep_colors=keep_colors, grid_average=grid_average),
         scale=scale,
         prepare=prepare,
-        postprocess=postprocess,
+        postprocess=finisher,
         callback=callback,
         should_stop=should_stop,
         batch_size=batch_size if batch_size is not None else network.batch_size,
@@ -147,7 +160,7 @@ def process_video(
     frame_fn: FrameFn,
     *,
     scale: float = 1.0,
-    postprocess: PostProcess | None = None,
+    postprocess: PostProcess | Finisher | None = None,
     prepare: Callable[[np.ndarray], object] | None = None,
     callback: Callable[[VideoProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -159,7 +172,9 @@ def process_video(
     applied), in display order, ``batch_size`` at a time (fewer at the end): a GPU runs a
     batch in about the time of one frame, a CPU gains nothing from it.
     scale: output size relative to the input's displayed size (e.g. 0.5 for half).
-    postprocess: optional (input, stylized) -> frame, all HxWx3 uint8 RGB, called in order.
+    postprocess: optional (input, stylized) -> frame, all HxWx3 uint8 RGB, called in order;
+    or a Finisher, which may hold frames back (each output frame still goes out with the
+    timing of its own input frame).
     prepare: optional input frame -> anything, called in order in the decoding thread, ahead
     of the network (work that needs only the input, like optical flow); its result is handed
     to postprocess as a third argument: postprocess(input, stylized, prepared).
@@ -308,16 +323,21 @@ def _read_ahead(items: Generator, depth: int) -> Iterator[Iterator]:
 class _Encoder:
     """The output file, written in a thread of its own, in order, at most ``depth`` frames
     behind the caller. Each frame is finished there too: ``postprocess`` (the temporal blend,
-    3-6 ms a frame at 640x360) runs beside the network instead of between its calls. Its
-    exceptions are raised in the caller at a later ``write``, at ``drain`` or at ``finish``.
-    The writer opens on the first frame, so bad input leaves no file; an exception that
-    leaves the ``with`` block discards the file."""
+    3-6 ms a frame at 640x360) runs beside the network instead of between its calls; a
+    Finisher may hold frames back, and the frames it returns are written with their own input
+    frames' timing. Exceptions there are raised in the caller at a later ``write``, at
+    ``drain`` or at ``finish``. The writer opens on the first frame, so bad input leaves no
+    file; an exception that leaves the ``with`` block discards the file."""
 
     def __init__(self, reader: media.VideoReader, dst: Path, depth: int, postprocess=None, prepared_too=False):
         self.reader, self.dst, self.depth = reader, dst, depth
-        self.postprocess, self.prepared_too = postprocess, prepared_too
+        if postprocess is not None and not hasattr(postprocess, "push"):
+            postprocess = _OneByOne(postprocess, prepared_too)
+        self.finisher: Finisher | None = postprocess
         self.writer: media.VideoWriter | None = None
         self.pending: collections.deque[Future] = collections.deque()
+        self.waiting: collections.deque[tuple] = collections.deque()  # (pts, duration, time_base) of frames not written
+        self.flushed = False
 
     def __enter__(self) -> _Encoder:
         self.thread = ThreadPoolExecutor(1, thread_name_prefix="video-encode")
@@ -331,25 +351,38 @@ class _Encoder:
         self.pending.append(self.thread.submit(self._write, picture, styled.copy(), prepared))
         written = []
         while self.pending and (len(self.pending) > self.depth or self.pending[0].done()):
-            written.append(self.pending.popleft().result())  # waits only while the queue is full
+            written += self.pending.popleft().result()  # waits only while the queue is full
         return written
 
     def drain(self) -> list[np.ndarray]:
-        """Wait for the frames still queued; returns them, in order."""
+        """Wait for the frames still queued, and have the finisher finish those it holds;
+        returns them, in order."""
         written = []
         while self.pending:
-            written.append(self.pending.popleft().result())
+            written += self.pending.popleft().result()
+        if self.finisher is not None and not self.flushed and self.writer is not None:
+            self.flushed = True
+            written += self.thread.submit(self._flush).result()
         return written
 
-    def _write(self, picture: media.Picture, styled: np.ndarray, prepared) -> np.ndarray:
-        out = styled
-        if self.postprocess is not None:
-            extra = (prepared,) if self.prepared_too else ()
-            out = _check_frames(self.postprocess(picture.rgb, styled, *extra), picture.rgb.shape, "postprocess")
-            out = np.ascontiguousarray(out)
-        end = self.writer.write_video(out, picture.pts, picture.duration, picture.time_base)
-        self.writer.release_audio(self.reader.pending_audio, until=end)
-        return out
+    def _write(self, picture: media.Picture, styled: np.ndarray, prepared) -> list[np.ndarray]:
+        self.waiting.append((picture.pts, picture.duration, picture.time_base))  # the frame may be held
+        if self.finisher is None:
+            return self._encode([styled])
+        return self._encode(self.finisher.push(picture.rgb, styled, prepared))
+
+    def _flush(self) -> list[np.ndarray]:
+        return self._encode(self.finisher.flush())
+
+    def _encode(self, frames: list[np.ndarray]) -> list[np.ndarray]:
+        """Write ``frames``, each with the timing of the oldest input frame waiting."""
+        shape = (self.writer.height, self.writer.width, 3)
+        for out in frames:
+            pts, duration, time_base = self.waiting.popleft()
+            out = np.ascontiguousarray(_check_frames(out, shape, "postprocess"))
+            end = self.writer.write_video(out, pts, duration, time_base)
+            self.writer.release_audio(self.reader.pending_audio, until=end)
+        return frames
 
     def finish(self, *, cut_audio: bool) -> media.VideoWriter:
         """Write the frames still queued and the audio (up to the last frame if
@@ -365,6 +398,33 @@ class _Encoder:
         self.thread.shutdown(wait=True)  # before abort(): the thread may be writing
         if kind is not None and self.writer is not None:
             self.writer.abort()
+
+
+class _OneByOne:
+    """A PostProcess as a Finisher that holds no frame."""
+
+    def __init__(self, postprocess: Callable, prepared_too: bool):
+        self.postprocess, self.prepared_too = postprocess, prepared_too
+
+    def push(self, frame, stylized, prepared) -> list[np.ndarray]:
+        extra = (prepared,) if self.prepared_too else ()
+        return [self.postprocess(frame, stylized, *extra)]
+
+    def flush(self) -> list[np.ndarray]:
+        return []
+
+
+class _Blending:
+    """The two-way blend (video.blend.TwoWayBlender) as a Finisher: ``prepared`` is the frame's motion."""
+
+    def __init__(self, blender):
+        self.blender = blender
+
+    def push(self, frame, stylized, motion) -> list[np.ndarray]:
+        return self.blender.push(motion, stylized)
+
+    def flush(self) -> list[np.ndarray]:
+        return self.blender.flush()
 
 
 def _check_frames(value, shape, what: str) -> np.ndarray:
