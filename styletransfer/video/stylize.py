@@ -48,14 +48,15 @@ class Finisher(Protocol):
 
 @dataclass(frozen=True)
 class VideoProgress:
-    """Sent to the callback after each frame is stylized, finished and encoded."""
+    """Sent to the callback after each frame is painted by the network; every frame painted
+    is written (a Stop too keeps them), a few frames later (the blend holds up to 24)."""
 
     frames_done: int
     total_frames: int | None  # None when the container does not say
     fps: float  # frames processed per second of wall-clock time, so far
     seconds_left: float | None  # None while the total is unknown
     elapsed: float  # seconds since the run started
-    frame: np.ndarray | None = field(default=None, repr=False)  # the frame just written, HxWx3 uint8
+    frame: np.ndarray | None = field(default=None, repr=False)  # the frame just painted, HxWx3 uint8
 
 
 @dataclass(frozen=True)
@@ -178,15 +179,14 @@ def process_video(
     prepare: optional input frame -> anything, called in order in the decoding thread, ahead
     of the network (work that needs only the input, like optical flow); its result is handed
     to postprocess as a third argument: postprocess(input, stylized, prepared).
-    callback: called after each frame is finished and encoded, in order.
+    callback: called after the network paints each frame, in order.
     should_stop: polled before each frame; when it returns True the file is finished with
     the frames done so far (audio cut to match) and the result says ``stopped``.
 
     frame_fn, callback and should_stop run on the calling thread. Decoding (with prepare) and
     postprocess with encoding run in a thread each, a few frames ahead and behind (PyAV and
     OpenCV release the GIL while they work), so they overlap the network instead of adding
-    to its time. callback therefore reports each frame once it is written, a frame or two
-    after the network made it.
+    to its time. Every frame painted is written, after Stop too, a few frames later.
 
     The output is written to a temporary file beside ``dst`` and renamed at the end, so an
     interrupted run never leaves a half file under the real name. Raises
@@ -203,12 +203,11 @@ def process_video(
     done = 0
     stopped = False
 
-    def report(written: list[np.ndarray]) -> None:
+    def report(painted: np.ndarray) -> None:
         nonlocal done
-        for out in written:
-            done += 1
-            if callback is not None:
-                callback(_progress(done, reader.total, started, out))
+        done += 1
+        if callback is not None:
+            callback(_progress(done, reader.total, started, painted))
 
     with (
         media.VideoReader(src, scale) as reader,
@@ -220,8 +219,9 @@ def process_video(
                     stopped = True
                     break
                 for (picture, prepared), styled in zip(batch, _stylized(batch, frame_fn)):
-                    report(encoder.write(picture, styled, prepared))
-        report(encoder.drain())
+                    encoder.write(picture, styled, prepared)
+                    report(styled)
+        encoder.drain()  # every frame painted is written, the ones a finisher held too
         # Decoding has ended: the reader's audio queue is complete (or, after Stop, cut below).
         if encoder.writer is None:
             raise _nothing_written(src, reader, stopped)
@@ -343,38 +343,28 @@ class _Encoder:
         self.thread = ThreadPoolExecutor(1, thread_name_prefix="video-encode")
         return self
 
-    def write(self, picture: media.Picture, styled: np.ndarray, prepared) -> list[np.ndarray]:
-        """Queue one stylized frame; returns the output frames written since the last call, in order."""
+    def write(self, picture: media.Picture, styled: np.ndarray, prepared) -> None:
+        """Queue one stylized frame (waits while ``depth`` frames are queued)."""
         if self.writer is None:
             self.writer = self.reader.writer(self.dst, styled.shape[1], styled.shape[0])
         # A copy: it is used later, while frame_fn may reuse or change its output array.
         self.pending.append(self.thread.submit(self._write, picture, styled.copy(), prepared))
-        written = []
         while self.pending and (len(self.pending) > self.depth or self.pending[0].done()):
-            written += self.pending.popleft().result()  # waits only while the queue is full
-        return written
+            self.pending.popleft().result()  # raises here what went wrong there
 
-    def drain(self) -> list[np.ndarray]:
-        """Wait for the frames still queued, and have the finisher finish those it holds;
-        returns them, in order."""
-        written = []
+    def drain(self) -> None:
+        """Wait for the frames still queued, and have the finisher finish those it holds."""
         while self.pending:
-            written += self.pending.popleft().result()
+            self.pending.popleft().result()
         if self.finisher is not None and not self.flushed and self.writer is not None:
             self.flushed = True
-            written += self.thread.submit(self._flush).result()
-        return written
+            self.thread.submit(lambda: self._encode(self.finisher.flush())).result()
 
-    def _write(self, picture: media.Picture, styled: np.ndarray, prepared) -> list[np.ndarray]:
+    def _write(self, picture: media.Picture, styled: np.ndarray, prepared) -> None:
         self.waiting.append((picture.pts, picture.duration, picture.time_base))  # the frame may be held
-        if self.finisher is None:
-            return self._encode([styled])
-        return self._encode(self.finisher.push(picture.rgb, styled, prepared))
+        self._encode([styled] if self.finisher is None else self.finisher.push(picture.rgb, styled, prepared))
 
-    def _flush(self) -> list[np.ndarray]:
-        return self._encode(self.finisher.flush())
-
-    def _encode(self, frames: list[np.ndarray]) -> list[np.ndarray]:
+    def _encode(self, frames: list[np.ndarray]) -> None:
         """Write ``frames``, each with the timing of the oldest input frame waiting."""
         shape = (self.writer.height, self.writer.width, 3)
         for out in frames:
@@ -382,7 +372,6 @@ class _Encoder:
             out = np.ascontiguousarray(_check_frames(out, shape, "postprocess"))
             end = self.writer.write_video(out, pts, duration, time_base)
             self.writer.release_audio(self.reader.pending_audio, until=end)
-        return frames
 
     def finish(self, *, cut_audio: bool) -> media.VideoWriter:
         """Write the frames still queued and the audio (up to the last frame if
