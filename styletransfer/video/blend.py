@@ -246,8 +246,12 @@ class TwoWayBlender:
         """The first ``count`` frames held, each the mean of its forward blend and of the
         backward blend run from the newest frame held (a flow to the next frame, else afresh)."""
         backward = TemporalBlender(self.config)
-        future = [backward.apply(held.ahead or held.here, held.stylized) for held in reversed(self._held)][::-1]
-        done = [_average(held.past, blend) for held, blend in zip(self._held[:count], future)]
+        done = [None] * count
+        for i in reversed(range(len(self._held))):
+            held = self._held[i]
+            future = backward.apply(held.ahead or held.here, held.stylized)
+            if i < count:
+                done[i] = _average(held.past, future)
         del self._held[:count]
         return done
 
