@@ -81,6 +81,9 @@ class Motion:
     shape: tuple  # the input frame's shape
     flow: np.ndarray | None = None
     confidence: np.ndarray | None = None
+    # TwoWayBlender's: the previous frame's Motion with its flow to this frame, for the blend
+    # run backward (None: this is the first frame, or follows a cut)
+    previous_ahead: Motion | None = None
 
 
 class TemporalBlender:
@@ -222,18 +225,23 @@ class TwoWayBlender:
         self.config = self.forward.config
         self.block, self.lookahead = block, lookahead
         self._held: list[_Held] = []
+        self._last: Motion | None = None  # the input side's previous frame
 
     def motion(self, frame) -> Motion:
-        return self.forward.motion(frame)
+        """The input half: the flows both ways between this frame and the previous one (each
+        costs as much: the video loop runs this beside the network)."""
+        here = self.forward.motion(frame)
+        bare = Motion(here.grey, here.shape)
+        previous_ahead = follow(bare, self._last, self.config) if self._last is not None else None
+        self._last = bare
+        return replace(here, previous_ahead=previous_ahead)
 
     def push(self, motion: Motion, stylized) -> list[np.ndarray]:
         stylized = _rgb(stylized, "stylised")
         past = self.forward.apply(motion, stylized)
-        here = Motion(motion.grey, motion.shape)
         if self._held:
-            last = self._held[-1]
-            last.ahead = follow(here, last.here, self.config)  # the previous frame's flow to this one
-        self._held.append(_Held(stylized, past, here))
+            self._held[-1].ahead = motion.previous_ahead
+        self._held.append(_Held(stylized, past, Motion(motion.grey, motion.shape)))
         if len(self._held) < self.block + self.lookahead:
             return []
         return self._finish(self.block)
