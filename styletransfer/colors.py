@@ -50,6 +50,11 @@ def _sqrtm(cov: torch.Tensor, inverse: bool = False) -> torch.Tensor:
     return vectors @ torch.diag(values**power) @ vectors.T
 
 
+def _pixels(image: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) -> (3, B*H*W) in float64."""
+    return image.permute(1, 0, 2, 3).reshape(3, -1).double()
+
+
 @dataclass(frozen=True)
 class Palette:
     """An image's colours as their RGB mean (3, 1) and covariance (3, 3), in float64."""
@@ -59,7 +64,7 @@ class Palette:
 
     @classmethod
     def of(cls, image: torch.Tensor) -> Palette:
-        pixels = image.permute(1, 0, 2, 3).reshape(3, -1).double()  # (3, B*H*W)
+        pixels = _pixels(image)
         mean = pixels.mean(dim=1, keepdim=True)
         centred = pixels - mean
         return cls(mean, centred @ centred.T / pixels.shape[1])
@@ -79,7 +84,7 @@ def match_palette(source: torch.Tensor, palette: Palette) -> torch.Tensor:
     2016), which changes colours least among the transforms that match the statistics.
     """
     own = Palette.of(source)
-    pixels = source.permute(1, 0, 2, 3).reshape(3, -1).double()
+    pixels = _pixels(source)
     transform = _sqrtm(palette.cov) @ _sqrtm(own.cov, inverse=True)
     out = transform @ (pixels - own.mean) + palette.mean  # (3, B*H*W)
     b, _, h, w = source.shape

@@ -12,9 +12,9 @@ for (its sha256 is in the file: a republished lite needs the predictor retrained
 
 Measured (docs/universal.md; 4 paintings the predictor never saw x 4 held-out photos at 384 px):
 style ratio 0.291, content 10.9 at the default strength 0.8 (with PALETTE_PULL), against the
-universal mode's 0.330 and 11.9; about 0.3 s for a 512 px photo on the 2-core CPU. Its training ended with the
-zoo's steady pull (each painting toward its own grid average): on video its networks flicker
-no more than the zoo's own rows.
+universal mode's 0.330 and 11.9; about 0.3 s for a 512 px photo on the 2-core CPU. Its
+training ended with the zoo's steady pull (each painting toward its own grid average): on
+video its networks flicker no more than the zoo's own rows.
 """
 
 from __future__ import annotations
@@ -183,8 +183,7 @@ class Predicted:
 
     def rows(self, paintings: Sequence[torch.Tensor], weights=None, painting_scale: float = 1.0) -> dict:
         """The paintings' rows mixed by ``weights`` (equal by default), as the zoo mixes styles."""
-        w, readings = self._read_all(paintings, weights, painting_scale)
-        return {name: sum(wi * r.rows[name] for wi, r in zip(w, readings)) for name in readings[0].rows}
+        return _mixed_rows(*self._read_all(paintings, weights, painting_scale))
 
     def style_network(self, paintings: Sequence[torch.Tensor], weights=None, painting_scale: float = 1.0):
         """A one-style lite network for the paintings (TransformerNet): video, webcam, ONNX."""
@@ -200,13 +199,13 @@ class Predicted:
         keep_colors)."""
         settings = settings or universal.Settings()
         universal.check_image(photo, "photo")
-        net = self.style_network(paintings, settings.weights, settings.painting_scale)
+        w, readings = self._read_all(paintings, settings.weights, settings.painting_scale)
+        net = one_style(self.network, _mixed_rows(w, readings))
         with torch.inference_mode():
             painted = net(photo)
         if settings.keep_colors:
             painted = colors.with_chroma_of(painted, photo)
         else:
-            w, readings = self._read_all(paintings, settings.weights, settings.painting_scale)
             palette = colors.Palette.mixed([r.palette for r in readings], w.tolist())
             painted = torch.lerp(painted, colors.match_palette(painted, palette), PALETTE_PULL)
         return torch.lerp(photo, painted, settings.strength)
@@ -219,6 +218,10 @@ class Predicted:
         if len(w) != len(paintings):
             raise StyleTransferError(f"{len(w)} weights for {len(paintings)} paintings")
         return w / w.sum(), [self.read(p, painting_scale) for p in paintings]
+
+
+def _mixed_rows(weights: torch.Tensor, readings: list[Reading]) -> dict[str, torch.Tensor]:
+    return {name: sum(w * r.rows[name] for w, r in zip(weights, readings)) for name in readings[0].rows}
 
 
 def painting_long_side(output_long_side: int, painting_scale: float) -> int:

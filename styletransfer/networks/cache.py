@@ -95,10 +95,6 @@ class Recent:
                 self._values.popitem(last=False)
         return value
 
-    def __contains__(self, key: tuple) -> bool:
-        with self._lock:
-            return key in self._values
-
     def clear(self) -> None:
         with self._lock:
             self._values.clear()

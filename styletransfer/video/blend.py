@@ -225,16 +225,14 @@ class TwoWayBlender:
         self.config = self.forward.config
         self.block, self.lookahead = block, lookahead
         self._held: list[_Held] = []
-        self._last: Motion | None = None  # the input side's previous frame
 
     def motion(self, frame) -> Motion:
         """The input half: the flows both ways between this frame and the previous one (each
         costs as much: the video loop runs this beside the network)."""
+        previous = self.forward._prev_motion  # the previous frame's small grey, before motion() moves on
         here = self.forward.motion(frame)
-        bare = Motion(here.grey, here.shape)
-        previous_ahead = follow(bare, self._last, self.config) if self._last is not None else None
-        self._last = bare
-        return replace(here, previous_ahead=previous_ahead)
+        ahead = follow(Motion(here.grey, here.shape), previous, self.config) if previous is not None else None
+        return replace(here, previous_ahead=ahead)
 
     def push(self, motion: Motion, stylized) -> list[np.ndarray]:
         stylized = _rgb(stylized, "stylised")

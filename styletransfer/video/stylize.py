@@ -337,7 +337,6 @@ class _Encoder:
         self.writer: media.VideoWriter | None = None
         self.pending: collections.deque[Future] = collections.deque()
         self.waiting: collections.deque[tuple] = collections.deque()  # (pts, duration, time_base) of frames not written
-        self.flushed = False
 
     def __enter__(self) -> _Encoder:
         self.thread = ThreadPoolExecutor(1, thread_name_prefix="video-encode")
@@ -356,8 +355,7 @@ class _Encoder:
         """Wait for the frames still queued, and have the finisher finish those it holds."""
         while self.pending:
             self.pending.popleft().result()
-        if self.finisher is not None and not self.flushed and self.writer is not None:
-            self.flushed = True
+        if self.finisher is not None and self.writer is not None:  # a second flush finds nothing held
             self.thread.submit(lambda: self._encode(self.finisher.flush())).result()
 
     def _write(self, picture: media.Picture, styled: np.ndarray, prepared) -> None:
