@@ -47,11 +47,24 @@ class BlendConfig:
     softening; no trails behind walkers at 640 px. Other ways to trust the flow more cost the
     same smear for the same gain and were not kept: a tolerance that grows with the local
     gradient (forgiving sub-pixel flow error on detail), a Birchfield-Tomasi half-pixel
-    envelope, a squared or dead-zoned confidence ramp, strength 0.95."""
+    envelope, a squared or dead-zoned confidence ramp, strength 0.95.
+    Flow size re-measured (issue 27, 2026-12-07, the two-way blend): at 640x360 the flow of
+    frames scaled to 320 px errs by about a pixel of the painted frame, and the networks' fine
+    texture shows it. Judged along the exact flow of a known camera motion over a real frame
+    (bench.temporal --camera), medium at full size left 0.73x the flicker of medium at 320 px,
+    and "lean" (video/flow.py: medium with sparser patches and fewer descent steps, as
+    accurate on Middlebury at two thirds of medium's cost) 0.71x; at 320 px lean and medium are
+    even. Along the bench's own DIS-medium flow, the four paintings on the shared clips at
+    640x360: `lite` fox 1.27 -> 0.94x the clip's own, street_bikes 2.43 -> 1.83x, pancake_flip
+    0.79 -> 0.61x (dog_room_pan 0.59 -> 0.63x, the one clip that lost). Flow is capped at 640 px
+    wide: at 1280x720 full size cost a third of `lite`'s speed for a further 14%. The
+    bench's own DIS-medium flow flatters a blend whose flow errs like its own: along it, a blend
+    along the EXACT flow scored worse than one along medium flow (1.71 against 1.62x on the
+    camera clip at 320 px), so flow settings are chosen by the camera clip, not by it."""
 
-    preset: str = "medium"  # DIS preset for the per-frame flow
+    preset: str = "lean"  # DIS preset for the per-frame flow (video/flow.py)
     strength: float = 0.9  # weight of the warped previous output where the flow is trusted
-    flow_width: int = 320  # flow is computed on greyscale input scaled down to this width (0: full size)
+    flow_width: int = 640  # flow is computed on greyscale input scaled down to at most this width (0: full size)
     tolerance: float = 0.1  # grey-level error (0..1) at which a pixel's confidence reaches 0
     cut_error: float = 0.03  # grey-level error (0..1) above which a pixel has changed, for cuts
     cut_threshold: float = 0.75  # share of changed pixels above which a frame is a scene cut

@@ -14,10 +14,16 @@ import numpy as np
 
 from styletransfer.errors import StyleTransferError
 
+# name: (OpenCV's DIS preset, its settings changed here)
 PRESETS = {
-    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
-    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+    "ultrafast": (cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, {}),
+    "fast": (cv2.DISOPTICAL_FLOW_PRESET_FAST, {}),
+    "medium": (cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, {}),
+    # medium made lean for full-size video frames: a patch every 4 px instead of 3, and 8
+    # gradient-descent steps instead of 25. On Middlebury's eight pairs with ground truth
+    # (~600 px wide) its end-point error is 0.57 px against medium's 0.60, in 20 ms against 28
+    # (one thread); at 320 px 0.72 against 0.71, in 5 ms against 7.
+    "lean": (cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, {"PatchStride": 4, "GradientDescentIterations": 8}),
 }
 
 
@@ -56,7 +62,11 @@ def dis(preset: str):
     if preset not in PRESETS:
         raise StyleTransferError(f"unknown optical-flow preset {preset!r}; use one of {', '.join(PRESETS)}")
     # Creating one costs microseconds; a fresh one per call keeps callers on several threads apart.
-    return cv2.DISOpticalFlow_create(PRESETS[preset])
+    base, settings = PRESETS[preset]
+    flow = cv2.DISOpticalFlow_create(base)
+    for name, value in settings.items():
+        getattr(flow, f"set{name}")(value)
+    return flow
 
 
 def estimate_flow(frame1, frame2, preset: str = "medium") -> np.ndarray:

@@ -27,7 +27,7 @@ from styletransfer.video.blend import BlendConfig, TemporalBlender
 # a fifth of the frame's budget; video files use the steadier default, blend.BlendConfig), and
 # the tolerance chosen for it: ultrafast flow errs more, so the files' looser one smears more
 # here (Sintel's flicker-free drift 0.018 -> 0.025).
-LIVE_BLEND = BlendConfig(preset="ultrafast", tolerance=0.06)
+LIVE_BLEND = BlendConfig(preset="ultrafast", tolerance=0.06, flow_width=320)
 RESTART_AFTER_S = 1.0  # a longer pause between frames is a new recording: do not blend across it
 
 
