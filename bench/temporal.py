@@ -79,26 +79,34 @@ def read_clip(path: Path, frames: int, width: int) -> list[np.ndarray]:
     return out
 
 
-def camera_pose(t: float, width: int, height: int) -> np.ndarray:
-    """The 2x3 map from frame t's pixels to the still's: a pan of 1.3 px a frame right and
-    0.45 down, a zoom in of 0.15% and a roll of 0.03 degrees a frame, about the centre (a slow
-    hand-held pan, the case that flickers most)."""
+def camera_pose(t: float, frame: tuple[int, int], still: tuple[int, int]) -> np.ndarray:
+    """The 2x3 map from the pixels of the frame ``t`` frames from the middle of the clip to
+    the still's: a pan of 1.3 px a frame right and 0.45 down, a zoom in of 0.15% and a roll of
+    0.03 degrees a frame, about the frame's centre, which passes the still's centre in the
+    middle of the clip (a slow hand-held pan, the case that flickers most). Sizes (width, height)."""
     angle, scale = np.deg2rad(0.03 * t), 1.0 / (1.0 + 0.0015 * t)
     cos, sin = scale * np.cos(angle), scale * np.sin(angle)
     pose = np.array([[cos, -sin, 0.0], [sin, cos, 0.0]])
-    centre = np.array([width / 2, height / 2])
-    pose[:, 2] = centre + (60 + 1.3 * t, 40 + 0.45 * t) - pose[:, :2] @ centre
+    pose[:, 2] = np.array(still) / 2 + (1.3 * t, 0.45 * t) - pose[:, :2] @ (np.array(frame) / 2)
     return pose
 
 
 def camera_clip(still: np.ndarray, frames: int, width: int, height: int):
-    """(frames, flows): ``still`` (at least 1.25x the frame size) seen by a camera moving as
-    ``camera_pose`` says, and the EXACT flow between consecutive frames (metrics.PairFlow,
-    masked where it leaves the frame). Judged along it, a blend cannot score well by agreeing
-    with the errors of a flow estimate that works like its own."""
+    """(frames, flows): ``still`` seen by a camera moving as ``camera_pose`` says, and the EXACT
+    flow between consecutive frames (metrics.PairFlow, masked where it leaves the frame).
+    Judged along it, a blend cannot score well by agreeing with the errors of a flow estimate
+    that works like its own. The still must hold the whole path (1.25x the frame does for 40
+    frames of 136 px and more)."""
     grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
     pixels = np.stack([grid_x, grid_y, np.ones_like(grid_x)], axis=-1)
-    poses = [camera_pose(t, width, height) for t in range(frames)]
+    middle = (frames - 1) / 2
+    poses = [camera_pose(t - middle, (width, height), still.shape[1::-1]) for t in range(frames)]
+    corners = np.array([[0, 0, 1], [width - 1, 0, 1], [0, height - 1, 1], [width - 1, height - 1, 1]], np.float64)
+    seen = np.concatenate([corners @ pose.T for pose in poses])
+    if seen.min() < 0 or (seen > np.array(still.shape[1::-1]) - 1).any():
+        raise ValueError(
+            f"a {still.shape[1]}x{still.shape[0]} still is too small for {frames} frames of {width}x{height}"
+        )
     clip = [
         cv2.warpAffine(still, pose, (width, height), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP) for pose in poses
     ]

@@ -48,19 +48,19 @@ class BlendConfig:
     same smear for the same gain and were not kept: a tolerance that grows with the local
     gradient (forgiving sub-pixel flow error on detail), a Birchfield-Tomasi half-pixel
     envelope, a squared or dead-zoned confidence ramp, strength 0.95.
-    Flow size re-measured (issue 27, 2026-12-07, the two-way blend): at 640x360 the flow of
-    frames scaled to 320 px errs by about a pixel of the painted frame, and the networks' fine
-    texture shows it. Judged along the exact flow of a known camera motion over a real frame
-    (bench.temporal --camera), medium at full size left 0.73x the flicker of medium at 320 px,
-    and "lean" (video/flow.py: medium with sparser patches and fewer descent steps, as
-    accurate on Middlebury at two thirds of medium's cost) 0.71x; at 320 px lean and medium are
-    even. Along the bench's own DIS-medium flow, the four paintings on the shared clips at
-    640x360: `lite` fox 1.27 -> 0.94x the clip's own, street_bikes 2.43 -> 1.83x, pancake_flip
-    0.79 -> 0.61x (dog_room_pan 0.59 -> 0.63x, the one clip that lost). Flow is capped at 640 px
-    wide: at 1280x720 full size cost a third of `lite`'s speed for a further 14%. The
-    bench's own DIS-medium flow flatters a blend whose flow errs like its own: along it, a blend
-    along the EXACT flow scored worse than one along medium flow (1.71 against 1.62x on the
-    camera clip at 320 px), so flow settings are chosen by the camera clip, not by it."""
+    Flow size re-measured (issue 27, 2026-12-07, the two-way blend; docs/video.md): at 640x360
+    the flow of frames scaled to 320 px errs by about a pixel of the painted frame, and the
+    networks' fine texture shows it. Judged along the EXACT flow of each shared clip's first
+    frame moved by a known camera (bench.temporal --camera, `lite`, 4 paintings, 640 px), flow
+    at the frame's size with "lean" (video/flow.py: as accurate as medium on Middlebury at two
+    thirds of its cost) left 0.46-0.94x the flicker of medium at 320 px (street_bikes 0.67x,
+    fox 0.75x); along the bench's own flow `lite` fox went 1.27 -> 0.94x the clip's own,
+    street_bikes 2.43 -> 1.82x. Sintel's flicker-free drift fell 0.0196 -> 0.0155. At 320 px the
+    flow was already full size; there lean is as steady as medium along the exact flow or more. The
+    bench's DIS-medium flow flatters a blend whose flow errs like its own (it rated a blend
+    along the exact flow below one along medium flow: fox 1.50 against 1.41x), so flow settings
+    are chosen by the camera clips. Capped at 640 px wide: at 1280x720 full size cost `lite`
+    a fifth of its speed (2.6 -> 2.1 frames a second) for 14% less flicker."""
 
     preset: str = "lean"  # DIS preset for the per-frame flow (video/flow.py)
     strength: float = 0.9  # weight of the warped previous output where the flow is trusted
