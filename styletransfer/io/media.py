@@ -320,10 +320,10 @@ class Orientation:
     def of(cls, frame) -> Orientation:
         import av
 
-        matrix = None
-        for side in frame.side_data:
-            if side.type == av.sidedata.sidedata.Type.DISPLAYMATRIX:
-                matrix = np.frombuffer(bytes(side), dtype="<i4")
+        # A lookup by type, not iteration: PyAV 18.1.1 made iterating side_data yield the
+        # types (a Mapping's keys) where earlier releases yielded the entries.
+        side = frame.side_data.get(av.sidedata.sidedata.Type.DISPLAYMATRIX)
+        matrix = None if side is None else np.frombuffer(bytes(side), dtype="<i4")
         if matrix is None or len(matrix) != 9:
             return cls()
         m = matrix / 65536.0  # 16.16 fixed point (the last column differs, unused)
