@@ -35,7 +35,8 @@ then only interpolation's, so compare methods by "vs per-frame". There a row "pa
 moved" is the network's painting of the first frame moved by the same camera: perfectly
 steady and as crisp as the network, it shows the floor that bilinear warping leaves on a
 finely painted texture, far above the clip's own on smooth pictures. Blur also lowers it, so contrast (mean
-per-frame std) and the style distance (bench/quality.py's Gram distance, every 10th frame) are
+per-frame std), fine detail (metrics.detail: what a 2-px blur removes, which contrast hardly
+sees) and the style distance (bench/quality.py's Gram distance, every 10th frame) are
 printed beside it. Goal of the video issue: E_warp at most half of per-frame with contrast
 within 10%; of the zoo issue: at most 1.25x the clip's own (the "input" row, "vs input").
 """
@@ -220,7 +221,7 @@ def main(argv=None) -> None:
     rows = []
     summary: dict[
         tuple[str, str], list[tuple[float, float]]
-    ] = {}  # (clip, method) -> (vs input, contrast change) per style
+    ] = {}  # (clip, method) -> (vs input, contrast change, detail change) per style
     for clip in args.clips:
         if args.camera:
             still = read_clip(VIDEOS / clip, 1, round(args.width * 1.25))[0]
@@ -240,6 +241,7 @@ def main(argv=None) -> None:
                 "-",
                 "1.00",
                 f"{metrics.contrast(inputs):.4f}",
+                "-",
                 "-",
                 "-",
             ]
@@ -277,9 +279,10 @@ def main(argv=None) -> None:
                 arch = method.split()[0]
                 e = metrics.warping_error(None, frames, flows=flows)
                 c = metrics.contrast(frames)
+                d = metrics.detail(frames)
                 if method.endswith("per-frame"):
-                    base[arch] = (e, c)
-                e0, c0 = base[arch]
+                    base[arch] = (e, c, d)
+                e0, c0, d0 = base[arch]
                 distance = (
                     f"{mean_style_distance(yardstick, painting_grams, frames, args.style_every):.4f}"
                     if args.style_every
@@ -294,10 +297,11 @@ def main(argv=None) -> None:
                         f"{e / own:.2f}",
                         f"{c:.4f}",
                         f"{(c / c0 - 1) * 100:+.1f}%",
+                        f"{d / d0:.2f}",
                         distance,
                     ]
                 )
-                summary.setdefault((clip, method), []).append((e / own, c / c0))
+                summary.setdefault((clip, method), []).append((e / own, c / c0, d / d0))
             print(" | ".join(rows[-1]), file=sys.stderr)
 
     header = [
@@ -308,6 +312,7 @@ def main(argv=None) -> None:
         "vs input",
         "contrast",
         "contrast change",
+        "detail vs per-frame",
         "style distance",
     ]
     print(markdown_table(header, rows))
@@ -315,15 +320,24 @@ def main(argv=None) -> None:
         print()
         print(
             markdown_table(
-                ["clip", "method", "styles", "vs input (mean)", "vs input (worst)", "contrast vs per-frame (lowest)"],
+                [
+                    "clip",
+                    "method",
+                    "styles",
+                    "vs input (mean)",
+                    "vs input (worst)",
+                    "contrast vs per-frame (lowest)",
+                    "detail vs per-frame (mean)",
+                ],
                 [
                     [
                         clip,
                         method,
                         str(len(v)),
-                        f"{statistics.fmean(r for r, _ in v):.2f}",
-                        f"{max(r for r, _ in v):.2f}",
-                        f"{min(c for _, c in v):.3f}",
+                        f"{statistics.fmean(r for r, _, _ in v):.2f}",
+                        f"{max(r for r, _, _ in v):.2f}",
+                        f"{min(c for _, c, _ in v):.3f}",
+                        f"{statistics.fmean(d for _, _, d in v):.2f}",
                     ]
                     for (clip, method), v in summary.items()
                 ],

@@ -1,6 +1,6 @@
 """Measurements of video stylization, for benchmarks and tests (never on the runtime path):
 the warping error E_warp of Lai et al. 2018 ("Learning Blind Video Temporal Consistency")
-with its occlusion masks, contrast, end-point error of a flow, and Middlebury ``.flo`` files.
+with its occlusion masks, contrast, fine detail, end-point error of a flow, and Middlebury ``.flo`` files.
 
 Frames and flows as in video/flow.py; metrics also take engine tensors (1, 3, H, W).
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from styletransfer.errors import StyleTransferError
@@ -164,6 +165,21 @@ def warping_error(inputs, stylized, *, preset: str = "medium", flows: list[PairF
     if not errors:
         raise ValueError("every pair of frames is a scene cut: no warping error to measure")
     return float(np.mean(errors))
+
+
+def detail(frames, sigma: float = 2.0) -> float:
+    """Mean over frames of each frame's fine detail: the mean square of the frame minus its
+    Gaussian blur of ``sigma`` px (strokes finer than about 2 sigma; RGB, [0, 1]).
+
+    Contrast (the whole frame's std) hardly sees a blend that averages the finest strokes
+    away, since the broad colour areas carry most of the variance; this does."""
+    energies = []
+    for frame in frames:
+        image = to_float(frame)
+        energies.append(float(np.mean((image - cv2.GaussianBlur(image, (0, 0), sigma)) ** 2)))
+    if not energies:
+        raise ValueError("detail needs at least one frame")
+    return float(np.mean(energies))
 
 
 def contrast(frames) -> float:

@@ -218,6 +218,10 @@ def test_the_temporal_bench_sums_up_several_styles(capsys, shared_data, pretrain
         assert row[2] == "2" and float(row[4]) == pytest.approx(max(ratios), abs=0.006)
         assert min(ratios) - 0.006 <= float(row[3]) <= max(ratios) + 0.006
     assert float(summary["lite per-frame"][5]) == 1.0
+    # fine detail: per frame is the reference; the two-way blend averages some strokes away
+    assert float(summary["lite per-frame"][6]) == 1.0 and float(summary["lite blend"][6]) < 1.0
+    details = [float(detail[f"{style} lite blend"][7]) for style in ("starry_night", "the_scream")]
+    assert float(summary["lite blend"][6]) == pytest.approx(statistics.fmean(details), abs=0.006)
 
 
 def test_a_painting_outside_the_zoo_is_judged_on_the_row_add_style_grew(repo_root, shared_data, tmp_path):
