@@ -220,7 +220,7 @@ def main(argv=None) -> None:
     stable = [load_stable(m, args.archs[0]) for m in args.stable]
     rows = []
     summary: dict[
-        tuple[str, str], list[tuple[float, float]]
+        tuple[str, str], list[tuple[float, float, float]]
     ] = {}  # (clip, method) -> (vs input, contrast change, detail change) per style
     for clip in args.clips:
         if args.camera:
