@@ -35,6 +35,11 @@ def photo_and_painting(shared_data):
     return photo, painting
 
 
+def table_rows(text: str) -> list[list[str]]:
+    """The cells of each row of the markdown tables a bench prints (lines that start with |)."""
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in text.splitlines() if line.startswith("|")]
+
+
 def encode(yardstick, image):
     features = yardstick.features(image)
     return {"features": features, "grams": yardstick.grams(features)}
@@ -156,7 +161,7 @@ def test_the_temporal_bench_prints_its_table(capsys, shared_data, pretrained_zoo
     from bench import temporal
 
     temporal.main(["--clips", "fox.mp4", "--archs", "lite", "--frames", "4", "--width", "96", "--threads", "1"])
-    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in capsys.readouterr().out.splitlines()]
+    rows = table_rows(capsys.readouterr().out)
     assert rows[0][-1] == "style distance"
     methods = {row[1]: row for row in rows[2:]}
     assert set(methods) == {
@@ -203,7 +208,7 @@ def test_the_temporal_bench_sums_up_several_styles(capsys, shared_data, pretrain
         ]
     )
     tables = capsys.readouterr().out.strip().split("\n\n")
-    rows = [[[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()] for table in tables]
+    rows = [table_rows(table) for table in tables]
     detail = {row[1]: row for row in rows[0][2:]}
     assert {row[-1] for row in rows[0][2:]} == {"-"}  # no style distance asked for
     summary = {row[1]: row for row in rows[1][2:]}
@@ -331,7 +336,7 @@ def test_the_camera_bench_shows_a_perfectly_steady_paintings_floor(capsys, share
         ["--camera", "--clips", "street_bikes.mp4", "--archs", "lite", "--frames", "6", "--width", "240"]
         + ["--threads", "1", "--style-every", "0"]
     )
-    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in capsys.readouterr().out.splitlines()]
+    rows = table_rows(capsys.readouterr().out)
     methods = {row[1]: row for row in rows[2:]}
     still = methods["starry_night lite painted still, moved (perfectly steady)"]
     assert float(still[3]) < 0.3  # vs per-frame
@@ -352,10 +357,7 @@ def test_the_temporal_bench_measures_through_the_users_file(capsys, shared_data,
             + ["--threads", "1", "--style-every", "0", *extra]
         )
         out = capsys.readouterr().out
-        rows = [
-            [cell.strip() for cell in line.strip("|").split("|")] for line in out.splitlines() if line.startswith("|")
-        ]
-        methods = {row[1]: row for row in rows[2:]}
+        methods = {row[1]: row for row in table_rows(out)[2:]}
         return out, float(methods["starry_night lite blend"][4])
 
     memory_out, memory = blend_vs_input()
